@@ -1,0 +1,347 @@
+//! Analysis: every question the reports answer, each as a query over the [`Cube`].
+//!
+//! Nothing here sees a row: the cube holds counts per terminal × merchant × hour × code, and
+//! the catalog turns codes into classes. Results are plain sorted structs; the report model
+//! turns them into words.
+
+pub mod periods;
+pub mod stats;
+pub mod terminals;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::classify::{Catalog, Class};
+use crate::config::{AnalyzeConfig, Bucket};
+use crate::cube::{Cube, CODE, HOUR, MERCHANT, MERCHANT_NAME, TERMINAL};
+use crate::error::Result;
+use chrono_tz::Tz;
+
+pub use periods::Period;
+pub use terminals::{Flag, Status, TerminalRow};
+
+/// Counts per class for some slice of the data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ClassCounts {
+    pub transactions: u64,
+    /// Indexed by [`Class::index`].
+    pub by_class: [u64; 6],
+}
+
+impl ClassCounts {
+    pub fn add(&mut self, class: Class, n: u64) {
+        self.transactions += n;
+        self.by_class[class.index()] += n;
+    }
+
+    pub fn get(&self, class: Class) -> u64 {
+        self.by_class[class.index()]
+    }
+
+    pub fn failures(&self) -> u64 {
+        self.transactions - self.get(Class::Approved)
+    }
+
+    /// failures / transactions (0 when there are none).
+    pub fn failure_rate(&self) -> f64 {
+        ratio(self.failures(), self.transactions)
+    }
+
+    /// terminal-class failures / transactions.
+    pub fn terminal_fault_rate(&self) -> f64 {
+        ratio(self.get(Class::Terminal), self.transactions)
+    }
+}
+
+pub fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Transactions per response code.
+#[derive(Debug, Clone, Serialize)]
+pub struct CodeRow {
+    pub code: String,
+    pub class: Class,
+    pub transactions: u64,
+    pub share: f64,
+}
+
+/// Per merchant.
+#[derive(Debug, Clone, Serialize)]
+pub struct MerchantRow {
+    pub merchant_id: String,
+    pub merchant_name: String,
+    pub terminals: u64,
+    pub counts: ClassCounts,
+}
+
+/// Hours in which the fleet's network-class failures spiked.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outage {
+    /// First hour (instant) of the outage.
+    pub start: i64,
+    /// End (exclusive): the hour after the last bad hour.
+    pub end: i64,
+    pub transactions: u64,
+    pub network_failures: u64,
+    pub terminals_hit: u64,
+    /// Peak robust z-score of the hourly network-failure rate.
+    pub peak_z: f64,
+}
+
+/// A terminal whose fraud-class codes cluster in a short window (card testing).
+#[derive(Debug, Clone, Serialize)]
+pub struct FraudBurst {
+    pub terminal_id: String,
+    pub start: i64,
+    pub end: i64,
+    pub fraud: u64,
+    pub transactions: u64,
+    pub p_value: f64,
+}
+
+/// Everything the reports need.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    pub totals: ClassCounts,
+    pub amount_minor: i64,
+    pub first_hour: Option<i64>,
+    pub last_hour: Option<i64>,
+    pub bucket: Bucket,
+    pub by_period: Vec<Period>,
+    pub by_terminal: Vec<TerminalRow>,
+    pub by_code: Vec<CodeRow>,
+    pub by_merchant: Vec<MerchantRow>,
+    /// The fleet's terminal-class rate the flags were tested against.
+    pub baseline_rate: f64,
+    pub flagged: Vec<Flag>,
+    pub outages: Vec<Outage>,
+    pub fraud_bursts: Vec<FraudBurst>,
+    /// Terminal × day terminal-fault rates for the heatmap: (terminal, day start, counts).
+    pub daily_by_terminal: Vec<(String, i64, ClassCounts)>,
+}
+
+/// Run every analysis over the cube.
+pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> Result<Analysis> {
+    let by_code_cells = cube.rollup(&[CODE])?;
+    let mut totals = ClassCounts::default();
+    let mut amount_minor = 0;
+    for c in &by_code_cells {
+        totals.add(catalog.class_of(c.keys[0].text()), c.transactions);
+        amount_minor += c.amount_minor;
+    }
+    let by_code = by_code(&by_code_cells, catalog, totals.transactions);
+
+    let hour_code = cube.rollup(&[HOUR, CODE])?;
+    let mut hourly: BTreeMap<i64, ClassCounts> = BTreeMap::new();
+    for c in &hour_code {
+        hourly
+            .entry(c.keys[0].hour())
+            .or_default()
+            .add(catalog.class_of(c.keys[1].text()), c.transactions);
+    }
+    let first_hour = hourly.keys().next().copied();
+    let last_hour = hourly.keys().next_back().copied();
+    let by_period = periods::bucketize(&hourly, cfg.bucket, tz);
+
+    let term_hour_code = cube.rollup(&[TERMINAL, HOUR, CODE])?;
+    let term_merchant = cube.rollup(&[TERMINAL, MERCHANT])?;
+    let tt = terminals::analyze(&term_hour_code, &term_merchant, catalog, cfg, tz)?;
+
+    let outages = outages(&hourly, &term_hour_code, catalog);
+    let fraud_bursts = fraud_bursts(&term_hour_code, catalog, &totals);
+    let by_merchant = by_merchant(cube, catalog)?;
+
+    Ok(Analysis {
+        totals,
+        amount_minor,
+        first_hour,
+        last_hour,
+        bucket: cfg.bucket,
+        by_period,
+        by_terminal: tt.rows,
+        by_code,
+        by_merchant,
+        baseline_rate: tt.baseline_rate,
+        flagged: tt.flagged,
+        outages,
+        fraud_bursts,
+        daily_by_terminal: tt.daily,
+    })
+}
+
+fn by_code(cells: &[crate::cube::Cell], catalog: &Catalog, total: u64) -> Vec<CodeRow> {
+    let mut rows: Vec<CodeRow> = cells
+        .iter()
+        .map(|c| CodeRow {
+            code: c.keys[0].text().to_string(),
+            class: catalog.class_of(c.keys[0].text()),
+            transactions: c.transactions,
+            share: ratio(c.transactions, total),
+        })
+        .collect();
+    // Most frequent first; ties by code, so the order is total.
+    rows.sort_by(|a, b| {
+        b.transactions
+            .cmp(&a.transactions)
+            .then(a.code.cmp(&b.code))
+    });
+    rows
+}
+
+fn by_merchant(cube: &Cube, catalog: &Catalog) -> Result<Vec<MerchantRow>> {
+    let cells = cube.rollup(&[MERCHANT, MERCHANT_NAME, TERMINAL, CODE])?;
+    let mut rows: BTreeMap<
+        String,
+        (
+            BTreeMap<String, u64>,
+            std::collections::BTreeSet<String>,
+            ClassCounts,
+        ),
+    > = BTreeMap::new();
+    for c in &cells {
+        let e = rows.entry(c.keys[0].text().to_string()).or_default();
+        let name = c.keys[1].text();
+        if !name.is_empty() {
+            *e.0.entry(name.to_string()).or_default() += c.transactions;
+        }
+        e.1.insert(c.keys[2].text().to_string());
+        e.2.add(catalog.class_of(c.keys[3].text()), c.transactions);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(merchant_id, (names, terminals, counts))| MerchantRow {
+            merchant_id,
+            // The most used spelling of the name; ties to the first in sort order.
+            merchant_name: names
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                .map(|(n, _)| n.clone())
+                .unwrap_or_default(),
+            terminals: terminals.len() as u64,
+            counts,
+        })
+        .collect())
+}
+
+/// Outages: hours whose fleet-wide network-failure rate is far above the usual hour
+/// (robust z-score: median and MAD, so the outage itself does not hide in the spread).
+fn outages(
+    hourly: &BTreeMap<i64, ClassCounts>,
+    term_hour_code: &[crate::cube::Cell],
+    catalog: &Catalog,
+) -> Vec<Outage> {
+    const MIN_HOUR_VOLUME: u64 = 10;
+    const Z_THRESHOLD: f64 = 6.0;
+    let rates: Vec<f64> = hourly
+        .values()
+        .filter(|c| c.transactions >= MIN_HOUR_VOLUME)
+        .map(|c| ratio(c.get(Class::Network), c.transactions))
+        .collect();
+    let (Some(med), Some(mad)) = (stats::median(&rates), stats::mad(&rates)) else {
+        return Vec::new();
+    };
+    // Floor on the spread: a fleet with almost no network errors must not call 2 errors an
+    // outage.
+    let floor = 0.01;
+    let bad: Vec<(i64, f64)> = hourly
+        .iter()
+        .filter(|(_, c)| c.transactions >= MIN_HOUR_VOLUME && c.get(Class::Network) >= 5)
+        .map(|(h, c)| {
+            (
+                *h,
+                stats::robust_z(
+                    ratio(c.get(Class::Network), c.transactions),
+                    med,
+                    mad,
+                    floor,
+                ),
+            )
+        })
+        .filter(|(_, z)| *z >= Z_THRESHOLD)
+        .collect();
+    let mut out: Vec<Outage> = Vec::new();
+    for (h, z) in bad {
+        let c = hourly[&h];
+        match out.last_mut() {
+            Some(o) if o.end == h => {
+                o.end = h + 3600;
+                o.transactions += c.transactions;
+                o.network_failures += c.get(Class::Network);
+                o.peak_z = o.peak_z.max(z);
+            }
+            _ => out.push(Outage {
+                start: h,
+                end: h + 3600,
+                transactions: c.transactions,
+                network_failures: c.get(Class::Network),
+                terminals_hit: 0,
+                peak_z: z,
+            }),
+        }
+    }
+    for o in &mut out {
+        let hit: std::collections::BTreeSet<&str> = term_hour_code
+            .iter()
+            .filter(|c| {
+                let h = c.keys[1].hour();
+                h >= o.start && h < o.end && catalog.class_of(c.keys[2].text()) == Class::Network
+            })
+            .map(|c| c.keys[0].text())
+            .collect();
+        o.terminals_hit = hit.len() as u64;
+    }
+    out
+}
+
+/// Fraud bursts: a terminal-hour with at least 5 fraud-class codes, far more than the fleet's
+/// fraud rate explains (p < 1e-6), merged over consecutive hours.
+fn fraud_bursts(
+    term_hour_code: &[crate::cube::Cell],
+    catalog: &Catalog,
+    totals: &ClassCounts,
+) -> Vec<FraudBurst> {
+    let fleet = ratio(totals.get(Class::Fraud), totals.transactions).max(1e-6);
+    let mut per: BTreeMap<(String, i64), (u64, u64)> = BTreeMap::new();
+    for c in term_hour_code {
+        let e = per
+            .entry((c.keys[0].text().to_string(), c.keys[1].hour()))
+            .or_default();
+        e.1 += c.transactions;
+        if catalog.class_of(c.keys[2].text()) == Class::Fraud {
+            e.0 += c.transactions;
+        }
+    }
+    let mut out: Vec<FraudBurst> = Vec::new();
+    for ((term, hour), (fraud, n)) in per {
+        if fraud < 5 {
+            continue;
+        }
+        let p = stats::binom_sf(fraud, n, fleet);
+        if p >= 1e-6 {
+            continue;
+        }
+        match out.last_mut() {
+            Some(b) if b.terminal_id == term && b.end == hour => {
+                b.end = hour + 3600;
+                b.fraud += fraud;
+                b.transactions += n;
+                b.p_value = b.p_value.min(p);
+            }
+            _ => out.push(FraudBurst {
+                terminal_id: term,
+                start: hour,
+                end: hour + 3600,
+                fraud,
+                transactions: n,
+                p_value: p,
+            }),
+        }
+    }
+    out
+}

@@ -1,0 +1,283 @@
+//! Per-terminal figures and the faulty-terminal test.
+//!
+//! A terminal is `flagged` when its terminal-class failure rate is significantly above the
+//! fleet's baseline:
+//! - Only terminal-class codes count (card-read, format, MAC/key, set-up errors). Declines and
+//!   fraud codes are the cardholder's or issuer's business, and network codes are upstream, so
+//!   a shop with many declines or a fleet-wide issuer outage can never flag a terminal.
+//! - Baseline: the pooled terminal-class rate of the terminals *not* flagged, found by
+//!   iteration (start from the whole fleet, flag, recompute without the flagged, until the set
+//!   is stable). Faulty terminals therefore cannot inflate the baseline they are tested
+//!   against, and unlike a trimmed mean no healthy terminal is dropped from it.
+//! - Test: one-sided exact binomial P[X ≥ k | n, baseline] per terminal, Benjamini–Hochberg
+//!   across the judged terminals at q = `--fdr` (default 0.01).
+//! - Minimum volume (`--min-volume`, default 200): below it, `insufficient_data`.
+//! - Effect-size floor: the rate must be at least twice the baseline and 0.5 percentage points
+//!   above it, so a huge terminal is not flagged for a trivial excess.
+//! - `first_bad_period`: a single change point (maximum likelihood) on the terminal's daily
+//!   series; when the rate before it was already bad, the terminal's first day.
+
+use std::collections::BTreeMap;
+
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use super::periods::day_start;
+use super::{ratio, stats, ClassCounts};
+use crate::classify::{Catalog, Class};
+use crate::config::AnalyzeConfig;
+use crate::cube::Cell;
+use crate::error::Result;
+
+/// The verdict on a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Flagged,
+    InsufficientData,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Flagged => "flagged",
+            Status::InsufficientData => "insufficient_data",
+        }
+    }
+}
+
+/// One terminal's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct TerminalRow {
+    pub terminal_id: String,
+    /// The merchant with most of the terminal's transactions.
+    pub merchant_id: String,
+    pub counts: ClassCounts,
+    /// Wilson 95% interval of the terminal-fault rate.
+    pub fault_ci_low: f64,
+    pub fault_ci_high: f64,
+    /// One-sided binomial p-value against the baseline (None when not judged).
+    pub p_value: Option<f64>,
+    /// Benjamini–Hochberg adjusted p-value.
+    pub q_value: Option<f64>,
+    pub status: Status,
+}
+
+/// Evidence for one flagged terminal.
+#[derive(Debug, Clone, Serialize)]
+pub struct Flag {
+    pub terminal_id: String,
+    pub merchant_id: String,
+    pub transactions: u64,
+    pub terminal_faults: u64,
+    pub terminal_fault_rate: f64,
+    pub baseline_rate: f64,
+    pub p_value: f64,
+    pub q_value: f64,
+    /// Start of the first local day the terminal looked bad.
+    pub first_bad_period: i64,
+    /// Terminal-class codes of this terminal, most frequent first.
+    pub top_codes: Vec<(String, u64)>,
+    /// The rate before and after `first_bad_period` (equal when bad from the start).
+    pub rate_before: f64,
+    pub rate_after: f64,
+}
+
+pub struct TerminalAnalysis {
+    pub rows: Vec<TerminalRow>,
+    pub flagged: Vec<Flag>,
+    pub baseline_rate: f64,
+    pub daily: Vec<(String, i64, ClassCounts)>,
+}
+
+/// Effect-size floor: flagged rates must be at least this many times the baseline...
+const MIN_RATIO: f64 = 2.0;
+/// ...and this far above it in absolute terms.
+const MIN_EXCESS: f64 = 0.005;
+/// Log-likelihood ratio a change point needs before we believe the terminal turned bad.
+const MIN_CHANGE_LLR: f64 = 5.0;
+
+pub fn analyze(
+    term_hour_code: &[Cell],
+    term_merchant: &[Cell],
+    catalog: &Catalog,
+    cfg: &AnalyzeConfig,
+    tz: Tz,
+) -> Result<TerminalAnalysis> {
+    // Counts per terminal, per terminal × day, and terminal-class codes per terminal.
+    let mut counts: BTreeMap<&str, ClassCounts> = BTreeMap::new();
+    let mut daily: BTreeMap<(&str, i64), ClassCounts> = BTreeMap::new();
+    let mut fault_codes: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
+    let mut day_cache: BTreeMap<i64, i64> = BTreeMap::new();
+    for c in term_hour_code {
+        let term = c.keys[0].text();
+        let hour = c.keys[1].hour();
+        let code = c.keys[2].text();
+        let class = catalog.class_of(code);
+        counts.entry(term).or_default().add(class, c.transactions);
+        let day = *day_cache.entry(hour).or_insert_with(|| day_start(hour, tz));
+        daily
+            .entry((term, day))
+            .or_default()
+            .add(class, c.transactions);
+        if class == Class::Terminal {
+            *fault_codes
+                .entry(term)
+                .or_default()
+                .entry(code)
+                .or_default() += c.transactions;
+        }
+    }
+    let merchant_of = main_merchant(term_merchant);
+
+    // Judge terminals with enough volume.
+    let judged: Vec<&str> = counts
+        .iter()
+        .filter(|(_, c)| c.transactions >= cfg.min_volume)
+        .map(|(t, _)| *t)
+        .collect();
+    let mut flagged_set: Vec<bool> = vec![false; judged.len()];
+    let mut baseline = 0.0;
+    let mut p_values = vec![1.0; judged.len()];
+    let mut q_values = vec![1.0; judged.len()];
+    for _ in 0..20 {
+        let (k, n) = judged.iter().zip(&flagged_set).filter(|(_, f)| !**f).fold(
+            (0u64, 0u64),
+            |(k, n), (t, _)| {
+                (
+                    k + counts[t].get(Class::Terminal),
+                    n + counts[t].transactions,
+                )
+            },
+        );
+        // A fleet with no terminal faults at all still needs a positive baseline to test
+        // against: half a fault over the healthy volume.
+        baseline = if k == 0 {
+            0.5 / n.max(1) as f64
+        } else {
+            ratio(k, n)
+        };
+        p_values = judged
+            .iter()
+            .map(|t| {
+                let c = &counts[t];
+                stats::binom_sf(c.get(Class::Terminal), c.transactions, baseline)
+            })
+            .collect();
+        q_values = stats::benjamini_hochberg(&p_values);
+        let next: Vec<bool> = judged
+            .iter()
+            .zip(&q_values)
+            .map(|(t, q)| {
+                let rate = counts[t].terminal_fault_rate();
+                *q <= cfg.fdr && rate >= baseline * MIN_RATIO && rate - baseline >= MIN_EXCESS
+            })
+            .collect();
+        if next == flagged_set {
+            break;
+        }
+        flagged_set = next;
+    }
+
+    let mut rows = Vec::with_capacity(counts.len());
+    let mut flagged = Vec::new();
+    for (term, c) in &counts {
+        let (lo, hi) = stats::wilson_interval(c.get(Class::Terminal), c.transactions, stats::Z95);
+        let idx = judged.iter().position(|j| j == term);
+        let status = match idx {
+            None => Status::InsufficientData,
+            Some(i) if flagged_set[i] => Status::Flagged,
+            Some(_) => Status::Ok,
+        };
+        let merchant_id = merchant_of.get(*term).cloned().unwrap_or_default();
+        if status == Status::Flagged {
+            let i = idx.unwrap_or(0);
+            let series: Vec<(i64, ClassCounts)> = daily
+                .range((*term, i64::MIN)..=(*term, i64::MAX))
+                .map(|((_, d), c)| (*d, *c))
+                .collect();
+            let (first_bad_period, rate_before, rate_after) = first_bad(&series, baseline);
+            let mut top: Vec<(String, u64)> = fault_codes
+                .get(term)
+                .map(|m| m.iter().map(|(k, v)| (k.to_string(), *v)).collect())
+                .unwrap_or_default();
+            top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            flagged.push(Flag {
+                terminal_id: term.to_string(),
+                merchant_id: merchant_id.clone(),
+                transactions: c.transactions,
+                terminal_faults: c.get(Class::Terminal),
+                terminal_fault_rate: c.terminal_fault_rate(),
+                baseline_rate: baseline,
+                p_value: p_values[i],
+                q_value: q_values[i],
+                first_bad_period,
+                top_codes: top,
+                rate_before,
+                rate_after,
+            });
+        }
+        rows.push(TerminalRow {
+            terminal_id: term.to_string(),
+            merchant_id,
+            counts: *c,
+            fault_ci_low: lo,
+            fault_ci_high: hi,
+            p_value: idx.map(|i| p_values[i]),
+            q_value: idx.map(|i| q_values[i]),
+            status,
+        });
+    }
+    // Strongest evidence first; ties by terminal id.
+    flagged.sort_by(|a, b| {
+        a.p_value
+            .total_cmp(&b.p_value)
+            .then(b.terminal_fault_rate.total_cmp(&a.terminal_fault_rate))
+            .then(a.terminal_id.cmp(&b.terminal_id))
+    });
+    Ok(TerminalAnalysis {
+        rows,
+        flagged,
+        baseline_rate: baseline,
+        daily: daily
+            .into_iter()
+            .map(|((t, d), c)| (t.to_string(), d, c))
+            .collect(),
+    })
+}
+
+/// The day a terminal turned bad: the maximum-likelihood change point of its daily
+/// terminal-fault rate, if the rate rose there clearly and was not already bad before.
+fn first_bad(series: &[(i64, ClassCounts)], baseline: f64) -> (i64, f64, f64) {
+    let first_day = series.first().map_or(0, |s| s.0);
+    let k: Vec<u64> = series.iter().map(|(_, c)| c.get(Class::Terminal)).collect();
+    let n: Vec<u64> = series.iter().map(|(_, c)| c.transactions).collect();
+    let overall = ratio(k.iter().sum(), n.iter().sum());
+    if let Some(cp) = stats::change_point(&k, &n) {
+        let healthy_before =
+            cp.rate_before <= (baseline * MIN_RATIO).max(baseline + MIN_EXCESS / 2.0);
+        if cp.rate_after > cp.rate_before
+            && cp.log_likelihood_ratio >= MIN_CHANGE_LLR
+            && healthy_before
+        {
+            return (series[cp.index].0, cp.rate_before, cp.rate_after);
+        }
+    }
+    (first_day, overall, overall)
+}
+
+/// For each terminal, the merchant with most of its transactions (ties: smallest id).
+fn main_merchant(term_merchant: &[Cell]) -> BTreeMap<String, String> {
+    let mut best: BTreeMap<String, (u64, String)> = BTreeMap::new();
+    for c in term_merchant {
+        let (t, m) = (c.keys[0].text(), c.keys[1].text());
+        let e = best.entry(t.to_string()).or_insert((0, String::new()));
+        // Cells come sorted by merchant, so strict > keeps the smallest id on a tie.
+        if c.transactions > e.0 {
+            *e = (c.transactions, m.to_string());
+        }
+    }
+    best.into_iter().map(|(t, (_, m))| (t, m)).collect()
+}

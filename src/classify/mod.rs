@@ -1,0 +1,575 @@
+//! The response-code catalog: what every code means, which class it falls in, who should act.
+//!
+//! Catalogs are data (`data/*.toml`, compiled into the binary) with tests beside them. A
+//! profile may extend another (`cup` extends `iso8583`); a user file (`--codes`, TOML or CSV)
+//! extends or overrides the active profile and may strip a host prefix (`0051` → `51`).
+//! Every code maps to exactly one [`Class`]; codes not in the catalog are `unknown`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+const ISO8583: &str = include_str!("data/iso8583.toml");
+const CUP: &str = include_str!("data/cup.toml");
+
+/// The class of a response code (SPEC "Classification").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Class {
+    Approved,
+    Declined,
+    Fraud,
+    Network,
+    Terminal,
+    Unknown,
+}
+
+impl Class {
+    /// All classes, in the column order of the CSV outputs.
+    pub const ALL: [Class; 6] = [
+        Class::Approved,
+        Class::Declined,
+        Class::Fraud,
+        Class::Network,
+        Class::Terminal,
+        Class::Unknown,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Approved => "approved",
+            Class::Declined => "declined",
+            Class::Fraud => "fraud",
+            Class::Network => "network",
+            Class::Terminal => "terminal",
+            Class::Unknown => "unknown",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    fn parse(s: &str) -> Option<Class> {
+        Class::ALL
+            .into_iter()
+            .find(|c| c.name() == s.trim().to_ascii_lowercase())
+            .filter(|c| *c != Class::Unknown)
+    }
+
+    /// Plain-language label for reports.
+    pub fn label(self, zh: bool) -> &'static str {
+        match (self, zh) {
+            (Class::Approved, false) => "approved",
+            (Class::Declined, false) => "declined by the card issuer",
+            (Class::Fraud, false) => "security / suspected fraud",
+            (Class::Network, false) => "issuer or network unavailable",
+            (Class::Terminal, false) => "terminal or set-up problem",
+            (Class::Unknown, false) => "unknown code",
+            (Class::Approved, true) => "成功",
+            (Class::Declined, true) => "发卡行拒绝",
+            (Class::Fraud, true) => "安全/疑似欺诈",
+            (Class::Network, true) => "发卡行或网络不可用",
+            (Class::Terminal, true) => "终端或商户设置问题",
+            (Class::Unknown, true) => "未知应答码",
+        }
+    }
+}
+
+impl fmt::Display for Class {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Who should act on a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Who {
+    Nobody,
+    Cardholder,
+    Issuer,
+    Merchant,
+    Acquirer,
+    Network,
+}
+
+impl Who {
+    pub fn label(self, zh: bool) -> &'static str {
+        match (self, zh) {
+            (Who::Nobody, false) => "nobody",
+            (Who::Cardholder, false) => "cardholder",
+            (Who::Issuer, false) => "card issuer",
+            (Who::Merchant, false) => "merchant",
+            (Who::Acquirer, false) => "acquirer",
+            (Who::Network, false) => "network / switch",
+            (Who::Nobody, true) => "无需处理",
+            (Who::Cardholder, true) => "持卡人",
+            (Who::Issuer, true) => "发卡行",
+            (Who::Merchant, true) => "商户",
+            (Who::Acquirer, true) => "收单机构",
+            (Who::Network, true) => "网络/转接机构",
+        }
+    }
+}
+
+/// One language's explanation of a code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Text {
+    pub meaning: String,
+    #[serde(default)]
+    pub causes: Vec<String>,
+    #[serde(default)]
+    pub action: String,
+    /// Other known meanings of this code at other acquirers or networks.
+    #[serde(default)]
+    pub readings: Vec<String>,
+}
+
+/// A catalog entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub code: String,
+    pub class: Class,
+    pub who: Vec<Who>,
+    /// Can retrying (the same card, later) plausibly succeed?
+    pub retry: bool,
+    /// Where the meaning comes from.
+    pub source: String,
+    /// Reserved in the standard (no assigned meaning).
+    pub reserved: bool,
+    pub en: Text,
+    pub zh: Text,
+    /// China UnionPay terminal action class (A–E), in the `cup` profile.
+    pub cup_class: Option<String>,
+}
+
+impl Entry {
+    pub fn text(&self, zh: bool) -> &Text {
+        if zh {
+            &self.zh
+        } else {
+            &self.en
+        }
+    }
+}
+
+/// An entry as written in a data file: everything optional so a profile can override one
+/// attribute of an inherited entry (`cup` adds `cup_class` to ISO codes).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    code: toml::Spanned<String>,
+    class: Option<String>,
+    who: Option<Vec<Who>>,
+    retry: Option<bool>,
+    source: Option<String>,
+    reserved: Option<bool>,
+    en: Option<Text>,
+    zh: Option<Text>,
+    cup_class: Option<String>,
+    // The flat form for user files: English text at the top level.
+    meaning: Option<String>,
+    causes: Option<Vec<String>>,
+    action: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalog {
+    profile: Option<String>,
+    extends: Option<String>,
+    title: Option<String>,
+    #[serde(default)]
+    sources: Vec<String>,
+    #[serde(default)]
+    strip_prefix: Vec<String>,
+    #[serde(default)]
+    cup_classes: BTreeMap<String, LabelPair>,
+    #[serde(default)]
+    codes: Vec<RawEntry>,
+}
+
+/// A label in both languages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelPair {
+    pub en: String,
+    pub zh: String,
+}
+
+/// The active code table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Catalog {
+    /// Profile name (`iso8583`, `cup`, or the file's name).
+    pub profile: String,
+    pub title: String,
+    pub sources: Vec<String>,
+    /// SHA-256 over every table that went into this catalog, for the manifest.
+    pub sha256: String,
+    /// Host prefixes stripped when a code is not found as it is (`00` for `0051`).
+    pub strip_prefix: Vec<String>,
+    /// UnionPay terminal action classes, when the profile defines them.
+    pub cup_classes: BTreeMap<String, LabelPair>,
+    entries: BTreeMap<String, Entry>,
+}
+
+impl Catalog {
+    /// Load a profile (`iso8583`, `cup` or a file) and optionally a user table on top.
+    pub fn load(profile: &str, extra: Option<&Path>) -> Result<Catalog> {
+        let mut hasher = Sha256::new();
+        let mut cat = match profile {
+            "iso8583" | "cup" => Catalog::builtin(profile, &mut hasher),
+            other => {
+                let path = Path::new(other);
+                if !path.exists() {
+                    return Err(Error::Usage(format!(
+                        "unknown profile {other:?}: use iso8583, cup, or the path of a code file"
+                    )));
+                }
+                let (bytes, raw) = read_user_file(path)?;
+                hasher.update(&bytes);
+                let mut base = match raw.extends.as_deref() {
+                    Some(b @ ("iso8583" | "cup")) => Catalog::builtin(b, &mut hasher),
+                    Some(b) => {
+                        return Err(Error::BadLine {
+                            path: path.into(),
+                            line: 1,
+                            reason: format!("extends {b:?}: only iso8583 or cup can be extended"),
+                        })
+                    }
+                    None => Catalog::empty(),
+                };
+                base.profile = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| other.to_string());
+                base.apply(raw, path, &bytes)?;
+                base
+            }
+        };
+        if let Some(path) = extra {
+            let (bytes, raw) = read_user_file(path)?;
+            hasher.update(&bytes);
+            cat.apply(raw, path, &bytes)?;
+        }
+        cat.sha256 = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(cat)
+    }
+
+    fn empty() -> Catalog {
+        Catalog {
+            profile: String::new(),
+            title: String::new(),
+            sources: Vec::new(),
+            sha256: String::new(),
+            strip_prefix: Vec::new(),
+            cup_classes: BTreeMap::new(),
+            entries: BTreeMap::new(),
+        }
+    }
+
+    /// Built-in profiles are compiled in and tested; a failure to parse them is a bug.
+    fn builtin(name: &str, hasher: &mut Sha256) -> Catalog {
+        let mut cat = Catalog::empty();
+        let chain: &[(&str, &str)] = if name == "cup" {
+            &[("iso8583.toml", ISO8583), ("cup.toml", CUP)]
+        } else {
+            &[("iso8583.toml", ISO8583)]
+        };
+        for (file, text) in chain {
+            hasher.update(text.as_bytes());
+            let raw: RawCatalog = toml::from_str(text)
+                .unwrap_or_else(|e| panic!("built-in catalog {file} does not parse: {e}"));
+            cat.apply(raw, Path::new(file), text.as_bytes())
+                .unwrap_or_else(|e| panic!("built-in catalog {file} is invalid: {e}"));
+        }
+        cat.profile = name.to_string();
+        cat
+    }
+
+    /// Merge a table into this catalog: new codes are added, existing ones overridden field by
+    /// field.
+    fn apply(&mut self, raw: RawCatalog, path: &Path, bytes: &[u8]) -> Result<()> {
+        if let Some(t) = raw.title {
+            self.title = t;
+        }
+        if let Some(p) = raw.profile {
+            self.profile = p;
+        }
+        self.sources.extend(raw.sources);
+        self.strip_prefix.extend(raw.strip_prefix);
+        self.cup_classes.extend(raw.cup_classes);
+        let mut seen = std::collections::BTreeSet::new();
+        for e in raw.codes {
+            let line = line_of(bytes, e.code.span().start);
+            let bad = |reason: String| Error::BadLine {
+                path: path.into(),
+                line,
+                reason,
+            };
+            let code = e.code.get_ref().trim().to_ascii_uppercase();
+            if code.is_empty() || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(bad(format!("invalid code {:?}", e.code.get_ref())));
+            }
+            if !seen.insert(code.clone()) {
+                return Err(bad(format!("code {code} is listed twice")));
+            }
+            let class = match &e.class {
+                Some(c) => Some(Class::parse(c).ok_or_else(|| {
+                    bad(format!(
+                        "code {code}: unknown class {c:?} (use approved, declined, fraud, network or terminal)"
+                    ))
+                })?),
+                None => None,
+            };
+            let flat_en = e.meaning.as_ref().map(|m| Text {
+                meaning: m.clone(),
+                causes: e.causes.clone().unwrap_or_default(),
+                action: e.action.clone().unwrap_or_default(),
+                readings: Vec::new(),
+            });
+            let en = e.en.clone().or(flat_en);
+            match self.entries.get_mut(&code) {
+                Some(old) => {
+                    if let Some(c) = class {
+                        old.class = c;
+                    }
+                    if let Some(w) = e.who {
+                        old.who = w;
+                    }
+                    if let Some(r) = e.retry {
+                        old.retry = r;
+                    }
+                    if let Some(s) = e.source {
+                        old.source = s;
+                    }
+                    if let Some(r) = e.reserved {
+                        old.reserved = r;
+                    }
+                    if let Some(c) = e.cup_class {
+                        old.cup_class = Some(c);
+                    }
+                    match (en, e.zh) {
+                        (Some(en), Some(zh)) => {
+                            old.en = en;
+                            old.zh = zh;
+                        }
+                        // An English-only override must not leave a stale Chinese meaning.
+                        (Some(en), None) => {
+                            old.zh = en.clone();
+                            old.en = en;
+                        }
+                        (None, Some(zh)) => old.zh = zh,
+                        (None, None) => {}
+                    }
+                }
+                None => {
+                    let class =
+                        class.ok_or_else(|| bad(format!("code {code}: class is missing")))?;
+                    let en = en.ok_or_else(|| bad(format!("code {code}: meaning is missing")))?;
+                    let zh = e.zh.unwrap_or_else(|| en.clone());
+                    self.entries.insert(
+                        code.clone(),
+                        Entry {
+                            code,
+                            class,
+                            who: e.who.unwrap_or_default(),
+                            retry: e.retry.unwrap_or(false),
+                            source: e.source.unwrap_or_else(|| path.display().to_string()),
+                            reserved: e.reserved.unwrap_or(false),
+                            en,
+                            zh,
+                            cup_class: e.cup_class,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The entry for a code, trying the code as it is, then with a configured prefix stripped.
+    pub fn lookup(&self, code: &str) -> Option<&Entry> {
+        if let Some(e) = self.entries.get(code) {
+            return Some(e);
+        }
+        self.strip_prefix.iter().find_map(|p| {
+            code.strip_prefix(p.as_str())
+                .filter(|rest| !rest.is_empty())
+                .and_then(|rest| self.entries.get(rest))
+        })
+    }
+
+    /// The class of a code; `unknown` when the catalog does not have it.
+    pub fn class_of(&self, code: &str) -> Class {
+        self.lookup(code).map_or(Class::Unknown, |e| e.class)
+    }
+
+    /// Every entry, sorted by code.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Read a user code table: TOML (`[[codes]]` entries) or CSV (`code,class,meaning,causes,action`
+/// with optional `retry`, `who`, `meaning_zh`, `causes_zh`, `action_zh`; causes separated by `;`).
+fn read_user_file(path: &Path) -> Result<(Vec<u8>, RawCatalog)> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Open {
+        path: path.into(),
+        source,
+    })?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| Error::BadLine {
+        path: path.into(),
+        line: line_of(&bytes, e.valid_up_to()),
+        reason: "not valid UTF-8".into(),
+    })?;
+    let is_csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let raw = if is_csv {
+        csv_table(path, text)?
+    } else {
+        toml::from_str::<RawCatalog>(text).map_err(|e| Error::BadLine {
+            path: path.into(),
+            line: e.span().map_or(1, |s| line_of(&bytes, s.start)),
+            reason: e.message().to_string(),
+        })?
+    };
+    Ok((bytes, raw))
+}
+
+/// A CSV code table as TOML would have given it. The code's span points at its line so errors
+/// found later in [`Catalog::apply`] name the right line.
+fn csv_table(path: &Path, text: &str) -> Result<RawCatalog> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let bad = |line: u64, reason: String| Error::BadLine {
+        path: path.into(),
+        line,
+        reason,
+    };
+    let headers: Vec<String> = rdr
+        .headers()
+        .map_err(|e| bad(1, e.to_string()))?
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let code_col = col("code").ok_or_else(|| bad(1, "the header needs a `code` column".into()))?;
+    let mut codes = Vec::new();
+    let mut strip_prefix = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            bad(line, format!("{e}"))
+        })?;
+        let line = rec.position().map_or(0, |p| p.line());
+        let get = |name: &str| {
+            col(name)
+                .and_then(|i| rec.get(i))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
+        let split = |s: Option<&str>| {
+            s.map(|s| {
+                s.split(';')
+                    .map(|c| c.trim().to_string())
+                    .collect::<Vec<_>>()
+            })
+        };
+        let code = rec.get(code_col).unwrap_or("").trim().to_string();
+        if let Some(p) = code.strip_prefix("strip_prefix:") {
+            strip_prefix.push(p.to_string());
+            continue;
+        }
+        let retry = match get("retry") {
+            None => None,
+            Some(v) => Some(match v.to_ascii_lowercase().as_str() {
+                "yes" | "true" | "y" | "1" => true,
+                "no" | "false" | "n" | "0" => false,
+                _ => return Err(bad(line, format!("retry must be yes or no, got {v:?}"))),
+            }),
+        };
+        let who = match split(get("who")) {
+            None => None,
+            Some(list) => Some(
+                list.iter()
+                    .map(|w| {
+                        toml::Value::String(w.to_ascii_lowercase())
+                            .try_into::<Who>()
+                            .map_err(|_| bad(line, format!("unknown who {w:?}")))
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+        };
+        let zh = get("meaning_zh").map(|m| Text {
+            meaning: m.to_string(),
+            causes: split(get("causes_zh")).unwrap_or_default(),
+            action: get("action_zh").unwrap_or("").to_string(),
+            readings: Vec::new(),
+        });
+        // Point the span at the start of this record's line.
+        let offset = nth_line_offset(text, line);
+        codes.push(RawEntry {
+            code: toml::Spanned::new(offset..offset + code.len(), code),
+            class: get("class").map(str::to_string),
+            who,
+            retry,
+            source: get("source").map(str::to_string),
+            reserved: None,
+            en: None,
+            zh,
+            cup_class: get("cup_class").map(str::to_string),
+            meaning: get("meaning").map(str::to_string),
+            causes: split(get("causes")),
+            action: get("action").map(str::to_string),
+        });
+    }
+    Ok(RawCatalog {
+        profile: None,
+        extends: None,
+        title: None,
+        sources: Vec::new(),
+        strip_prefix,
+        cup_classes: BTreeMap::new(),
+        codes,
+    })
+}
+
+fn line_of(bytes: &[u8], offset: usize) -> u64 {
+    1 + bytes[..offset.min(bytes.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count() as u64
+}
+
+fn nth_line_offset(text: &str, line: u64) -> usize {
+    if line <= 1 {
+        return 0;
+    }
+    text.match_indices('\n')
+        .nth(line as usize - 2)
+        .map_or(text.len(), |(i, _)| i + 1)
+}
+
+#[cfg(test)]
+mod tests;

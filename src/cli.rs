@@ -1,0 +1,196 @@
+//! The command line as the user types it (clap derive). Doc comments here are the `--help`
+//! text. Nothing below `config.rs` sees these types: [`crate::config::Config`] is built from
+//! them and validated there.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Analyse card-payment terminal (POS) transaction logs: failure rates, response-code
+/// explanations, faulty terminals.
+#[derive(Debug, Parser)]
+#[command(name = "poslens", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read logs, classify every response code, and write reports, charts and CSV summaries.
+    Analyze(AnalyzeArgs),
+    /// Ingest only: reconciliation and reject reasons, no analysis.
+    Validate(InputArgs),
+    /// Explain response codes: class, meaning, likely causes, who acts, what to do.
+    Codes(CodesArgs),
+    /// Write realistic sample logs with known faults (the repo's sample_logs/ is made with it).
+    Sample(SampleArgs),
+}
+
+/// Options shared by every command that reads logs.
+#[derive(Debug, Args, Clone, Default)]
+pub struct InputArgs {
+    /// Log files or directories (walked in sorted order); `.gz` files are decompressed.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Time zone (IANA name) for naive timestamps and for cutting periods.
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+
+    /// Input text encoding.
+    #[arg(long, value_enum)]
+    pub encoding: Option<EncodingArg>,
+
+    /// Column mapping, `field=Header` (repeatable), checked before the built-in aliases.
+    #[arg(long = "map", value_name = "FIELD=HEADER")]
+    pub map: Vec<String>,
+
+    /// Input format (default: detected from the file name and content).
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+
+    /// Treat any rejected row as an error (exit status 1).
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Response-code profile: `iso8583` (default), `cup`, or a code file (TOML or CSV).
+    #[arg(long, value_name = "P")]
+    pub profile: Option<String>,
+
+    /// Extra code table (TOML or CSV) that extends or overrides the profile.
+    #[arg(long, value_name = "FILE")]
+    pub codes: Option<PathBuf>,
+
+    /// Only transactions at or after this time (RFC 3339 or YYYY-MM-DD, in --tz).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only transactions before this time (RFC 3339 or YYYY-MM-DD, in --tz).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Output directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Period for rates over time.
+    #[arg(long, value_enum)]
+    pub bucket: Option<BucketArg>,
+
+    /// Also write PNG charts beside the SVG ones.
+    #[arg(long)]
+    pub png: bool,
+
+    /// Language of the report text.
+    #[arg(long, value_enum)]
+    pub lang: Option<LangArg>,
+
+    /// Minimum transactions before a terminal can be judged (below: insufficient_data).
+    #[arg(long, value_name = "N")]
+    pub min_volume: Option<u64>,
+
+    /// False discovery rate for flagging terminals (Benjamini-Hochberg q).
+    #[arg(long, value_name = "Q")]
+    pub fdr: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct CodesArgs {
+    /// The code to explain; without it, list the whole profile.
+    pub code: Option<String>,
+
+    /// Response-code profile: `iso8583` (default), `cup`, or a code file.
+    #[arg(long, value_name = "P")]
+    pub profile: Option<String>,
+
+    /// Extra code table (TOML or CSV) that extends or overrides the profile.
+    #[arg(long, value_name = "FILE")]
+    pub codes: Option<PathBuf>,
+
+    /// Language of the explanation.
+    #[arg(long, value_enum)]
+    pub lang: Option<LangArg>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CodesFormat::Table)]
+    pub format: CodesFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// Directory to write the sample logs into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Number of terminals.
+    #[arg(long, default_value_t = 30)]
+    pub terminals: u32,
+
+    /// Number of days (starting on a Monday).
+    #[arg(long, default_value_t = 28)]
+    pub days: u32,
+
+    /// Approximate total number of rows (default: about 110 per terminal and day).
+    #[arg(long)]
+    pub rows: Option<u64>,
+
+    /// Random seed; the same seed gives the same bytes.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum EncodingArg {
+    #[value(name = "utf-8", alias = "utf8")]
+    Utf8,
+    Gbk,
+    Gb18030,
+    Latin1,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum FormatArg {
+    Csv,
+    Tsv,
+    Jsonl,
+    Jpos,
+    Parquet,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum BucketArg {
+    Hour,
+    Day,
+    Week,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LangArg {
+    En,
+    Zh,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CodesFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

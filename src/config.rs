@@ -1,0 +1,390 @@
+//! A validated configuration, built from the command line and an optional `poslens.toml` in the
+//! working directory (command-line values win). Nothing below this module sees clap types, and
+//! nothing past this point has to re-check a user's option.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{NaiveDate, TimeZone};
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::classify::Catalog;
+use crate::cli::{AnalyzeArgs, BucketArg, CodesArgs, EncodingArg, FormatArg, InputArgs, LangArg};
+use crate::error::{Error, Result};
+use crate::ingest::schema::Mapping;
+
+/// Input formats poslens reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Csv,
+    Tsv,
+    Jsonl,
+    Jpos,
+    Parquet,
+}
+
+/// Period for rates over time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bucket {
+    Hour,
+    Day,
+    /// ISO weeks, Monday start, in the report time zone.
+    Week,
+}
+
+/// Language of explanations and report text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    En,
+    Zh,
+}
+
+/// How to read the inputs.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Files and directories as given; directories are walked in sorted order.
+    pub inputs: Vec<PathBuf>,
+    /// Zone in which naive timestamps are read.
+    pub tz: Tz,
+    /// Text encoding of CSV inputs.
+    pub encoding: &'static encoding_rs::Encoding,
+    /// User column mapping on top of the built-in aliases.
+    pub mapping: Mapping,
+    /// Forced format; None = detect per file.
+    pub format: Option<Format>,
+    /// Any rejected row makes the run fail.
+    pub strict: bool,
+    /// Analysis window, epoch seconds, `[since, until)`.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+/// How to analyse and report.
+#[derive(Debug, Clone)]
+pub struct AnalyzeConfig {
+    pub bucket: Bucket,
+    pub lang: Lang,
+    /// Minimum transactions before a terminal is judged.
+    pub min_volume: u64,
+    /// Benjamini-Hochberg false discovery rate for flagged terminals.
+    pub fdr: f64,
+    pub out: PathBuf,
+    pub png: bool,
+}
+
+/// Everything `analyze` needs, validated.
+pub struct Config {
+    pub ingest: IngestConfig,
+    pub analyze: AnalyzeConfig,
+    pub catalog: Catalog,
+    /// The options as the user set them, for the manifest (sorted for stable output).
+    pub options: BTreeMap<String, String>,
+}
+
+/// `poslens.toml`: any option of the command line, by its long name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    tz: Option<String>,
+    bucket: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    profile: Option<String>,
+    codes: Option<PathBuf>,
+    encoding: Option<String>,
+    format: Option<String>,
+    strict: Option<bool>,
+    png: Option<bool>,
+    lang: Option<String>,
+    out: Option<PathBuf>,
+    min_volume: Option<u64>,
+    fdr: Option<f64>,
+    #[serde(default)]
+    map: BTreeMap<String, String>,
+}
+
+const CONFIG_FILE: &str = "poslens.toml";
+
+fn load_file_config() -> Result<FileConfig> {
+    let path = Path::new(CONFIG_FILE);
+    if !path.exists() {
+        return Ok(FileConfig::default());
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Open {
+        path: path.into(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| Error::Usage(format!("{CONFIG_FILE}: {e}")))
+}
+
+fn parse_tz(s: &str) -> Result<Tz> {
+    s.parse::<Tz>().map_err(|_| {
+        Error::Usage(format!(
+            "unknown time zone {s:?}: use an IANA name such as UTC, Asia/Shanghai or Europe/Berlin"
+        ))
+    })
+}
+
+fn parse_encoding(s: &str) -> Result<&'static encoding_rs::Encoding> {
+    match s.to_ascii_lowercase().as_str() {
+        "utf-8" | "utf8" => Ok(encoding_rs::UTF_8),
+        "gbk" => Ok(encoding_rs::GBK),
+        "gb18030" => Ok(encoding_rs::GB18030),
+        // encoding_rs (per the WHATWG standard) reads latin1 as windows-1252, a superset in
+        // which every byte decodes.
+        "latin1" | "iso-8859-1" => Ok(encoding_rs::WINDOWS_1252),
+        _ => Err(Error::Usage(format!(
+            "unknown encoding {s:?}: use utf-8, gbk, gb18030 or latin1"
+        ))),
+    }
+}
+
+fn encoding_name(e: EncodingArg) -> &'static str {
+    match e {
+        EncodingArg::Utf8 => "utf-8",
+        EncodingArg::Gbk => "gbk",
+        EncodingArg::Gb18030 => "gb18030",
+        EncodingArg::Latin1 => "latin1",
+    }
+}
+
+fn parse_format(s: &str) -> Result<Format> {
+    Ok(match s {
+        "csv" => Format::Csv,
+        "tsv" => Format::Tsv,
+        "jsonl" => Format::Jsonl,
+        "jpos" => Format::Jpos,
+        "parquet" => Format::Parquet,
+        _ => {
+            return Err(Error::Usage(format!(
+                "unknown format {s:?}: use csv, tsv, jsonl, jpos or parquet"
+            )))
+        }
+    })
+}
+
+fn format_from_arg(f: FormatArg) -> Format {
+    match f {
+        FormatArg::Csv => Format::Csv,
+        FormatArg::Tsv => Format::Tsv,
+        FormatArg::Jsonl => Format::Jsonl,
+        FormatArg::Jpos => Format::Jpos,
+        FormatArg::Parquet => Format::Parquet,
+    }
+}
+
+fn parse_bucket(s: &str) -> Result<Bucket> {
+    Ok(match s {
+        "hour" => Bucket::Hour,
+        "day" => Bucket::Day,
+        "week" => Bucket::Week,
+        _ => {
+            return Err(Error::Usage(format!(
+                "unknown bucket {s:?}: use hour, day or week"
+            )))
+        }
+    })
+}
+
+fn parse_lang(s: &str) -> Result<Lang> {
+    Ok(match s {
+        "en" => Lang::En,
+        "zh" => Lang::Zh,
+        _ => {
+            return Err(Error::Usage(format!(
+                "unknown language {s:?}: use en or zh"
+            )))
+        }
+    })
+}
+
+/// A window bound: RFC 3339, or a naive date / date-time read in `tz`.
+fn parse_bound(s: &str, tz: Tz, what: &str) -> Result<i64> {
+    if let Ok(t) = crate::ingest::normalize::parse_timestamp(s, tz) {
+        return Ok(t);
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let local = d.and_hms_opt(0, 0, 0).expect("midnight exists");
+        if let Some(t) = tz.from_local_datetime(&local).earliest() {
+            return Ok(t.timestamp());
+        }
+    }
+    Err(Error::Usage(format!(
+        "--{what} {s:?}: use YYYY-MM-DD or an RFC 3339 time"
+    )))
+}
+
+impl IngestConfig {
+    /// Build from `validate`/`analyze` input options and the config file.
+    fn build(
+        args: &InputArgs,
+        file: &FileConfig,
+        options: &mut BTreeMap<String, String>,
+    ) -> Result<IngestConfig> {
+        let tz_name = args
+            .tz
+            .clone()
+            .or(file.tz.clone())
+            .unwrap_or_else(|| "UTC".into());
+        let tz = parse_tz(&tz_name)?;
+        options.insert("tz".into(), tz_name);
+
+        let enc_name = match (args.encoding, &file.encoding) {
+            (Some(e), _) => encoding_name(e).to_string(),
+            (None, Some(s)) => s.clone(),
+            (None, None) => "utf-8".into(),
+        };
+        let encoding = parse_encoding(&enc_name)?;
+        options.insert("encoding".into(), enc_name);
+
+        let mut pairs: Vec<String> = file.map.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        pairs.extend(args.map.iter().cloned());
+        let mapping = Mapping::parse(&pairs).map_err(Error::Usage)?;
+        if !pairs.is_empty() {
+            options.insert("map".into(), pairs.join(","));
+        }
+
+        let format = match (args.format, &file.format) {
+            (Some(f), _) => Some(format_from_arg(f)),
+            (None, Some(s)) => Some(parse_format(s)?),
+            (None, None) => None,
+        };
+        if let Some(f) = format {
+            options.insert("format".into(), format!("{f:?}").to_lowercase());
+        }
+        let strict = args.strict || file.strict.unwrap_or(false);
+        options.insert("strict".into(), strict.to_string());
+
+        let since = match args.since.as_ref().or(file.since.as_ref()) {
+            Some(s) => {
+                options.insert("since".into(), s.clone());
+                Some(parse_bound(s, tz, "since")?)
+            }
+            None => None,
+        };
+        let until = match args.until.as_ref().or(file.until.as_ref()) {
+            Some(s) => {
+                options.insert("until".into(), s.clone());
+                Some(parse_bound(s, tz, "until")?)
+            }
+            None => None,
+        };
+        if let (Some(a), Some(b)) = (since, until) {
+            if a >= b {
+                return Err(Error::Usage("--since must be before --until".into()));
+            }
+        }
+        Ok(IngestConfig {
+            inputs: args.inputs.clone(),
+            tz,
+            encoding,
+            mapping,
+            format,
+            strict,
+            since,
+            until,
+        })
+    }
+}
+
+fn load_catalog(
+    profile: Option<&String>,
+    codes: Option<&PathBuf>,
+    file: &FileConfig,
+    options: &mut BTreeMap<String, String>,
+) -> Result<Catalog> {
+    let profile = profile
+        .cloned()
+        .or(file.profile.clone())
+        .unwrap_or_else(|| "iso8583".into());
+    let codes = codes.cloned().or(file.codes.clone());
+    options.insert("profile".into(), profile.clone());
+    if let Some(c) = &codes {
+        options.insert("codes".into(), c.display().to_string());
+    }
+    Catalog::load(&profile, codes.as_deref())
+}
+
+/// Validated configuration for `analyze`.
+pub fn for_analyze(args: &AnalyzeArgs) -> Result<Config> {
+    let file = load_file_config()?;
+    let mut options = BTreeMap::new();
+    let ingest = IngestConfig::build(&args.input, &file, &mut options)?;
+    let catalog = load_catalog(
+        args.input.profile.as_ref(),
+        args.input.codes.as_ref(),
+        &file,
+        &mut options,
+    )?;
+
+    let bucket = match (args.bucket, &file.bucket) {
+        (Some(BucketArg::Hour), _) => Bucket::Hour,
+        (Some(BucketArg::Day), _) => Bucket::Day,
+        (Some(BucketArg::Week), _) => Bucket::Week,
+        (None, Some(s)) => parse_bucket(s)?,
+        (None, None) => Bucket::Day,
+    };
+    options.insert("bucket".into(), format!("{bucket:?}").to_lowercase());
+    let lang = lang_of(args.lang, &file)?;
+    options.insert("lang".into(), format!("{lang:?}").to_lowercase());
+    let min_volume = args.min_volume.or(file.min_volume).unwrap_or(200);
+    options.insert("min_volume".into(), min_volume.to_string());
+    let fdr = args.fdr.or(file.fdr).unwrap_or(0.01);
+    if !(fdr > 0.0 && fdr < 1.0) {
+        return Err(Error::Usage(format!(
+            "--fdr must be between 0 and 1, got {fdr}"
+        )));
+    }
+    options.insert("fdr".into(), fdr.to_string());
+    let png = args.png || file.png.unwrap_or(false);
+    options.insert("png".into(), png.to_string());
+    let out = args
+        .out
+        .clone()
+        .or(file.out.clone())
+        .unwrap_or_else(|| PathBuf::from("reports/latest"));
+    Ok(Config {
+        ingest,
+        analyze: AnalyzeConfig {
+            bucket,
+            lang,
+            min_volume,
+            fdr,
+            out,
+            png,
+        },
+        catalog,
+        options,
+    })
+}
+
+/// Validated configuration for `validate` (ingest only).
+pub fn for_validate(args: &InputArgs) -> Result<IngestConfig> {
+    let file = load_file_config()?;
+    IngestConfig::build(args, &file, &mut BTreeMap::new())
+}
+
+/// The catalog and language for `codes`.
+pub fn for_codes(args: &CodesArgs) -> Result<(Catalog, Lang)> {
+    let file = load_file_config()?;
+    let catalog = load_catalog(
+        args.profile.as_ref(),
+        args.codes.as_ref(),
+        &file,
+        &mut BTreeMap::new(),
+    )?;
+    Ok((catalog, lang_of(args.lang, &file)?))
+}
+
+fn lang_of(arg: Option<LangArg>, file: &FileConfig) -> Result<Lang> {
+    Ok(match (arg, &file.lang) {
+        (Some(LangArg::En), _) => Lang::En,
+        (Some(LangArg::Zh), _) => Lang::Zh,
+        (None, Some(s)) => parse_lang(s)?,
+        (None, None) => Lang::En,
+    })
+}

@@ -1,0 +1,1545 @@
+//! jPOS XML log reader: one `<log>` event per unit, a card transaction per ISO 8583 response.
+//!
+//! jPOS (`XMLLogListener`, `ProtectedLogListener`, Q2's `LoggerAdaptor`) writes events like
+//!
+//! ```xml
+//! <log realm="channel/10.0.0.1:8000" at="2014-01-04T19:00:08.515-03:00" lifespan="2ms">
+//!   <receive>
+//!     <isomsg direction="incoming">
+//!       <!-- org.jpos.iso.packager.GenericPackager -->
+//!       <field id="0" value="0210"/>
+//!       <field id="4" value="000000001250"/>
+//!       <field id="11" value="000123"/>
+//!       <field id="37" value="401912345678"/>
+//!       <field id="39" value="00"/>
+//!       <field id="41" value="T0000017"/>
+//!       <field id="42" value="M000000000042  "/>
+//!     </isomsg>
+//!   </receive>
+//! </log>
+//! ```
+//!
+//! A file is either wrapped in `<logger class="...">` … `</logger>` or is a bare sequence of
+//! `<log>` elements with no root (not one well-formed document; quick-xml reads it anyway
+//! because nothing here insists on a single root). Besides messages, events carry `<connect>`,
+//! `<session-start/>`, `<info>`, `<warn>`, `<exception>` (raw Java stack traces), `<trace>`,
+//! `<peer-disconnect/>`, comments and text.
+//!
+//! # Which events are transactions
+//!
+//! An event is a transaction iff it contains a *card response*: an `<isomsg>` (not nested in
+//! another `<isomsg>`) whose MTI (field 0) is four digits with a message function (third
+//! digit) of `1` (response) or `3` (advice response) — 0110, 0210, 0230, 0410, 0430, … — and
+//! which carries field 39. Network-management messages (message class `8`, e.g. 0810 echo
+//! or sign-on responses) are *not* card transactions: even with field 39 they are skipped,
+//! as are requests (0200), session events and every other event: each gives one
+//! [`Item::Skip`]. If one event holds several card responses (a transaction-manager dump),
+//! the first one counts; one event never yields more than one record.
+//!
+//! A card response becomes an [`Item::Record`] with:
+//!
+//! | field | from |
+//! |---|---|
+//! | timestamp | the event's `at` attribute, converted (below) |
+//! | terminal_id | field 41, trimmed |
+//! | response_code | field 39, trimmed, as text (`05` stays `05`) |
+//! | merchant_id | field 42, trimmed (it is space-padded to 15) |
+//! | amount | field 4 as-is: **minor units** (`000000001250` = 12.50) |
+//! | txn_id | field 37 (RRN) trimmed, or field 11 (STAN) when 37 is absent or blank |
+//! | txn_type | the MTI |
+//! | currency | field 49, else the `currency` attribute of field 4 |
+//! | entry_mode | field 22 |
+//! | pan | field 2 as-is (the pipeline masks it) |
+//!
+//! A field that is absent or blank is left unset; a response without field 41 is still a
+//! record (the pipeline rejects it for its empty terminal). Values are not validated here.
+//! Only those data elements are ever decoded: track 2 (35), track 3 (36), track 1 (45),
+//! PIN block (52), EMV data (55) and everything else are skipped without reading their value.
+//! Only top-level fields of the outer `<isomsg>` count: subfields of nested
+//! `<isomsg id="127">` / `<isomsg id="48">` are ignored.
+//!
+//! Field 4 written by jPOS's `ISOAmount` (`type="amount"`, `value="12.50"`, with a
+//! `currency` attribute) is in major units; it is passed through as-is, so the pipeline can
+//! tell it by its decimal point.
+//!
+//! # The `at` timestamp
+//!
+//! - ISO-8601 (`2014-01-04T19:00:08.515-03:00`, `…Z`, jPOS 2.x): passed through unchanged.
+//! - `java.util.Date.toString()` plus `.millis` (jPOS 1.x:
+//!   `Sat Jan 04 19:00:08 CST 2014.515`): converted to `2014-01-04 19:00:08.515`, a *naive*
+//!   local time. The zone abbreviation is dropped on purpose: `CST` is China (+08:00) or US
+//!   Central (-06:00), `IST` India, Ireland or Israel; the pipeline reads the naive time in the
+//!   user's `--tz`. Unambiguous zones are kept: `UTC`/`GMT`/`UT`/`Z` give
+//!   `2014-01-04T19:00:08.515Z`, and `GMT+08:00` (what Java prints for a custom offset) gives
+//!   `2014-01-04T19:00:08.515+08:00`. Old jPOS wrote the millis as `getTime() % 1000`
+//!   *without* zero padding, so `.5` means 5 ms and becomes `.005`. No millis → none added.
+//! - Missing `at`: timestamp unset. Anything else: passed through as-is; the pipeline
+//!   rejects it with a clear reason.
+//!
+//! # Broken input
+//!
+//! Data problems never return `Err`; only I/O errors and `emit`'s own errors do.
+//!
+//! - **Truncated file** (a crashed host): every complete event before the cut is emitted; the
+//!   incomplete last event is one [`Item::Reject`] `truncated XML event` at its start line. An
+//!   event that is never closed before the next `<log` starts (a host that died and was
+//!   restarted, appending) gets the same reject, and reading goes on with the new event.
+//! - **Mismatched tags inside an event** (`</send>` while `<isomsg>` is open, `</sned>`): the
+//!   event is rejected with the parser's message (`malformed XML: expected </isomsg>, …`) and
+//!   reading resynchronises at its `</log>` or at the next `<log`. One leniency: jPOS prints
+//!   Java stack traces unescaped, so `<init>`/`<clinit>` frames look like unclosed elements;
+//!   an end tag that closes such stray elements implicitly is accepted as long as no
+//!   `<isomsg>` or `<field>` is among them (otherwise every exception event would be a reject).
+//! - Malformed attributes or undecodable bytes in the values we read reject the event.
+//! - If the parser cannot continue at all (`<!x` markup), the rest of the input is one
+//!   reject and reading stops. Never a panic, never a loop without progress.
+//! - Content outside any `<log>` (a file that starts mid-event, stray text) is one reject per
+//!   run of such content: `truncated XML event: its start is missing` when it ends in
+//!   `</log>`, else `unexpected content outside <log> events`.
+//!
+//! Line numbers are those of the `<log` start tag (1-based), counted from the bytes the parser
+//! consumed. The input is streamed through one reused buffer; memory does not grow with the
+//! file. Reject excerpts are the event's raw text from `<log`, with the values of the sensitive
+//! fields above replaced by `***`, cut to 200 characters.
+//!
+//! `mapping` is accepted for a uniform reader signature but unused: jPOS fields are numbered,
+//! not named.
+
+use std::io::{self, BufRead, Read};
+use std::sync::Arc;
+
+use quick_xml::encoding::Decoder;
+use quick_xml::errors::{Error as XmlError, IllFormedError, SyntaxError};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+
+use super::schema::{Field, Item, Mapping, RawFields};
+
+/// Excerpts are cut to this many characters.
+const EXCERPT_CHARS: usize = 200;
+
+/// Raw bytes of the current unit kept for its excerpt. Generous next to [`EXCERPT_CHARS`] so
+/// that the masking of sensitive fields sees every tag that reaches into the excerpt whole.
+const CAPTURE_BYTES: usize = 4096;
+
+/// Deeper element nesting than this inside one event is treated as malformed; it bounds the
+/// memory one hostile event can take.
+const MAX_DEPTH: usize = 256;
+
+/// The data elements we read; every other field's value is never decoded.
+const WANTED: [u32; 10] = [0, 2, 4, 11, 22, 37, 39, 41, 42, 49];
+
+/// Sensitive data elements (PCI DSS): track 2, track 3, track 1, PIN block, ICC/EMV data.
+/// They are not in [`WANTED`], so never read; this list drives the masking of excerpts.
+const SENSITIVE: [u32; 5] = [35, 36, 45, 52, 55];
+
+/// Read a jPOS XML log from `input`, calling `emit` once per `<log>` event (and once per run
+/// of content outside events).
+pub fn read<R: BufRead, E: From<io::Error>>(
+    input: R,
+    _mapping: &Mapping,
+    emit: &mut dyn FnMut(Item) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut reader = Reader::from_reader(Tap::new(input));
+    let config = reader.config_mut();
+    // We match end tags ourselves, to recover from unescaped `<init>` in stack traces and to
+    // word the rejects; quick-xml's own check would also reject `</log>` closing a cut event.
+    config.check_end_names = false;
+    config.allow_unmatched_ends = true;
+    // A raw `&` in an exception message is not worth losing an event over.
+    config.allow_dangling_amp = true;
+
+    let mut state = State::default();
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    let mut last_error_at = None;
+    loop {
+        buf.clear();
+        // Every event starts where the previous one ended: text is its own event, so the line
+        // counted before the call is the line of the event's first byte (or of its `<`).
+        let line = 1 + reader.get_ref().newlines;
+        let mark = reader.get_ref().captured();
+        let decoder = reader.decoder();
+        let step = match reader.read_event_into(&mut buf) {
+            Ok(event) => Step::Event(event),
+            Err(XmlError::Io(e)) => return Err(E::from(unwrap_io(e))),
+            Err(XmlError::IllFormed(e)) => {
+                // quick-xml reads on after these, having consumed the bad markup; should it
+                // ever not move, stop rather than loop.
+                let pos = reader.buffer_position();
+                let stuck = last_error_at.replace(pos) == Some(pos);
+                let reason = format!("malformed XML: {e}");
+                if stuck {
+                    Step::Fatal(reason, buf.clone())
+                } else {
+                    Step::IllFormed(reason)
+                }
+            }
+            Err(e) => {
+                // The parser has stopped. Syntax errors mean EOF inside markup, except `<!x`
+                // (unknown markup), which is only a cut file if nothing follows.
+                let eof = reader.get_mut().fill_buf().is_ok_and(|b| b.is_empty());
+                let reason = match e {
+                    XmlError::Syntax(SyntaxError::InvalidBangMarkup) if !eof => {
+                        format!("malformed XML: {e}")
+                    }
+                    XmlError::Syntax(_) => TRUNCATED.to_string(),
+                    _ => format!("malformed XML: {e}"),
+                };
+                Step::Fatal(reason, buf.clone())
+            }
+        };
+        let mut cx = Cx {
+            tap: reader.get_mut(),
+            out: &mut out,
+            line,
+            mark,
+            decoder,
+        };
+        let done = match step {
+            Step::Event(event) => state.on_event(event, &mut cx),
+            Step::IllFormed(reason) => {
+                state.ill_formed(reason);
+                false
+            }
+            Step::Fatal(reason, partial) => {
+                state.fatal(reason, &partial, &mut cx);
+                true
+            }
+        };
+        for item in out.drain(..) {
+            emit(item)?;
+        }
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+/// What one parser call produced.
+enum Step<'b> {
+    Event(Event<'b>),
+    /// The current event is malformed, but the parser can read on.
+    IllFormed(String),
+    /// The parser cannot go on: the reason, and the bytes of the markup it choked on.
+    Fatal(String, Vec<u8>),
+}
+
+const TRUNCATED: &str = "truncated XML event";
+
+fn unwrap_io(e: Arc<io::Error>) -> io::Error {
+    Arc::try_unwrap(e).unwrap_or_else(|shared| io::Error::new(shared.kind(), shared.to_string()))
+}
+
+/// A pass-through reader that counts the newlines the parser consumes (for line numbers) and
+/// keeps the raw bytes of the current unit (for its excerpt).
+struct Tap<R> {
+    inner: R,
+    newlines: u64,
+    capture: Vec<u8>,
+    capturing: bool,
+}
+
+impl<R> Tap<R> {
+    fn new(inner: R) -> Self {
+        Tap {
+            inner,
+            newlines: 0,
+            capture: Vec::new(),
+            capturing: false,
+        }
+    }
+
+    fn captured(&self) -> usize {
+        self.capture.len()
+    }
+
+    /// Start keeping bytes for a new unit whose first bytes (already consumed) are `head`.
+    fn begin(&mut self, head: &[u8]) {
+        self.capture.clear();
+        self.capturing = true;
+        keep(&mut self.capture, head);
+    }
+
+    /// Stop capturing without an excerpt (the unit was fine).
+    fn stop(&mut self) {
+        self.capturing = false;
+        self.capture.clear();
+    }
+
+    /// Stop capturing; the excerpt of the unit from the first `upto` captured bytes.
+    fn finish(&mut self, upto: usize) -> String {
+        self.capturing = false;
+        let end = upto.min(self.capture.len());
+        let text = String::from_utf8_lossy(&self.capture[..end]).into_owned();
+        self.capture.clear();
+        excerpt(&mask_sensitive(&text))
+    }
+}
+
+/// Append to a capture, up to [`CAPTURE_BYTES`].
+fn keep(capture: &mut Vec<u8>, bytes: &[u8]) {
+    let room = CAPTURE_BYTES.saturating_sub(capture.len());
+    capture.extend_from_slice(&bytes[..bytes.len().min(room)]);
+}
+
+fn count_newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+// quick-xml only uses the BufRead side; Read is there because BufRead requires it.
+impl<R: Read> Read for Tap<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(out)?;
+        self.newlines += count_newlines(&out[..n]);
+        if self.capturing {
+            keep(&mut self.capture, &out[..n]);
+        }
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Tap<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        if amt > 0 {
+            // The bytes being consumed are the head of the inner buffer; fill_buf hands the
+            // same buffer back without I/O because it is not empty.
+            if let Ok(avail) = self.inner.fill_buf() {
+                let seen = &avail[..amt.min(avail.len())];
+                self.newlines += count_newlines(seen);
+                if self.capturing {
+                    keep(&mut self.capture, seen);
+                }
+            }
+        }
+        self.inner.consume(amt);
+    }
+}
+
+/// What one step of the loop needs besides the reader state.
+struct Cx<'a, R> {
+    tap: &'a mut Tap<R>,
+    out: &'a mut Vec<Item>,
+    /// Line where the event being handled starts.
+    line: u64,
+    /// Captured length before this event: where a unit ends that this event does not belong to.
+    mark: usize,
+    decoder: Decoder,
+}
+
+#[derive(Default)]
+struct State {
+    /// The `<log>` event being read.
+    open: Option<Open>,
+    /// Start line of content seen outside any `<log>` that is not yet reported.
+    orphan: Option<u64>,
+}
+
+impl State {
+    /// Handle one parser event; true when the input is exhausted.
+    fn on_event<R>(&mut self, event: Event<'_>, cx: &mut Cx<'_, R>) -> bool {
+        match event {
+            Event::Start(s) => {
+                let name = s.name();
+                let name = name.as_ref();
+                if name == b"log" {
+                    self.close_unit(cx, TRUNCATED);
+                    self.open = Some(Open::new(cx.line, &s, cx.decoder));
+                    cx.tap.begin(&tag_text(b"<", &s, b">"));
+                } else if let Some(open) = &mut self.open {
+                    open.start(name, &s, cx.decoder);
+                } else if name != b"logger" {
+                    self.orphan_content(cx, &tag_text(b"<", &s, b">"));
+                } else {
+                    self.flush_orphan(cx, cx.mark);
+                }
+            }
+            Event::Empty(s) => {
+                let name = s.name();
+                let name = name.as_ref();
+                if name == b"log" {
+                    // `<log .../>`: an event without content, so not a transaction
+                    self.close_unit(cx, TRUNCATED);
+                    cx.out.push(Item::Skip { line: cx.line });
+                } else if let Some(open) = &mut self.open {
+                    open.empty(name, &s, cx.decoder);
+                } else if name != b"logger" {
+                    self.orphan_content(cx, &tag_text(b"<", &s, b"/>"));
+                }
+            }
+            Event::End(e) => {
+                let name = e.name();
+                let name = name.as_ref();
+                if let Some(open) = &mut self.open {
+                    if open.end(name) {
+                        if let Some(open) = self.open.take() {
+                            cx.out.push(open.finish(cx.tap));
+                        }
+                    }
+                } else if name == b"log" {
+                    // `</log>` with no `<log`: the file starts in the middle of an event
+                    let line = match self.orphan.take() {
+                        Some(line) => line,
+                        None => {
+                            cx.tap.begin(b"</log>");
+                            cx.line
+                        }
+                    };
+                    let all = cx.tap.captured();
+                    cx.out.push(Item::Reject {
+                        line,
+                        reason: format!("{TRUNCATED}: its start is missing"),
+                        excerpt: cx.tap.finish(all),
+                    });
+                } else if name == b"logger" {
+                    self.flush_orphan(cx, cx.mark);
+                } else {
+                    self.orphan_content(cx, &[b"</", name, b">"].concat());
+                }
+            }
+            Event::Text(t) => {
+                if self.open.is_none() {
+                    let raw: &[u8] = &t;
+                    if let Some(first) = raw.iter().position(|b| !b.is_ascii_whitespace()) {
+                        let line = cx.line + count_newlines(&raw[..first]);
+                        self.orphan_at(cx, line, &raw[first..]);
+                    }
+                }
+            }
+            Event::CData(c) => {
+                if self.open.is_none() {
+                    self.orphan_content(cx, &c);
+                }
+            }
+            Event::GeneralRef(r) => {
+                if self.open.is_none() {
+                    self.orphan_content(cx, &[b"&", &*r, b";"].concat());
+                }
+            }
+            Event::Eof => {
+                self.close_unit(cx, TRUNCATED);
+                return true;
+            }
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
+        }
+        false
+    }
+
+    /// An ill-formedness quick-xml reported but can read past.
+    fn ill_formed(&mut self, reason: String) {
+        // Outside events it can only be an odd declaration or doctype: harmless.
+        if let Some(open) = &mut self.open {
+            open.mark_bad(reason);
+        }
+    }
+
+    /// The parser stopped: report whatever is pending as one unit.
+    fn fatal<R>(&mut self, reason: String, partial: &[u8], cx: &mut Cx<'_, R>) {
+        if let Some(open) = self.open.take() {
+            let all = cx.tap.captured();
+            cx.out.push(Item::Reject {
+                line: open.line,
+                reason,
+                excerpt: cx.tap.finish(all),
+            });
+            return;
+        }
+        self.flush_orphan(cx, cx.mark);
+        // A `<log` start tag cut short is a truncated event; a cut `</logger` or comment at
+        // the very end is not worth a reject. Anything that is not an EOF problem is.
+        let starts_log = b"log".starts_with(partial)
+            || partial.strip_prefix(b"log").is_some_and(|rest| {
+                rest.first()
+                    .is_none_or(|b| b.is_ascii_whitespace() || *b == b'/')
+            });
+        if starts_log || reason != TRUNCATED {
+            cx.tap.begin(&[b"<", partial].concat());
+            let all = cx.tap.captured();
+            cx.out.push(Item::Reject {
+                line: cx.line,
+                reason,
+                excerpt: cx.tap.finish(all),
+            });
+        }
+    }
+
+    /// End the open event (if any) as a reject with `reason`, or report pending orphan
+    /// content; both end before the current parser event (`cx.mark`).
+    fn close_unit<R>(&mut self, cx: &mut Cx<'_, R>, reason: &str) {
+        if let Some(open) = self.open.take() {
+            cx.out.push(Item::Reject {
+                line: open.line,
+                reason: reason.to_string(),
+                excerpt: cx.tap.finish(cx.mark),
+            });
+        }
+        self.flush_orphan(cx, cx.mark);
+    }
+
+    fn orphan_content<R>(&mut self, cx: &mut Cx<'_, R>, raw: &[u8]) {
+        self.orphan_at(cx, cx.line, raw);
+    }
+
+    fn orphan_at<R>(&mut self, cx: &mut Cx<'_, R>, line: u64, raw: &[u8]) {
+        if self.orphan.is_none() {
+            self.orphan = Some(line);
+            cx.tap.begin(raw);
+        }
+    }
+
+    fn flush_orphan<R>(&mut self, cx: &mut Cx<'_, R>, upto: usize) {
+        if let Some(line) = self.orphan.take() {
+            cx.out.push(Item::Reject {
+                line,
+                reason: "unexpected content outside <log> events".into(),
+                excerpt: cx.tap.finish(upto),
+            });
+        }
+    }
+}
+
+/// `open` + the raw tag content + `close`, e.g. `<log realm="x">`.
+fn tag_text(open: &[u8], s: &BytesStart<'_>, close: &[u8]) -> Vec<u8> {
+    [open, &**s, close].concat()
+}
+
+/// One `<log>` event being read.
+struct Open {
+    line: u64,
+    at: Option<String>,
+    /// Names of the open elements, `log` first.
+    stack: Vec<Vec<u8>>,
+    /// The outermost `<isomsg>` being read.
+    msg: Option<Msg>,
+    /// The first card response seen in this event.
+    response: Option<Msg>,
+    /// Why this event is a reject, once it is known to be one.
+    bad: Option<String>,
+}
+
+impl Open {
+    fn new(line: u64, s: &BytesStart<'_>, decoder: Decoder) -> Self {
+        let mut open = Open {
+            line,
+            at: None,
+            stack: vec![b"log".to_vec()],
+            msg: None,
+            response: None,
+            bad: None,
+        };
+        match attribute(s, b"at", decoder) {
+            Ok(at) => open.at = at,
+            Err(reason) => open.mark_bad(reason),
+        }
+        open
+    }
+
+    fn mark_bad(&mut self, reason: String) {
+        self.bad.get_or_insert(reason);
+    }
+
+    /// Is the element about to be opened (or an empty one) a direct child of the outer isomsg?
+    fn in_top_isomsg(&self) -> bool {
+        self.msg
+            .as_ref()
+            .is_some_and(|m| m.depth == self.stack.len())
+    }
+
+    fn start(&mut self, name: &[u8], s: &BytesStart<'_>, decoder: Decoder) {
+        if self.stack.len() >= MAX_DEPTH {
+            self.mark_bad(format!(
+                "malformed XML: elements nested deeper than {MAX_DEPTH}"
+            ));
+            return;
+        }
+        if name == b"field" && self.in_top_isomsg() {
+            self.field(s, decoder);
+        }
+        self.stack.push(name.to_vec());
+        if name == b"isomsg" && self.msg.is_none() {
+            self.msg = Some(Msg::new(self.stack.len()));
+        }
+    }
+
+    fn empty(&mut self, name: &[u8], s: &BytesStart<'_>, decoder: Decoder) {
+        if name == b"field" && self.in_top_isomsg() {
+            self.field(s, decoder);
+        }
+        // An empty `<isomsg/>` has no fields: nothing to consider.
+    }
+
+    /// Handle an end tag; true when it closed the event.
+    fn end(&mut self, name: &[u8]) -> bool {
+        let top = self.stack.last().cloned().unwrap_or_default();
+        let Some(k) = self.stack.iter().rposition(|n| n == name) else {
+            self.mark_bad(mismatch(&top, name));
+            return false;
+        };
+        // Elements left open inside the one being closed. Stray `<init>` from a stack trace
+        // is fine; an unclosed message or field means the message cannot be trusted.
+        if self.stack[k + 1..]
+            .iter()
+            .any(|n| n == b"isomsg" || n == b"field")
+        {
+            self.mark_bad(mismatch(&top, name));
+        }
+        self.stack.truncate(k);
+        if self
+            .msg
+            .as_ref()
+            .is_some_and(|m| self.stack.len() < m.depth)
+        {
+            if let Some(msg) = self.msg.take() {
+                if self.response.is_none() && msg.is_card_response() {
+                    self.response = Some(msg);
+                }
+            }
+        }
+        self.stack.is_empty()
+    }
+
+    /// A `<field id=".." value=".."/>` of the outer isomsg. The value is decoded only for the
+    /// data elements we use, so sensitive ones are never read.
+    fn field(&mut self, s: &BytesStart<'_>, decoder: Decoder) {
+        let id = match raw_attribute(s, b"id") {
+            Ok(Some(raw)) => parse_id(&raw),
+            Ok(None) => None,
+            Err(reason) => {
+                self.mark_bad(reason);
+                return;
+            }
+        };
+        let Some(id) = id.filter(|id| WANTED.contains(id)) else {
+            return;
+        };
+        let value = match attribute(s, b"value", decoder) {
+            Ok(v) => v,
+            Err(reason) => {
+                self.mark_bad(reason);
+                return;
+            }
+        };
+        let currency = if id == 4 {
+            match attribute(s, b"currency", decoder) {
+                Ok(c) => c,
+                Err(reason) => {
+                    self.mark_bad(reason);
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        if let (Some(msg), Some(value)) = (&mut self.msg, value) {
+            msg.set(id, value);
+            if currency.is_some() {
+                msg.amount_currency = currency;
+            }
+        }
+    }
+
+    /// The unit's item, once its `</log>` has been read.
+    fn finish<R>(self, tap: &mut Tap<R>) -> Item {
+        if let Some(reason) = self.bad {
+            let all = tap.captured();
+            Item::Reject {
+                line: self.line,
+                reason,
+                excerpt: tap.finish(all),
+            }
+        } else {
+            tap.stop();
+            match self.response {
+                Some(msg) => Item::Record {
+                    line: self.line,
+                    fields: msg.into_fields(self.at.as_deref()),
+                },
+                None => Item::Skip { line: self.line },
+            }
+        }
+    }
+}
+
+fn mismatch(expected: &[u8], found: &[u8]) -> String {
+    let e = IllFormedError::MismatchedEndTag {
+        expected: String::from_utf8_lossy(expected).into_owned(),
+        found: String::from_utf8_lossy(found).into_owned(),
+    };
+    format!("malformed XML: {e}")
+}
+
+/// The decoded (unescaped, UTF-8) value of attribute `key`, if present.
+fn attribute(s: &BytesStart<'_>, key: &[u8], decoder: Decoder) -> Result<Option<String>, String> {
+    for attr in s.attributes() {
+        let attr = attr.map_err(|e| format!("malformed XML: {e}"))?;
+        if attr.key.as_ref() == key {
+            return match attr.decode_and_unescape_value(decoder) {
+                Ok(v) => Ok(Some(v.into_owned())),
+                Err(XmlError::Encoding(_)) => Err("undecodable bytes (not UTF-8)".into()),
+                Err(e) => Err(format!("malformed XML: {e}")),
+            };
+        }
+    }
+    Ok(None)
+}
+
+/// The raw bytes of attribute `key`, if present, without decoding.
+fn raw_attribute(s: &BytesStart<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    for attr in s.attributes() {
+        let attr = attr.map_err(|e| format!("malformed XML: {e}"))?;
+        if attr.key.as_ref() == key {
+            return Ok(Some(attr.value.into_owned()));
+        }
+    }
+    Ok(None)
+}
+
+/// A field id: ASCII digits, surrounding spaces allowed. Subfield-style ids (`48.1`) are not
+/// top-level data elements and give `None`.
+fn parse_id(raw: &[u8]) -> Option<u32> {
+    let s = std::str::from_utf8(raw).ok()?.trim();
+    if s.is_empty() || s.len() > 3 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// The wanted data elements of one outer `<isomsg>`.
+struct Msg {
+    /// Length of the element stack with this isomsg open (its index + 1).
+    depth: usize,
+    values: [Option<String>; WANTED.len()],
+    /// `currency` attribute of an `ISOAmount` field 4.
+    amount_currency: Option<String>,
+}
+
+impl Msg {
+    fn new(depth: usize) -> Self {
+        Msg {
+            depth,
+            values: Default::default(),
+            amount_currency: None,
+        }
+    }
+
+    fn set(&mut self, id: u32, value: String) {
+        if let Some(i) = WANTED.iter().position(|&w| w == id) {
+            self.values[i] = Some(value);
+        }
+    }
+
+    fn get(&self, id: u32) -> Option<&str> {
+        let i = WANTED.iter().position(|&w| w == id)?;
+        self.values[i].as_deref()
+    }
+
+    /// Trimmed and non-blank.
+    fn trimmed(&self, id: u32) -> Option<&str> {
+        self.get(id).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    /// A response (function digit 1) or advice response (3) that is not network management
+    /// (class 8: echo, sign-on, key exchange) and carries field 39.
+    fn is_card_response(&self) -> bool {
+        let Some(mti) = self.trimmed(0) else {
+            return false;
+        };
+        let b = mti.as_bytes();
+        b.len() == 4
+            && b.iter().all(u8::is_ascii_digit)
+            && matches!(b[2], b'1' | b'3')
+            && b[1] != b'8'
+            && self.get(39).is_some()
+    }
+
+    fn into_fields(self, at: Option<&str>) -> RawFields {
+        let mut f = RawFields::default();
+        if let Some(at) = at {
+            f.set(Field::Timestamp, convert_at(at));
+        }
+        let trimmed = [
+            (Field::TerminalId, 41),
+            (Field::ResponseCode, 39),
+            (Field::MerchantId, 42),
+            (Field::TxnType, 0),
+            (Field::EntryMode, 22),
+            (Field::Currency, 49),
+        ];
+        for (field, id) in trimmed {
+            if let Some(v) = self.trimmed(id) {
+                f.set(field, v);
+            }
+        }
+        if let Some(id) = self.trimmed(37).or_else(|| self.trimmed(11)) {
+            f.set(Field::TxnId, id);
+        }
+        if f.get(Field::Currency).is_none() {
+            if let Some(c) = self.amount_currency.as_deref().map(str::trim) {
+                if !c.is_empty() {
+                    f.set(Field::Currency, c);
+                }
+            }
+        }
+        // as-is: amount in minor units (leading zeros are the pipeline's business), PAN
+        for (field, id) in [(Field::Amount, 4), (Field::Pan, 2)] {
+            if let Some(v) = self.get(id).filter(|v| !v.trim().is_empty()) {
+                f.set(field, v);
+            }
+        }
+        f
+    }
+}
+
+/// The `at` attribute as the pipeline should read it (see the module doc).
+fn convert_at(raw: &str) -> String {
+    java_date(raw).unwrap_or_else(|| raw.to_string())
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// `EEE MMM dd HH:mm:ss zzz yyyy[.S{1,3}]` → ISO-style text; `None` if it is not that form.
+fn java_date(raw: &str) -> Option<String> {
+    let parts: Vec<&str> = raw.split_whitespace().collect();
+    let (weekday, month, day, time, zone, year) = match parts[..] {
+        [w, m, d, t, z, y] => (w, m, d, t, Some(z), y),
+        [w, m, d, t, y] => (w, m, d, t, None, y),
+        _ => return None,
+    };
+    let digits = |s: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    if weekday.len() != 3 || !weekday.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month))? + 1;
+    if !digits(day, 1..=2) {
+        return None;
+    }
+    let t = time.as_bytes();
+    let time_ok = t.len() == 8
+        && t.iter().enumerate().all(|(i, b)| {
+            if i == 2 || i == 5 {
+                *b == b':'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if !time_ok {
+        return None;
+    }
+    let (year, millis) = match year.split_once('.') {
+        Some((y, ms)) if digits(ms, 1..=3) => (y, Some(ms)),
+        Some(_) => return None,
+        None => (year, None),
+    };
+    if !digits(year, 4..=4) {
+        return None;
+    }
+    // old jPOS appended `getTime() % 1000` unpadded: ".5" is 5 ms
+    let frac = millis.map(|ms| format!(".{ms:0>3}")).unwrap_or_default();
+    let date = format!("{year}-{month:02}-{day:0>2}");
+    let zone = match zone {
+        None => None,
+        Some(z) if ["UTC", "GMT", "UT", "Z"].contains(&z) => Some("Z".to_string()),
+        Some(z) => gmt_offset(z),
+    };
+    Some(match zone {
+        Some(z) => format!("{date}T{time}{frac}{z}"),
+        None => format!("{date} {time}{frac}"),
+    })
+}
+
+/// `GMT+08:00` / `GMT-0330` / `UTC+8` → `+08:00` / `-03:30` / `+08:00`; `None` otherwise.
+fn gmt_offset(zone: &str) -> Option<String> {
+    let rest = zone
+        .strip_prefix("GMT")
+        .or_else(|| zone.strip_prefix("UTC"))?;
+    let sign = rest.chars().next().filter(|c| matches!(c, '+' | '-'))?;
+    let hm: String = rest[1..].chars().filter(|c| *c != ':').collect();
+    if !hm.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m) = match hm.len() {
+        1 | 2 => (hm.as_str(), "00"),
+        3 => (&hm[..1], &hm[1..]),
+        4 => (&hm[..2], &hm[2..]),
+        _ => return None,
+    };
+    Some(format!("{sign}{h:0>2}:{m}"))
+}
+
+/// At most [`EXCERPT_CHARS`] characters (cut on a char boundary).
+fn excerpt(s: &str) -> String {
+    s.chars().take(EXCERPT_CHARS).collect()
+}
+
+/// Replace the `value` of sensitive fields (by id, see [`SENSITIVE`]), and every value inside
+/// an `<isomsg id="..">` with a sensitive id, by `***`. Works on raw, possibly cut text.
+fn mask_sensitive(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    // depth of isomsg elements while inside a sensitive one
+    let mut inside_sensitive: Option<usize> = None;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&rest[..lt]);
+        rest = &rest[lt..];
+        let end = rest.find('>').map_or(rest.len(), |i| i + 1);
+        let tag = &rest[..end];
+        rest = &rest[end..];
+
+        let body = &tag[1..];
+        let (closing, body) = match body.strip_prefix('/') {
+            Some(b) => (true, b),
+            None => (false, body),
+        };
+        let name_end = body
+            .find(|c: char| c.is_ascii_whitespace() || c == '/' || c == '>')
+            .unwrap_or(body.len());
+        let is_isomsg = &body[..name_end] == "isomsg";
+        let self_closing = tag.ends_with("/>");
+        let sensitive_id = tag_id(tag).is_some_and(|id| SENSITIVE.contains(&id));
+
+        if is_isomsg && !self_closing {
+            inside_sensitive = match (closing, inside_sensitive) {
+                (false, None) if sensitive_id => Some(1),
+                (false, Some(d)) => Some(d + 1),
+                (true, Some(d)) => d.checked_sub(1).filter(|&d| d > 0),
+                (_, other) => other,
+            };
+        }
+        if sensitive_id || inside_sensitive.is_some() {
+            out.push_str(&mask_value(tag));
+        } else {
+            out.push_str(tag);
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The numeric `id` attribute of a raw tag, if any.
+fn tag_id(tag: &str) -> Option<u32> {
+    let mut search = tag;
+    while let Some(i) = search.find("id=") {
+        let before = search[..i].chars().next_back();
+        let after = &search[i + 3..];
+        search = after;
+        if !before.is_some_and(|c| c.is_ascii_whitespace()) {
+            continue; // e.g. `xid=`
+        }
+        let quote = after.chars().next()?;
+        if quote != '"' && quote != '\'' {
+            return None;
+        }
+        let value = &after[1..];
+        let value = &value[..value.find(quote).unwrap_or(value.len())];
+        return parse_id(value.as_bytes());
+    }
+    None
+}
+
+/// `value="..."` in a raw tag with its content replaced by `***` (to the end of the tag if the
+/// closing quote is missing).
+fn mask_value(tag: &str) -> String {
+    let mut search_from = 0;
+    while let Some(i) = tag[search_from..].find("value=").map(|i| i + search_from) {
+        let start = i + "value=".len();
+        let preceded_ok = tag[..i]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_whitespace());
+        let quote = tag[start..].chars().next();
+        match quote {
+            Some(q @ ('"' | '\'')) if preceded_ok => {
+                let content = start + 1;
+                let close = tag[content..].find(q).map_or(tag.len(), |j| content + j);
+                return format!("{}***{}", &tag[..content], &tag[close..]);
+            }
+            _ => search_from = start,
+        }
+    }
+    tag.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SESSION: &str = include_str!("../../tests/fixtures/jpos/q2-session.xml");
+    const LEGACY: &str = include_str!("../../tests/fixtures/jpos/legacy-bare.xml");
+    const TRUNCATED_LOG: &str = include_str!("../../tests/fixtures/jpos/truncated.xml");
+    const MALFORMED: &str = include_str!("../../tests/fixtures/jpos/malformed.xml");
+
+    fn read_bytes(input: &[u8]) -> Vec<Item> {
+        let mut items = Vec::new();
+        read::<_, io::Error>(input, &Mapping::default(), &mut |it| {
+            items.push(it);
+            Ok(())
+        })
+        .expect("in-memory input cannot fail");
+        items
+    }
+
+    fn parse(input: &str) -> Vec<Item> {
+        read_bytes(input.as_bytes())
+    }
+
+    fn records(items: &[Item]) -> Vec<(u64, &RawFields)> {
+        items
+            .iter()
+            .filter_map(|it| match it {
+                Item::Record { line, fields } => Some((*line, fields)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn skips(items: &[Item]) -> Vec<u64> {
+        items
+            .iter()
+            .filter_map(|it| match it {
+                Item::Skip { line } => Some(*line),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn rejects(items: &[Item]) -> Vec<(u64, &str, &str)> {
+        items
+            .iter()
+            .filter_map(|it| match it {
+                Item::Reject {
+                    line,
+                    reason,
+                    excerpt,
+                } => Some((*line, reason.as_str(), excerpt.as_str())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn line_of(item: &Item) -> u64 {
+        match item {
+            Item::Record { line, .. } | Item::Reject { line, .. } | Item::Skip { line } => *line,
+        }
+    }
+
+    /// Line number of the n-th (0-based) `<log` in `text`.
+    fn log_line(text: &str, n: usize) -> u64 {
+        let pos = text
+            .match_indices("<log ")
+            .nth(n)
+            .expect("fixture has it")
+            .0;
+        1 + text[..pos].matches('\n').count() as u64
+    }
+
+    #[test]
+    fn q2_session_records_with_exact_fields() {
+        let items = parse(SESSION);
+        let recs = records(&items);
+        assert_eq!(recs.len(), 4, "{items:#?}");
+
+        let (line, f) = recs[0];
+        assert_eq!(line, log_line(SESSION, 3));
+        assert_eq!(
+            f.get(Field::Timestamp),
+            Some("2024-03-01T10:15:02.291+08:00")
+        );
+        assert_eq!(f.get(Field::TerminalId), Some("T0000017"));
+        assert_eq!(f.get(Field::ResponseCode), Some("00"));
+        assert_eq!(f.get(Field::MerchantId), Some("104110053990001"));
+        assert_eq!(f.get(Field::Amount), Some("000000001250"));
+        assert_eq!(f.get(Field::TxnId), Some("406110000123"));
+        assert_eq!(f.get(Field::TxnType), Some("0210"));
+        assert_eq!(f.get(Field::Currency), Some("156"));
+        assert_eq!(f.get(Field::EntryMode), Some("051"));
+        assert_eq!(f.get(Field::Pan), Some("4761739001010119"));
+        assert_eq!(f.get(Field::MerchantName), None);
+        assert_eq!(f.get(Field::CardScheme), None);
+        assert_eq!(f.get(Field::LatencyMs), None);
+
+        // no RRN: STAN is the id; "05" stays text
+        let (line, f) = recs[1];
+        assert_eq!(line, log_line(SESSION, 6));
+        assert_eq!(f.get(Field::ResponseCode), Some("05"));
+        assert_eq!(f.get(Field::TxnId), Some("000125"));
+        assert_eq!(f.get(Field::Amount), Some("000000089900"));
+        assert_eq!(f.get(Field::EntryMode), Some("071"));
+
+        // reversal response; merchant id space padding trimmed
+        let (_, f) = recs[2];
+        assert_eq!(f.get(Field::TxnType), Some("0410"));
+        assert_eq!(f.get(Field::MerchantId), Some("M000000000042"));
+        assert_eq!(f.get(Field::TerminalId), Some("T0000023"));
+        assert_eq!(f.get(Field::Pan), None);
+
+        // a response without field 41 is still a record
+        let (_, f) = recs[3];
+        assert_eq!(f.get(Field::TxnType), Some("0110"));
+        assert_eq!(f.get(Field::TerminalId), None);
+        assert_eq!(f.get(Field::ResponseCode), Some("91"));
+    }
+
+    #[test]
+    fn requests_session_events_and_0810_are_skipped_and_counted() {
+        let items = parse(SESSION);
+        // info, session-start, 0200, 0800, 0810 (with field 39), exception, peer-disconnect
+        let expected: Vec<u64> = [0, 1, 2, 4, 5, 7, 8]
+            .iter()
+            .map(|&n| log_line(SESSION, n))
+            .collect();
+        assert_eq!(skips(&items), expected);
+        assert!(rejects(&items).is_empty(), "{:#?}", rejects(&items));
+        assert_eq!(items.len(), 11);
+    }
+
+    #[test]
+    fn nested_isomsg_subfields_are_ignored() {
+        let items = parse(SESSION);
+        let dump = format!("{items:?}");
+        assert!(!dump.contains("NESTED01"), "{dump}");
+        assert!(!dump.contains("0000301234"), "{dump}");
+        assert_eq!(records(&items)[0].1.get(Field::ResponseCode), Some("00"));
+    }
+
+    #[test]
+    fn sensitive_fields_never_appear() {
+        let mut all = String::new();
+        for text in [SESSION, LEGACY, TRUNCATED_LOG, MALFORMED] {
+            all.push_str(&format!("{:?}", parse(text)));
+        }
+        // and in rejects too: cut the session log right inside field 55 and after 35/52
+        for marker in ["9F2608C2B1A4", "<field id=\"52\""] {
+            let cut = SESSION.find(marker).unwrap() + marker.len() + 3;
+            all.push_str(&format!("{:?}", parse(&SESSION[..cut])));
+        }
+        for secret in [
+            "25122011143857589",
+            "9A3F00C1D2E4B7F0",
+            "9F2608C2B1A4",
+            "[WIPED]",
+        ] {
+            assert!(!all.contains(secret), "{secret} leaked");
+        }
+    }
+
+    #[test]
+    fn legacy_at_format_in_a_bare_sequence() {
+        let items = parse(LEGACY);
+        let recs = records(&items);
+        assert_eq!(recs.len(), 3, "{items:#?}");
+        let ts: Vec<_> = recs.iter().map(|(_, f)| f.get(Field::Timestamp)).collect();
+        assert_eq!(
+            ts,
+            [
+                Some("2014-01-04 19:00:08.515"),       // CST: ambiguous, dropped
+                Some("2014-01-04T22:00:09.005Z"),      // GMT, unpadded millis
+                Some("2014-01-05T06:00:10.042+08:00"), // custom offset kept
+            ]
+        );
+        let (line, f) = recs[0];
+        assert_eq!(line, log_line(LEGACY, 2));
+        assert_eq!(f.get(Field::TxnId), Some("401912345678"));
+        assert_eq!(f.get(Field::MerchantId), Some("M000000000042"));
+        assert_eq!(f.get(Field::Amount), Some("000000001250"));
+        assert_eq!(recs[2].1.get(Field::TxnType), Some("0230"));
+        // connect, 0200 request, rotate-log-listener message
+        assert_eq!(
+            skips(&items),
+            [
+                log_line(LEGACY, 0),
+                log_line(LEGACY, 1),
+                log_line(LEGACY, 5)
+            ]
+        );
+    }
+
+    #[test]
+    fn at_conversion() {
+        let cases = [
+            (
+                "2014-01-04T19:00:08.515-03:00",
+                "2014-01-04T19:00:08.515-03:00",
+            ),
+            ("2024-03-01T02:15:02.291Z", "2024-03-01T02:15:02.291Z"),
+            (
+                "Sat Jan 04 19:00:08 CST 2014.515",
+                "2014-01-04 19:00:08.515",
+            ),
+            ("Sat Jan 04 19:00:08 CST 2014", "2014-01-04 19:00:08"),
+            ("Sat Jan 4 19:00:08 BRT 2014.7", "2014-01-04 19:00:08.007"),
+            (
+                "Sat Jan 04 19:00:08 UTC 2014.515",
+                "2014-01-04T19:00:08.515Z",
+            ),
+            (
+                "Sat Jan 04 19:00:08 GMT 2014.515",
+                "2014-01-04T19:00:08.515Z",
+            ),
+            (
+                "Sat Jan 04 19:00:08 GMT-03:00 2014.5",
+                "2014-01-04T19:00:08.005-03:00",
+            ),
+            (
+                "Fri Dec 31 23:59:59 GMT+0530 2021.999",
+                "2021-12-31T23:59:59.999+05:30",
+            ),
+            (
+                "Sat Foo 04 19:00:08 CST 2014",
+                "Sat Foo 04 19:00:08 CST 2014",
+            ),
+            (
+                "Sat Jan 04 19:00:08 CST 2014.5155",
+                "Sat Jan 04 19:00:08 CST 2014.5155",
+            ),
+            ("yesterday", "yesterday"),
+            ("", ""),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(convert_at(raw), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn truncated_last_event_is_one_reject_after_all_records() {
+        let items = parse(TRUNCATED_LOG);
+        assert_eq!(records(&items).len(), 2, "{items:#?}");
+        let rej = rejects(&items);
+        assert_eq!(rej.len(), 1, "{items:#?}");
+        let (line, reason, excerpt) = rej[0];
+        assert_eq!(line, log_line(TRUNCATED_LOG, 2));
+        assert_eq!(reason, "truncated XML event");
+        assert!(
+            excerpt.starts_with(
+                "<log realm=\"channel/10.20.1.17:41877\" at=\"2024-03-01T23:59:59.730+08:00\""
+            ),
+            "{excerpt}"
+        );
+        assert!(!excerpt.contains("25122011143857589"), "{excerpt}");
+        assert!(matches!(items.last(), Some(Item::Reject { .. })));
+    }
+
+    #[test]
+    fn unclosed_event_followed_by_a_new_one_resynchronises() {
+        let marker = r#"value="000303"/>"#;
+        let head = &TRUNCATED_LOG[..TRUNCATED_LOG.find(marker).unwrap() + marker.len()];
+        let input = format!(
+            "{head}\n{}",
+            &TRUNCATED_LOG[TRUNCATED_LOG.find("<log ").unwrap()..]
+        );
+        let items = parse(&input);
+        let rej = rejects(&items);
+        assert_eq!(rej.len(), 2, "{items:#?}"); // the cut one, and the cut one again at the end
+        assert_eq!(rej[0].0, log_line(&input, 2));
+        assert_eq!(rej[0].1, "truncated XML event");
+        assert_eq!(records(&items).len(), 4);
+        assert_eq!(records(&items)[2].0, log_line(&input, 3));
+    }
+
+    #[test]
+    fn mismatched_tags_reject_only_their_event() {
+        let items = parse(MALFORMED);
+        let kinds: Vec<(u64, &str)> = items
+            .iter()
+            .map(|it| match it {
+                Item::Record { line, .. } => (*line, "record"),
+                Item::Skip { line } => (*line, "skip"),
+                Item::Reject { line, reason, .. } => (*line, reason.as_str()),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (1, "record"),
+                (
+                    11,
+                    "malformed XML: expected `</isomsg>`, but `</send>` was found"
+                ),
+                (
+                    20,
+                    "malformed XML: expected `</send>`, but `</sned>` was found"
+                ),
+                (30, "record"),
+            ]
+        );
+        assert_eq!(records(&items)[1].1.get(Field::TxnId), Some("000004"));
+    }
+
+    #[test]
+    fn stack_trace_init_frames_do_not_break_an_event() {
+        // the exception event in the session fixture holds `<init>`: it must be a plain skip
+        let items = parse(SESSION);
+        assert!(skips(&items).contains(&log_line(SESSION, 7)));
+    }
+
+    #[test]
+    fn first_card_response_in_an_event_wins() {
+        let input = r#"<log realm="txnmgr" at="2024-03-01T10:00:00Z">
+  <commit>
+    <context>
+      REQUEST:
+      <isomsg><field id="0" value="0200"/><field id="41" value="T1"/></isomsg>
+      NETWORK:
+      <isomsg><field id="0" value="0810"/><field id="39" value="00"/></isomsg>
+      RESPONSE:
+      <isomsg><field id="0" value="0210"/><field id="39" value="51"/><field id="41" value="T1"/></isomsg>
+      LATER:
+      <isomsg><field id="0" value="0210"/><field id="39" value="00"/><field id="41" value="T2"/></isomsg>
+    </context>
+  </commit>
+</log>"#;
+        let items = parse(input);
+        assert_eq!(items.len(), 1);
+        let (_, f) = records(&items)[0];
+        assert_eq!(f.get(Field::ResponseCode), Some("51"));
+        assert_eq!(f.get(Field::TerminalId), Some("T1"));
+    }
+
+    #[test]
+    fn isoamount_field_4_keeps_its_text_and_currency() {
+        let input = r#"<log realm="r" at="2024-03-01T10:00:00Z"><send><isomsg>
+<field id="0" value="0210"/><field id="4" currency="840" type="amount" value="12.50"/>
+<field id="39" value="00"/><field id="41" value="T1"/></isomsg></send></log>"#;
+        let items = parse(input);
+        let (_, f) = records(&items)[0];
+        assert_eq!(f.get(Field::Amount), Some("12.50"));
+        assert_eq!(f.get(Field::Currency), Some("840"));
+    }
+
+    #[test]
+    fn bom_crlf_and_empty_input() {
+        assert!(parse("").is_empty());
+        assert!(parse("\u{feff}").is_empty());
+        assert!(parse("  \r\n").is_empty());
+        let crlf = format!("\u{feff}{}", LEGACY.replace('\n', "\r\n"));
+        assert_eq!(parse(&crlf), parse(LEGACY));
+    }
+
+    #[test]
+    fn file_starting_mid_event_and_stray_text() {
+        let start = SESSION.find("<field id=\"39\"").unwrap();
+        let input = format!("{}\nsome stray text\n", &SESSION[start..]);
+        let items = parse(&input);
+        let rej = rejects(&items);
+        assert_eq!(rej[0].0, 1);
+        assert_eq!(rej[0].1, "truncated XML event: its start is missing");
+        assert!(rej[0].2.starts_with("<field id=\"39\""), "{}", rej[0].2);
+        let last = rej.last().unwrap();
+        assert_eq!(last.1, "unexpected content outside <log> events");
+        assert_eq!(last.0, 1 + input.matches('\n').count() as u64 - 1);
+        assert_eq!(records(&items).len(), 3);
+    }
+
+    #[test]
+    fn unrecoverable_markup_rejects_the_rest_and_stops() {
+        let input = format!("{}<!bogus>\n{}", LEGACY, LEGACY);
+        let items = parse(&input);
+        assert_eq!(records(&items).len(), 3);
+        let rej = rejects(&items);
+        assert_eq!(rej.len(), 1);
+        assert_eq!(rej[0].0, 1 + LEGACY.matches('\n').count() as u64);
+        assert!(rej[0].1.starts_with("malformed XML: "), "{}", rej[0].1);
+    }
+
+    #[test]
+    fn bad_bytes_and_attributes_reject_the_event() {
+        let ok = r#"<log at="2024-03-01T10:00:00Z"><send><isomsg><field id="0" value="0210"/><field id="39" value="00"/><field id="41" value="T1"/></isomsg></send></log>"#;
+        let mut input = Vec::new();
+        input.extend_from_slice(ok.replace("T1", "T\u{e9}").as_bytes());
+        input.push(b'\n');
+        // Latin-1 é in terminal id
+        input.extend_from_slice(
+            &ok.replace("T1", "T\u{1}")
+                .as_bytes()
+                .iter()
+                .map(|&b| if b == 1 { 0xe9 } else { b })
+                .collect::<Vec<u8>>(),
+        );
+        input.push(b'\n');
+        input.extend_from_slice(ok.replace(r#"value="00""#, r#"value=00"#).as_bytes());
+        input.push(b'\n');
+        input.extend_from_slice(ok.replace(r#"value="00""#, r#"value="&bogus;""#).as_bytes());
+        input.push(b'\n');
+        input.extend_from_slice(ok.as_bytes());
+        let items = read_bytes(&input);
+        assert_eq!(items.len(), 5, "{items:#?}");
+        assert_eq!(records(&items)[0].1.get(Field::TerminalId), Some("Té"));
+        let rej = rejects(&items);
+        assert_eq!(rej[0].0, 2);
+        assert_eq!(rej[0].1, "undecodable bytes (not UTF-8)");
+        assert_eq!(rej[1].0, 3);
+        assert!(rej[1].1.starts_with("malformed XML: "), "{}", rej[1].1);
+        assert_eq!(rej[2].0, 4);
+        assert!(rej[2].1.starts_with("malformed XML: "), "{}", rej[2].1);
+        assert_eq!(records(&items)[1].0, 5);
+    }
+
+    #[test]
+    fn many_events_stream_through() {
+        let event = &SESSION[SESSION.find("<log realm=\"channel/10.20.1.23").unwrap()..];
+        let event = &event[..event.find("</log>").unwrap() + "</log>".len()];
+        let input = format!("{event}\n").repeat(5000);
+        let items = parse(&input);
+        assert_eq!(records(&items).len(), 5000);
+        let per_event = 1 + event.matches('\n').count() as u64;
+        assert_eq!(line_of(&items[4999]), 1 + 4999 * per_event);
+    }
+
+    #[test]
+    fn small_read_buffers_give_the_same_items() {
+        for text in [SESSION, LEGACY, TRUNCATED_LOG, MALFORMED] {
+            let want = parse(text);
+            for cap in [1, 3, 64] {
+                let mut got = Vec::new();
+                let input = io::BufReader::with_capacity(cap, text.as_bytes());
+                read::<_, io::Error>(input, &Mapping::default(), &mut |it| {
+                    got.push(it);
+                    Ok(())
+                })
+                .unwrap();
+                assert_eq!(got, want, "capacity {cap}");
+            }
+        }
+    }
+
+    #[test]
+    fn reject_excerpts_mask_sensitive_fields() {
+        let input = concat!(
+            r#"<log at="2024-03-01T10:00:00Z"><receive><isomsg><field id="0" value="0200"/>"#,
+            r#"<field id="35" value="4761739001010119=2512201"/><field id="52" value="9A3F00C1D2E4B7F0" type="binary"/>"#,
+            r#"<isomsg id="55"><field id="1" value="9F2608C2B1A4"/></isomsg><field id="41" value="T1"/>"#,
+        );
+        let items = parse(input);
+        let rej = rejects(&items);
+        assert_eq!(rej.len(), 1);
+        let excerpt = rej[0].2;
+        assert!(
+            excerpt.contains(r#"<field id="35" value="***"/>"#),
+            "{excerpt}"
+        );
+        assert!(
+            excerpt.contains(r#"<field id="52" value="***" type="binary"/>"#),
+            "{excerpt}"
+        );
+        assert!(
+            excerpt.contains(r#"<field id="1" value="***"/>"#),
+            "{excerpt}"
+        );
+        // the sensitive region ends with its isomsg
+        let masked = mask_sensitive(input);
+        assert!(
+            masked.ends_with(r#"</isomsg><field id="41" value="T1"/>"#),
+            "{masked}"
+        );
+        // cut inside the value: masked to the end
+        assert_eq!(
+            mask_sensitive(r#"<field id='35' value='47617390"#),
+            r#"<field id='35' value='***"#
+        );
+        let not_an_id = r#"<field xid="35" value="x"/>"#;
+        assert_eq!(mask_sensitive(not_an_id), not_an_id);
+    }
+
+    #[test]
+    fn io_errors_propagate() {
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk on fire"))
+            }
+        }
+        let r = read::<_, io::Error>(
+            io::BufReader::new(Failing),
+            &Mapping::default(),
+            &mut |_| Ok(()),
+        );
+        assert_eq!(r.unwrap_err().to_string(), "disk on fire");
+    }
+
+    #[test]
+    fn every_truncation_is_safe_and_lines_increase() {
+        for text in [SESSION, LEGACY, MALFORMED] {
+            let full = parse(text);
+            for cut in 0..=text.len() {
+                let items = read_bytes(&text.as_bytes()[..cut]);
+                let lines: Vec<u64> = items.iter().map(line_of).collect();
+                assert!(
+                    lines.windows(2).all(|w| w[0] < w[1]),
+                    "cut {cut}: {lines:?}"
+                );
+                // whatever came out before the cut point is what the whole file gives
+                let complete = items.len().saturating_sub(1);
+                assert_eq!(items[..complete], full[..complete], "cut {cut}");
+            }
+        }
+    }
+
+    /// Cheap deterministic fuzzing: splice markup-ish bytes, invalid UTF-8 and deletions into
+    /// the fixtures. Nothing may panic or hang, and line numbers never go backwards.
+    #[test]
+    fn mutated_input_never_panics() {
+        let base = [SESSION, LEGACY, TRUNCATED_LOG, MALFORMED]
+            .concat()
+            .into_bytes();
+        let noise: &[&[u8]] = &[
+            b"<",
+            b">",
+            b"/",
+            b"\"",
+            b"'",
+            b"&",
+            b"=",
+            b"<!",
+            b"<?",
+            b"]]>",
+            b"-->",
+            b"\n",
+            b"\r\n",
+            b"{",
+            b"}",
+            b"[",
+            b":",
+            b",",
+            b"\\",
+            b"\xff",
+            b"\xc3",
+            b"\xef\xbb\xbf",
+            b"</log>",
+            b"<log ",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: usize| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((seed >> 33) as usize) % n.max(1)
+        };
+        for _ in 0..1500 {
+            let mut input = base.clone();
+            for _ in 0..1 + next(4) {
+                let at = next(input.len() + 1);
+                match next(3) {
+                    0 => {
+                        let piece = noise[next(noise.len())];
+                        input.splice(at..at, piece.iter().copied());
+                    }
+                    1 => {
+                        let end = (at + next(40)).min(input.len());
+                        input.drain(at..end);
+                    }
+                    _ => input.truncate(at),
+                }
+            }
+            let items = read_bytes(&input);
+            let lines: Vec<u64> = items.iter().map(line_of).collect();
+            assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{lines:?}");
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! poslens: a batch analyzer for card-payment terminal (POS) transaction logs.
+//!
+//! Data flows one way through the stages:
+//!
+//! ```text
+//!  INPUT files ──► ingest ──► classify ──► cube ──────► analyze ──► report ──► render ──► DIR/
+//!  (csv, gz, …)   (readers,   (catalog:    (terminal ×  (rates,     (one      (html, md,
+//!                  rejects,    code →       merchant ×   terminals,  model)    csv, json,
+//!                  dedupe)     class)       hour × code) outages)              charts)
+//! ```
+//!
+//! - [`ingest`] turns every input into clean transactions and accounts for every row
+//!   (`rows_read = rows_accepted + rows_rejected + rows_duplicate`).
+//! - [`classify`] holds the response-code catalog; classes are applied at query time, so a saved
+//!   cube can be re-read under another profile.
+//! - [`cube`] aggregates with polars in chunks; it is the only thing analysis sees.
+//! - [`analyze`] answers each question as a query over the cube.
+//! - [`report`] is the one model every renderer in [`render`] reads; renderers return bytes.
+//!
+//! `main.rs` only parses arguments, calls [`run`] and maps errors to exit codes.
+
+pub mod analyze;
+pub mod classify;
+pub mod cli;
+pub mod config;
+pub mod cube;
+pub mod error;
+pub mod ingest;
+pub mod render;
+pub mod report;
+pub mod sample;
+
+use std::io::Write;
+use std::time::Instant;
+
+use cli::{Cli, CodesFormat, Command};
+use error::{Error, Result};
+
+/// Run one command.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Analyze(args) => analyze_command(&config::for_analyze(&args)?),
+        Command::Validate(args) => validate_command(&config::for_validate(&args)?),
+        Command::Codes(args) => codes_command(&args),
+        Command::Sample(args) => sample::run(&args),
+    }
+}
+
+/// `generated_at`: `SOURCE_DATE_EPOCH` when set (reproducible builds convention), else now.
+fn generated_at() -> String {
+    let secs = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok());
+    let t = match secs {
+        Some(s) => chrono::DateTime::from_timestamp(s, 0).unwrap_or_default(),
+        None => chrono::Utc::now(),
+    };
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Ingest every input into a cube.
+fn ingest_to_cube(cfg: &config::IngestConfig) -> Result<(ingest::IngestOutcome, cube::Cube)> {
+    let mut builder = cube::CubeBuilder::new(cfg.tz);
+    let outcome = ingest::ingest(cfg, &mut |t| builder.push(t))?;
+    let cube = builder.finish()?;
+    let totals = outcome.totals();
+    if cfg.strict && totals.rows_rejected > 0 {
+        let first = outcome
+            .rejects
+            .first()
+            .map(|r| format!("{}:{}: {}", r.file, r.line, r.reason))
+            .unwrap_or_default();
+        return Err(Error::Strict {
+            rejected: totals.rows_rejected,
+            first,
+        });
+    }
+    Ok((outcome, cube))
+}
+
+fn analyze_command(cfg: &config::Config) -> Result<()> {
+    let started = Instant::now();
+    let (outcome, cube) = ingest_to_cube(&cfg.ingest)?;
+    let totals = outcome.totals();
+    if totals.rows_accepted == 0 {
+        return Err(Error::NoValidRows {
+            rejected: totals.rows_rejected,
+        });
+    }
+    let ingest_time = started.elapsed();
+    let t_analysis = Instant::now();
+    let analysis = analyze::analyze(&cube, &cfg.catalog, &cfg.analyze, cfg.ingest.tz)?;
+    let analysis_time = t_analysis.elapsed();
+    let report = report::build(
+        &outcome,
+        &analysis,
+        &cfg.catalog,
+        cfg.ingest.tz,
+        cfg.analyze.lang,
+        generated_at(),
+    );
+    render::write_all(&cfg.analyze.out, &report, &cfg.options, &cfg.catalog.sha256)?;
+    let summary = render::text::terminal_summary(&report, &cfg.analyze.out, cube.cells());
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(summary.as_bytes());
+    // Stage timings go to stderr: they are about this run, not about the data.
+    eprintln!(
+        "poslens: ingest {:.2}s, analysis {:.3}s, total {:.2}s",
+        ingest_time.as_secs_f64(),
+        analysis_time.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn validate_command(cfg: &config::IngestConfig) -> Result<()> {
+    let mut accepted_sink = |_t: ingest::Txn| Ok(());
+    let outcome = ingest::ingest(cfg, &mut accepted_sink)?;
+    let text = render::text::validation(&outcome);
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    let totals = outcome.totals();
+    if cfg.strict && totals.rows_rejected > 0 {
+        return Err(Error::Strict {
+            rejected: totals.rows_rejected,
+            first: outcome
+                .rejects
+                .first()
+                .map(|r| format!("{}:{}: {}", r.file, r.line, r.reason))
+                .unwrap_or_default(),
+        });
+    }
+    Ok(())
+}
+
+fn codes_command(args: &cli::CodesArgs) -> Result<()> {
+    let (catalog, lang) = config::for_codes(args)?;
+    let zh = lang == config::Lang::Zh;
+    let entries: Vec<&classify::Entry> = match &args.code {
+        Some(code) => {
+            let (norm, _) = ingest::normalize::normalize_code(code).map_err(Error::Usage)?;
+            match catalog.lookup(&norm) {
+                Some(e) => vec![e],
+                None => {
+                    return Err(Error::Usage(format!(
+                        "code {norm} is not in the {} profile; it would be classed `unknown`. Add it with --codes FILE",
+                        catalog.profile
+                    )))
+                }
+            }
+        }
+        None => catalog.entries().collect(),
+    };
+    let text = match args.format {
+        CodesFormat::Table => match &args.code {
+            Some(_) => render::codes::explain(&catalog, entries[0], zh),
+            None => render::codes::table(&catalog, zh),
+        },
+        CodesFormat::Json => render::codes::json(&catalog, entries)?,
+        CodesFormat::Csv => render::codes::csv(entries, zh)?,
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! The `poslens` binary: parse arguments, run, map errors to exit codes (0 ok, 1 runtime
+//! error, 2 usage error). Everything else lives in the library.
+
+use clap::Parser;
+
+fn main() {
+    let cli = poslens::cli::Cli::parse();
+    if let Err(e) = poslens::run(cli) {
+        eprintln!("poslens: error: {e}");
+        std::process::exit(e.exit_code());
+    }
+}

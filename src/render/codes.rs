@@ -1,0 +1,177 @@
+//! `poslens codes`: the catalog as a merchant reads it (text), or as data (JSON, CSV).
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::classify::{Catalog, Entry};
+use crate::error::{Error, Result};
+
+/// Display width: CJK characters take two columns in a terminal.
+fn width(s: &str) -> usize {
+    s.chars()
+        .map(|c| {
+            if ('\u{1100}'..='\u{ffdc}').contains(&c) && !('\u{2000}'..='\u{2fff}').contains(&c) {
+                2
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+fn pad(s: &str, w: usize) -> String {
+    format!("{s}{}", " ".repeat(w.saturating_sub(width(s))))
+}
+
+/// One code, explained in full.
+pub fn explain(cat: &Catalog, e: &Entry, zh: bool) -> String {
+    let t = e.text(zh);
+    let who: Vec<&str> = e.who.iter().map(|w| w.label(zh)).collect();
+    let mut s = String::new();
+    let (l_class, l_who, l_retry, l_causes, l_action, l_other, l_source, l_cup) = if zh {
+        (
+            "类别",
+            "由谁处理",
+            "重试是否有用",
+            "常见原因",
+            "怎么办",
+            "其他含义",
+            "来源",
+            "银联终端处理类别",
+        )
+    } else {
+        (
+            "Class",
+            "Who acts",
+            "Retry helps",
+            "Likely causes",
+            "What to do",
+            "Other readings",
+            "Source",
+            "UnionPay action class",
+        )
+    };
+    let _ = writeln!(s, "{} — {}", e.code, t.meaning);
+    let _ = writeln!(s, "{l_class}: {} ({})", e.class.name(), e.class.label(zh));
+    let _ = writeln!(s, "{l_who}: {}", who.join(", "));
+    let _ = writeln!(
+        s,
+        "{l_retry}: {}",
+        match (e.retry, zh) {
+            (true, false) => "yes",
+            (false, false) => "no",
+            (true, true) => "是",
+            (false, true) => "否",
+        }
+    );
+    if !t.causes.is_empty() {
+        let _ = writeln!(s, "{l_causes}:");
+        for c in &t.causes {
+            let _ = writeln!(s, "  - {c}");
+        }
+    }
+    let _ = writeln!(s, "{l_action}: {}", t.action);
+    if !t.readings.is_empty() {
+        let _ = writeln!(s, "{l_other}:");
+        for r in &t.readings {
+            let _ = writeln!(s, "  - {r}");
+        }
+    }
+    if let Some(c) = &e.cup_class {
+        let label = cat
+            .cup_classes
+            .get(c)
+            .map(|l| if zh { l.zh.as_str() } else { l.en.as_str() })
+            .unwrap_or("");
+        let _ = writeln!(s, "{l_cup}: {c} {label}");
+    }
+    let _ = writeln!(s, "{l_source}: {}", e.source);
+    s
+}
+
+/// The whole profile as an aligned table.
+pub fn table(cat: &Catalog, zh: bool) -> String {
+    let head = if zh {
+        ["应答码", "类别", "重试", "含义"]
+    } else {
+        ["code", "class", "retry", "meaning"]
+    };
+    let mut s = format!("{} — {} ({} codes)\n\n", cat.profile, cat.title, cat.len());
+    let _ = writeln!(
+        s,
+        "{} {} {} {}",
+        pad(head[0], 6),
+        pad(head[1], 9),
+        pad(head[2], 6),
+        head[3]
+    );
+    for e in cat.entries() {
+        let retry = match (e.retry, zh) {
+            (true, false) => "yes",
+            (false, false) => "no",
+            (true, true) => "是",
+            (false, true) => "否",
+        };
+        let _ = writeln!(
+            s,
+            "{} {} {} {}",
+            pad(&e.code, 6),
+            pad(e.class.name(), 9),
+            pad(retry, 6),
+            e.text(zh).meaning
+        );
+    }
+    s
+}
+
+#[derive(Serialize)]
+struct JsonCatalog<'a> {
+    profile: &'a str,
+    title: &'a str,
+    sources: &'a [String],
+    codes: Vec<&'a Entry>,
+}
+
+pub fn json(cat: &Catalog, entries: Vec<&Entry>) -> Result<String> {
+    let mut s = serde_json::to_string_pretty(&JsonCatalog {
+        profile: &cat.profile,
+        title: &cat.title,
+        sources: &cat.sources,
+        codes: entries,
+    })
+    .map_err(|e| Error::internal("json", e))?;
+    s.push('\n');
+    Ok(s)
+}
+
+pub fn csv(entries: Vec<&Entry>, zh: bool) -> Result<String> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let err = |e: csv::Error| Error::internal("csv", e);
+    w.write_record([
+        "code", "class", "meaning", "causes", "action", "retry", "who",
+    ])
+    .map_err(err)?;
+    for e in entries {
+        let t = e.text(zh);
+        let who: Vec<String> = e
+            .who
+            .iter()
+            .map(|w| format!("{w:?}").to_lowercase())
+            .collect();
+        w.write_record([
+            e.code.as_str(),
+            e.class.name(),
+            &super::csv::safe_text(&t.meaning),
+            &super::csv::safe_text(&t.causes.join("; ")),
+            &super::csv::safe_text(&t.action),
+            if e.retry { "yes" } else { "no" },
+            &who.join(";"),
+        ])
+        .map_err(err)?;
+    }
+    let bytes = w.into_inner().map_err(|e| Error::internal("csv", e))?;
+    String::from_utf8(bytes).map_err(|e| Error::internal("csv", e))
+}

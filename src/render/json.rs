@@ -1,0 +1,126 @@
+//! `summary.json` (headline figures, flagged terminals, outages, for machines) and
+//! `manifest.json` (what was read and written, with hashes, for auditors).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::ingest::InputSummary;
+use crate::report::{BurstLine, ClassLine, FlagLine, Headline, OutageLine, Report};
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    tool: &'a str,
+    version: &'a str,
+    generated_at: &'a str,
+    time_zone: &'a str,
+    profile: &'a str,
+    data_from: &'a str,
+    data_to: &'a str,
+    headline: &'a Headline,
+    classes: &'a [ClassLine],
+    baseline_rate: f64,
+    flagged_terminals: &'a [FlagLine],
+    outages: &'a [OutageLine],
+    fraud_bursts: &'a [BurstLine],
+    unknown_codes: &'a [(String, u64)],
+    reject_reasons: &'a [(String, u64)],
+}
+
+fn to_bytes(v: &impl Serialize) -> Result<Vec<u8>> {
+    let mut b = serde_json::to_vec_pretty(v).map_err(|e| Error::internal("json", e))?;
+    b.push(b'\n');
+    Ok(b)
+}
+
+pub fn summary(r: &Report) -> Result<Vec<u8>> {
+    to_bytes(&Summary {
+        tool: r.tool,
+        version: r.version,
+        generated_at: &r.generated_at,
+        time_zone: &r.time_zone,
+        profile: &r.profile,
+        data_from: &r.data_from,
+        data_to: &r.data_to,
+        headline: &r.headline,
+        classes: &r.classes,
+        baseline_rate: r.baseline_rate,
+        flagged_terminals: &r.flagged,
+        outages: &r.outages,
+        fraud_bursts: &r.fraud_bursts,
+        unknown_codes: &r.unknown_codes,
+        reject_reasons: &r.reject_reasons,
+    })
+}
+
+/// One written file, relative to the output directory.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputFile {
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+#[derive(Serialize)]
+struct Catalog<'a> {
+    profile: &'a str,
+    sha256: &'a str,
+}
+
+#[derive(Serialize)]
+struct Totals {
+    rows_read: u64,
+    rows_accepted: u64,
+    rows_rejected: u64,
+    rows_duplicate: u64,
+    rows_outside_window: u64,
+    events_skipped: u64,
+    codes_padded: u64,
+    amounts_invalid: u64,
+    bytes: u64,
+}
+
+#[derive(Serialize)]
+struct Manifest<'a> {
+    tool: &'a str,
+    version: &'a str,
+    generated_at: &'a str,
+    options: &'a BTreeMap<String, String>,
+    catalog: Catalog<'a>,
+    inputs: &'a [InputSummary],
+    totals: Totals,
+    outputs: &'a [OutputFile],
+}
+
+pub fn manifest(
+    r: &Report,
+    options: &BTreeMap<String, String>,
+    catalog_sha256: &str,
+    outputs: &[OutputFile],
+) -> Result<Vec<u8>> {
+    let t = &r.totals;
+    to_bytes(&Manifest {
+        tool: r.tool,
+        version: r.version,
+        generated_at: &r.generated_at,
+        options,
+        catalog: Catalog {
+            profile: &r.profile,
+            sha256: catalog_sha256,
+        },
+        inputs: &r.inputs,
+        totals: Totals {
+            rows_read: t.rows_read,
+            rows_accepted: t.rows_accepted,
+            rows_rejected: t.rows_rejected,
+            rows_duplicate: t.rows_duplicate,
+            rows_outside_window: t.rows_outside_window,
+            events_skipped: t.events_skipped,
+            codes_padded: t.codes_padded,
+            amounts_invalid: t.amounts_invalid,
+            bytes: t.bytes,
+        },
+        outputs,
+    })
+}

@@ -1,0 +1,97 @@
+//! Renderers turn the [`Report`] into bytes; [`write_all`] is the one place that decides where
+//! bytes go. Each file is written atomically (temp file + rename), `manifest.json` last, with
+//! the SHA-256 of everything written before it.
+
+pub mod charts;
+pub mod codes;
+pub mod csv;
+pub mod html;
+pub mod json;
+pub mod markdown;
+pub mod text;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::report::Report;
+use json::OutputFile;
+
+/// Every output of `analyze` as (path relative to the output directory, bytes), manifest
+/// excluded (it needs the others' hashes).
+pub fn outputs(r: &Report) -> Result<Vec<(String, Vec<u8>)>> {
+    let charts = charts::all_svg(r)?;
+    let mut files = vec![
+        ("report.html".to_string(), html::render(r, &charts)),
+        ("report.md".to_string(), markdown::render(r)),
+        ("summary.json".to_string(), json::summary(r)?),
+        ("rejects.csv".to_string(), csv::rejects(r)?),
+        ("csv/by_terminal.csv".to_string(), csv::by_terminal(r)?),
+        ("csv/by_period.csv".to_string(), csv::by_period(r)?),
+        ("csv/by_code.csv".to_string(), csv::by_code(r)?),
+        ("csv/by_merchant.csv".to_string(), csv::by_merchant(r)?),
+        (
+            "csv/flagged_terminals.csv".to_string(),
+            csv::flagged_terminals(r)?,
+        ),
+    ];
+    files.extend(charts.into_iter().map(|(n, b)| (format!("charts/{n}"), b)));
+    Ok(files)
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Write the files and then the manifest into `dir`.
+pub fn write_all(
+    dir: &Path,
+    r: &Report,
+    options: &BTreeMap<String, String>,
+    catalog_sha256: &str,
+) -> Result<Vec<OutputFile>> {
+    let files = outputs(r)?;
+    let mut written = Vec::with_capacity(files.len() + 1);
+    for (rel, bytes) in &files {
+        write_atomic(&dir.join(rel), bytes)?;
+        written.push(OutputFile {
+            path: rel.clone(),
+            sha256: sha256_hex(bytes),
+            bytes: bytes.len() as u64,
+        });
+    }
+    let manifest = json::manifest(r, options, catalog_sha256, &written)?;
+    write_atomic(&dir.join("manifest.json"), &manifest)?;
+    written.push(OutputFile {
+        path: "manifest.json".into(),
+        sha256: sha256_hex(&manifest),
+        bytes: manifest.len() as u64,
+    });
+    Ok(written)
+}
+
+/// Write to a temporary file beside the target, then rename: a reader never sees half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let werr = |source| Error::Write {
+        path: path.into(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(werr)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).map_err(werr)?;
+    f.write_all(bytes).map_err(werr)?;
+    f.sync_all().map_err(werr)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(werr)
+}

@@ -1,0 +1,435 @@
+//! The report model: the one serialisable structure every renderer reads (HTML, Markdown,
+//! CSV, JSON, charts). Numbers are computed once in `analyze`; here they get their labels,
+//! their local-time formatting and their plain-language sentences, so no two formats can
+//! tell a different story.
+
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::analyze::periods::{label, rfc3339};
+use crate::analyze::{Analysis, ClassCounts, Status};
+use crate::classify::{Catalog, Class};
+use crate::config::{Bucket, Lang};
+use crate::ingest::{IngestOutcome, InputSummary, Reject};
+
+/// Everything a reader of the report sees.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub generated_at: String,
+    pub time_zone: String,
+    pub bucket: Bucket,
+    pub lang: Lang,
+    pub profile: String,
+    /// First and last hour with data, local time.
+    pub data_from: String,
+    pub data_to: String,
+    pub headline: Headline,
+    pub classes: Vec<ClassLine>,
+    pub periods: Vec<PeriodLine>,
+    pub terminals: Vec<TerminalLine>,
+    pub codes: Vec<CodeLine>,
+    pub merchants: Vec<MerchantLine>,
+    pub baseline_rate: f64,
+    pub flagged: Vec<FlagLine>,
+    pub outages: Vec<OutageLine>,
+    pub fraud_bursts: Vec<BurstLine>,
+    /// Codes the catalog does not know, with counts, so users can add them.
+    pub unknown_codes: Vec<(String, u64)>,
+    pub reject_reasons: Vec<(String, u64)>,
+    pub inputs: Vec<InputSummary>,
+    pub totals: InputSummary,
+    /// Terminal × day cells for the heatmap (worst terminals first).
+    pub heatmap: Heatmap,
+    #[serde(skip)]
+    pub rejects: Vec<Reject>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Headline {
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    pub rows_duplicate: u64,
+    pub transactions: u64,
+    pub failures: u64,
+    pub failure_rate: f64,
+    pub terminal_faults: u64,
+    pub terminal_fault_rate: f64,
+    pub terminals: u64,
+    pub merchants: u64,
+    pub flagged_terminals: u64,
+    pub amount_minor: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassLine {
+    pub class: Class,
+    pub label: String,
+    pub transactions: u64,
+    pub share: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PeriodLine {
+    pub period_start: String,
+    pub label: String,
+    pub counts: ClassCounts,
+    pub failure_rate: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TerminalLine {
+    pub terminal_id: String,
+    pub merchant_id: String,
+    pub counts: ClassCounts,
+    pub failure_rate: f64,
+    pub terminal_fault_rate: f64,
+    pub fault_ci_low: f64,
+    pub fault_ci_high: f64,
+    pub p_value: Option<f64>,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CodeLine {
+    pub response_code: String,
+    pub class: Class,
+    pub meaning: String,
+    pub action: String,
+    pub transactions: u64,
+    pub share: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MerchantLine {
+    pub merchant_id: String,
+    pub merchant_name: String,
+    pub terminals: u64,
+    pub counts: ClassCounts,
+    pub failure_rate: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FlagLine {
+    pub terminal_id: String,
+    pub merchant_id: String,
+    pub transactions: u64,
+    pub terminal_faults: u64,
+    pub terminal_fault_rate: f64,
+    pub baseline_rate: f64,
+    pub p_value: f64,
+    pub first_bad_period: String,
+    pub first_bad_label: String,
+    /// `9997:40;30:8`
+    pub top_codes: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutageLine {
+    pub start: String,
+    pub end: String,
+    pub label: String,
+    pub hours: u64,
+    pub transactions: u64,
+    pub network_failures: u64,
+    pub network_failure_rate: f64,
+    pub terminals_hit: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BurstLine {
+    pub terminal_id: String,
+    pub start: String,
+    pub end: String,
+    pub fraud: u64,
+    pub transactions: u64,
+    pub p_value: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Heatmap {
+    pub days: Vec<String>,
+    pub terminals: Vec<String>,
+    /// `rates[t][d]`: terminal-fault rate, None where the terminal had no transactions.
+    pub rates: Vec<Vec<Option<f64>>>,
+}
+
+/// Build the model from the ingest outcome and the analysis.
+pub fn build(
+    ingest: &IngestOutcome,
+    analysis: &Analysis,
+    catalog: &Catalog,
+    tz: Tz,
+    lang: Lang,
+    generated_at: String,
+) -> Report {
+    let zh = lang == Lang::Zh;
+    let totals = ingest.totals();
+    let a = analysis;
+    let meaning = |code: &str| {
+        catalog
+            .lookup(code)
+            .map(|e| e.text(zh).meaning.clone())
+            .unwrap_or_else(|| {
+                if zh {
+                    "目录中没有此应答码".into()
+                } else {
+                    "not in the code catalog".into()
+                }
+            })
+    };
+
+    let classes = Class::ALL
+        .iter()
+        .map(|&c| ClassLine {
+            class: c,
+            label: c.label(zh).to_string(),
+            transactions: a.totals.get(c),
+            share: crate::analyze::ratio(a.totals.get(c), a.totals.transactions),
+        })
+        .collect();
+
+    let periods = a
+        .by_period
+        .iter()
+        .map(|p| PeriodLine {
+            period_start: rfc3339(p.start, tz),
+            label: label(p.start, a.bucket, tz),
+            counts: p.counts,
+            failure_rate: p.counts.failure_rate(),
+        })
+        .collect();
+
+    let terminals = a
+        .by_terminal
+        .iter()
+        .map(|t| TerminalLine {
+            terminal_id: t.terminal_id.clone(),
+            merchant_id: t.merchant_id.clone(),
+            counts: t.counts,
+            failure_rate: t.counts.failure_rate(),
+            terminal_fault_rate: t.counts.terminal_fault_rate(),
+            fault_ci_low: t.fault_ci_low,
+            fault_ci_high: t.fault_ci_high,
+            p_value: t.p_value,
+            status: t.status,
+        })
+        .collect();
+
+    let codes = a
+        .by_code
+        .iter()
+        .map(|c| CodeLine {
+            response_code: c.code.clone(),
+            class: c.class,
+            meaning: meaning(&c.code),
+            action: catalog
+                .lookup(&c.code)
+                .map(|e| e.text(zh).action.clone())
+                .unwrap_or_default(),
+            transactions: c.transactions,
+            share: c.share,
+        })
+        .collect();
+
+    let merchants = a
+        .by_merchant
+        .iter()
+        .map(|m| MerchantLine {
+            merchant_id: m.merchant_id.clone(),
+            merchant_name: m.merchant_name.clone(),
+            terminals: m.terminals,
+            counts: m.counts,
+            failure_rate: m.counts.failure_rate(),
+        })
+        .collect();
+
+    let flagged = a
+        .flagged
+        .iter()
+        .map(|f| {
+            let top: Vec<String> = f.top_codes.iter().map(|(c, n)| format!("{c}:{n}")).collect();
+            let named: Vec<String> = f
+                .top_codes
+                .iter()
+                .take(2)
+                .map(|(c, _)| format!("{c} ({})", meaning(c)))
+                .collect();
+            let since = label(f.first_bad_period, Bucket::Day, tz);
+            let changed = f.rate_after > f.rate_before;
+            let reason = if zh {
+                format!(
+                    "终端类错误占交易的 {:.2}%（{} 笔中 {} 笔），车队基线为 {:.2}%（{:.0} 倍）；主要是 {}；{}。",
+                    f.terminal_fault_rate * 100.0,
+                    f.transactions,
+                    f.terminal_faults,
+                    f.baseline_rate * 100.0,
+                    f.terminal_fault_rate / f.baseline_rate.max(1e-12),
+                    named.join("、"),
+                    if changed { format!("自 {since} 起变差（之前 {:.2}%，之后 {:.2}%）", f.rate_before * 100.0, f.rate_after * 100.0) } else { format!("自有数据的第一天 {since} 起即如此") }
+                )
+            } else {
+                format!(
+                    "Terminal-side errors on {:.2}% of transactions ({} of {}), {:.0}x the fleet baseline of {:.2}%; mostly {}; {}.",
+                    f.terminal_fault_rate * 100.0,
+                    f.terminal_faults,
+                    f.transactions,
+                    f.terminal_fault_rate / f.baseline_rate.max(1e-12),
+                    f.baseline_rate * 100.0,
+                    named.join(" and "),
+                    if changed {
+                        format!("bad since {since} ({:.2}% before, {:.2}% after)", f.rate_before * 100.0, f.rate_after * 100.0)
+                    } else {
+                        format!("bad from the first day of data ({since})")
+                    }
+                )
+            };
+            FlagLine {
+                terminal_id: f.terminal_id.clone(),
+                merchant_id: f.merchant_id.clone(),
+                transactions: f.transactions,
+                terminal_faults: f.terminal_faults,
+                terminal_fault_rate: f.terminal_fault_rate,
+                baseline_rate: f.baseline_rate,
+                p_value: f.p_value,
+                first_bad_period: rfc3339(f.first_bad_period, tz),
+                first_bad_label: since,
+                top_codes: top.join(";"),
+                reason,
+            }
+        })
+        .collect();
+
+    let outages = a
+        .outages
+        .iter()
+        .map(|o| OutageLine {
+            start: rfc3339(o.start, tz),
+            end: rfc3339(o.end, tz),
+            label: format!(
+                "{} – {}",
+                label(o.start, Bucket::Hour, tz),
+                label(o.end, Bucket::Hour, tz)
+            ),
+            hours: ((o.end - o.start) / 3600) as u64,
+            transactions: o.transactions,
+            network_failures: o.network_failures,
+            network_failure_rate: crate::analyze::ratio(o.network_failures, o.transactions),
+            terminals_hit: o.terminals_hit,
+        })
+        .collect();
+
+    let fraud_bursts = a
+        .fraud_bursts
+        .iter()
+        .map(|b| BurstLine {
+            terminal_id: b.terminal_id.clone(),
+            start: rfc3339(b.start, tz),
+            end: rfc3339(b.end, tz),
+            fraud: b.fraud,
+            transactions: b.transactions,
+            p_value: b.p_value,
+        })
+        .collect();
+
+    let unknown_codes = a
+        .by_code
+        .iter()
+        .filter(|c| c.class == Class::Unknown)
+        .map(|c| (c.code.clone(), c.transactions))
+        .collect();
+
+    Report {
+        tool: "poslens",
+        version: env!("CARGO_PKG_VERSION"),
+        generated_at,
+        time_zone: tz.name().to_string(),
+        bucket: a.bucket,
+        lang,
+        profile: catalog.profile.clone(),
+        data_from: a
+            .first_hour
+            .map(|h| label(h, Bucket::Hour, tz))
+            .unwrap_or_default(),
+        data_to: a
+            .last_hour
+            .map(|h| label(h + 3600, Bucket::Hour, tz))
+            .unwrap_or_default(),
+        headline: Headline {
+            rows_read: totals.rows_read,
+            rows_accepted: totals.rows_accepted,
+            rows_rejected: totals.rows_rejected,
+            rows_duplicate: totals.rows_duplicate,
+            transactions: a.totals.transactions,
+            failures: a.totals.failures(),
+            failure_rate: a.totals.failure_rate(),
+            terminal_faults: a.totals.get(Class::Terminal),
+            terminal_fault_rate: a.totals.terminal_fault_rate(),
+            terminals: a.by_terminal.len() as u64,
+            merchants: a.by_merchant.len() as u64,
+            flagged_terminals: a.flagged.len() as u64,
+            amount_minor: a.amount_minor,
+        },
+        classes,
+        periods,
+        terminals,
+        codes,
+        merchants,
+        baseline_rate: a.baseline_rate,
+        flagged,
+        outages,
+        fraud_bursts,
+        unknown_codes,
+        reject_reasons: ingest.reasons(),
+        inputs: ingest.inputs.clone(),
+        totals,
+        heatmap: heatmap(a, tz),
+        rejects: ingest.rejects.clone(),
+    }
+}
+
+/// The heatmap shows flagged terminals first, then the worst others, at most 25 rows.
+fn heatmap(a: &Analysis, tz: Tz) -> Heatmap {
+    let mut order: Vec<(&str, bool, f64)> = a
+        .by_terminal
+        .iter()
+        .map(|t| {
+            (
+                t.terminal_id.as_str(),
+                t.status == Status::Flagged,
+                t.counts.terminal_fault_rate(),
+            )
+        })
+        .collect();
+    order.sort_by(|x, y| y.1.cmp(&x.1).then(y.2.total_cmp(&x.2)).then(x.0.cmp(y.0)));
+    let terminals: Vec<String> = order.iter().take(25).map(|t| t.0.to_string()).collect();
+    let mut days: Vec<i64> = a.daily_by_terminal.iter().map(|d| d.1).collect();
+    days.sort_unstable();
+    days.dedup();
+    let cells: std::collections::BTreeMap<(&str, i64), &ClassCounts> = a
+        .daily_by_terminal
+        .iter()
+        .map(|(t, d, c)| ((t.as_str(), *d), c))
+        .collect();
+    let rates = terminals
+        .iter()
+        .map(|t| {
+            days.iter()
+                .map(|d| {
+                    cells
+                        .get(&(t.as_str(), *d))
+                        .filter(|c| c.transactions > 0)
+                        .map(|c| c.terminal_fault_rate())
+                })
+                .collect()
+        })
+        .collect();
+    Heatmap {
+        days: days.iter().map(|d| label(*d, Bucket::Day, tz)).collect(),
+        terminals,
+        rates,
+    }
+}

@@ -1,0 +1,418 @@
+//! Integration tests: run the built `poslens` binary on fixtures and compare parsed values.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_poslens"));
+    c.env("SOURCE_DATE_EPOCH", "1767225600");
+    c
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("binary runs");
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A CSV file as (header, rows of column -> value).
+fn read_csv(path: &Path) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
+    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            header
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(String::from))
+                .collect()
+        })
+        .collect();
+    (header, rows)
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn analyze(inputs: &[&Path], out: &Path, extra: &[&str]) -> Output {
+    let mut c = bin();
+    c.arg("analyze");
+    for i in inputs {
+        c.arg(i);
+    }
+    c.arg("--out").arg(out).args(extra);
+    run_ok(&mut c)
+}
+
+const SPEC_FILES: &[&str] = &[
+    "report.html",
+    "report.md",
+    "summary.json",
+    "manifest.json",
+    "rejects.csv",
+    "charts/failure_rate_over_time.svg",
+    "csv/by_terminal.csv",
+    "csv/by_period.csv",
+    "csv/by_code.csv",
+    "csv/by_merchant.csv",
+    "csv/flagged_terminals.csv",
+];
+
+#[test]
+fn analyze_writes_every_spec_file_with_exact_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    analyze(&[&fixture("csv/small.csv")], dir.path(), &[]);
+    for f in SPEC_FILES {
+        let p = dir.path().join(f);
+        assert!(
+            p.metadata().map(|m| m.len() > 0).unwrap_or(false),
+            "{f} missing or empty"
+        );
+    }
+    let expect: &[(&str, &str)] = &[
+        ("csv/by_terminal.csv", "terminal_id,merchant_id,transactions,approved,declined,fraud,network,terminal,unknown,failure_rate,terminal_fault_rate,fault_ci_low,fault_ci_high,status"),
+        ("csv/by_period.csv", "period_start,transactions,approved,declined,fraud,network,terminal,unknown,failure_rate"),
+        ("csv/by_code.csv", "response_code,class,meaning,transactions,share"),
+        ("csv/by_merchant.csv", "merchant_id,merchant_name,terminals,transactions,approved,declined,fraud,network,terminal,unknown,failure_rate"),
+        ("csv/flagged_terminals.csv", "terminal_id,merchant_id,transactions,terminal_faults,terminal_fault_rate,baseline_rate,p_value,first_bad_period,top_codes,reason"),
+        ("rejects.csv", "file,line,reason,excerpt"),
+    ];
+    for (f, cols) in expect {
+        let (header, _) = read_csv(&dir.path().join(f));
+        assert_eq!(header.join(","), *cols, "{f}");
+    }
+}
+
+/// Recompute by_terminal from the fixture's rows, independently of poslens' code: the fixture
+/// uses only SPEC's fixed-point codes (plus one unknown code).
+#[test]
+fn by_terminal_matches_counts_recomputed_from_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("csv/small.csv");
+    analyze(&[&input], dir.path(), &[]);
+
+    let class_of = |code: &str| match code {
+        "00" => "approved",
+        "05" | "51" | "54" | "55" | "61" => "declined",
+        "04" | "07" | "34" | "41" | "43" | "59" => "fraud",
+        "68" | "91" | "96" => "network",
+        "03" | "30" | "58" | "9997" => "terminal",
+        _ => "unknown",
+    };
+    let mut expected: BTreeMap<String, BTreeMap<&str, u64>> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(&input)
+        .unwrap();
+    for rec in rdr.records() {
+        let rec = rec.unwrap();
+        if rec.len() != 9 {
+            continue; // wrong number of fields: rejected
+        }
+        let (ts, term, id, code) = (&rec[0], &rec[1], &rec[4], &rec[7]);
+        if !ts.starts_with("2026-") || term.is_empty() || code.is_empty() {
+            continue; // bad timestamp, empty terminal or code: rejected
+        }
+        if !seen.insert((term.to_string(), id.to_string())) {
+            continue; // duplicate export
+        }
+        let code = if code.len() == 1 {
+            format!("0{code}")
+        } else {
+            code.to_string()
+        };
+        let e = expected.entry(term.to_string()).or_default();
+        *e.entry("transactions").or_default() += 1;
+        *e.entry(class_of(&code)).or_default() += 1;
+    }
+
+    let (_, rows) = read_csv(&dir.path().join("csv/by_terminal.csv"));
+    assert_eq!(rows.len(), expected.len());
+    for row in rows {
+        let want = &expected[&row["terminal_id"]];
+        for col in [
+            "transactions",
+            "approved",
+            "declined",
+            "fraud",
+            "network",
+            "terminal",
+            "unknown",
+        ] {
+            let got: u64 = row[col].parse().unwrap();
+            assert_eq!(
+                got,
+                want.get(col).copied().unwrap_or(0),
+                "{} {col}",
+                row["terminal_id"]
+            );
+        }
+        let n: f64 = row["transactions"].parse().unwrap();
+        let fails = n - row["approved"].parse::<f64>().unwrap();
+        let rate: f64 = row["failure_rate"].parse().unwrap();
+        assert!((rate - fails / n).abs() < 1e-6);
+        let (lo, hi): (f64, f64) = (
+            row["fault_ci_low"].parse().unwrap(),
+            row["fault_ci_high"].parse().unwrap(),
+        );
+        let fr: f64 = row["terminal_fault_rate"].parse().unwrap();
+        assert!(lo <= fr && fr <= hi, "{row:?}");
+        // Three transactions each: far below the default minimum volume.
+        assert_eq!(row["status"], "insufficient_data");
+    }
+}
+
+#[test]
+fn manifest_reconciles_rows_per_input_and_in_total() {
+    let dir = tempfile::tempdir().unwrap();
+    analyze(&[&fixture("csv/small.csv")], dir.path(), &[]);
+    let m = json(&dir.path().join("manifest.json"));
+    let t = &m["totals"];
+    let get =
+        |v: &serde_json::Value, k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k} missing"));
+    assert_eq!(get(t, "rows_read"), 14);
+    assert_eq!(get(t, "rows_rejected"), 4);
+    assert_eq!(get(t, "rows_duplicate"), 1);
+    assert_eq!(get(t, "rows_accepted"), 9);
+    assert_eq!(
+        get(t, "rows_read"),
+        get(t, "rows_accepted") + get(t, "rows_rejected") + get(t, "rows_duplicate")
+    );
+    for i in m["inputs"].as_array().unwrap() {
+        assert_eq!(
+            get(i, "rows_read"),
+            get(i, "rows_accepted") + get(i, "rows_rejected") + get(i, "rows_duplicate")
+        );
+        assert_eq!(i["sha256"].as_str().unwrap().len(), 64);
+    }
+    // Every output is listed with its real hash.
+    let outputs = m["outputs"].as_array().unwrap();
+    for f in SPEC_FILES.iter().filter(|f| **f != "manifest.json") {
+        let o = outputs
+            .iter()
+            .find(|o| o["path"] == *f)
+            .unwrap_or_else(|| panic!("{f} not in manifest"));
+        let bytes = std::fs::read(dir.path().join(f)).unwrap();
+        assert_eq!(o["bytes"].as_u64().unwrap(), bytes.len() as u64);
+    }
+    // rejects.csv holds every rejected row with file and line.
+    let (_, rejects) = read_csv(&dir.path().join("rejects.csv"));
+    let lines: Vec<&str> = rejects.iter().map(|r| r["line"].as_str()).collect();
+    assert_eq!(lines, ["11", "12", "13", "14"]);
+    assert!(rejects[0]["reason"].contains("timestamp"));
+    assert!(rejects[3]["reason"].contains("wrong number of fields"));
+}
+
+#[test]
+fn no_full_pan_and_no_formula_reaches_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    analyze(&[&fixture("csv/small.csv")], dir.path(), &[]);
+    for f in SPEC_FILES {
+        let text =
+            String::from_utf8_lossy(&std::fs::read(dir.path().join(f)).unwrap()).into_owned();
+        for pan in ["4111111111111111", "5555555555554444"] {
+            assert!(!text.contains(pan), "{f} contains a full PAN");
+        }
+    }
+    let (_, merchants) = read_csv(&dir.path().join("csv/by_merchant.csv"));
+    let m2 = merchants.iter().find(|m| m["merchant_id"] == "M2").unwrap();
+    assert!(m2["merchant_name"].starts_with("'="), "{m2:?}");
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(!html.contains("<script"));
+}
+
+#[test]
+fn same_input_gives_identical_bytes() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    analyze(&[&fixture("csv/small.csv")], a.path(), &[]);
+    analyze(&[&fixture("csv/small.csv")], b.path(), &[]);
+    for f in SPEC_FILES {
+        assert_eq!(
+            std::fs::read(a.path().join(f)).unwrap(),
+            std::fs::read(b.path().join(f)).unwrap(),
+            "{f} differs between runs"
+        );
+    }
+}
+
+#[test]
+fn exit_codes_and_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    // Missing input: runtime error, 1.
+    let out = bin()
+        .args(["analyze", "/nonexistent/x.csv", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.csv"));
+    // Usage error, 2.
+    let out = bin()
+        .args(["analyze", "--bucket", "fortnight", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // Missing required column: names the field and the headers found.
+    let f = dir.path().join("nocode.csv");
+    std::fs::write(&f, "time,tid\n2026-11-09 10:00:00,T1\n").unwrap();
+    let out = bin()
+        .arg("analyze")
+        .arg(&f)
+        .arg("--out")
+        .arg(dir.path().join("o"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("response_code") && err.contains("\"tid\""),
+        "{err}"
+    );
+    // --strict with rejects: 1.
+    let out = bin()
+        .arg("analyze")
+        .arg(fixture("csv/small.csv"))
+        .arg("--strict")
+        .arg("--out")
+        .arg(dir.path().join("s"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("4 rows were rejected"));
+}
+
+#[test]
+fn terminal_summary_shows_reconciliation_and_rates() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = analyze(&[&fixture("csv/small.csv")], dir.path(), &[]);
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("rows read 14  = accepted 9 + rejected 4 + duplicate 1"),
+        "{s}"
+    );
+    assert!(s.contains("failure rate 66.67%"), "{s}");
+    assert!(s.contains("flagged terminals"), "{s}");
+}
+
+/// Issue 5 acceptance on `poslens sample` data over three seeds: exactly the injected faulty
+/// terminals are flagged, first_bad_period within a day, the outage found within an hour.
+#[test]
+fn sample_trouble_is_found_over_three_seeds() {
+    for seed in [1u64, 7, 42] {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        run_ok(
+            bin()
+                .args(["sample", "--seed", &seed.to_string(), "--out"])
+                .arg(&logs),
+        );
+        let truth: toml::Value =
+            toml::from_str(&std::fs::read_to_string(logs.join("injected.toml")).unwrap()).unwrap();
+        let out = dir.path().join("out");
+        analyze(&[&logs], &out, &[]);
+
+        let (_, flagged) = read_csv(&out.join("csv/flagged_terminals.csv"));
+        let got: BTreeSet<&str> = flagged.iter().map(|f| f["terminal_id"].as_str()).collect();
+        let faulty = truth["faulty"].as_array().unwrap();
+        let want: BTreeSet<&str> = faulty
+            .iter()
+            .map(|f| f["terminal_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, want, "seed {seed}: flagged terminals");
+        for f in faulty {
+            let id = f["terminal_id"].as_str().unwrap();
+            let from = f["from"].as_str().unwrap();
+            let row = flagged.iter().find(|r| r["terminal_id"] == id).unwrap();
+            let got_day =
+                chrono::NaiveDate::parse_from_str(&row["first_bad_period"][..10], "%Y-%m-%d")
+                    .unwrap();
+            let want_day = chrono::NaiveDate::parse_from_str(from, "%Y-%m-%d").unwrap();
+            assert!(
+                (got_day - want_day).num_days().abs() <= 1,
+                "seed {seed} {id}: first bad {got_day}, injected {want_day}"
+            );
+        }
+
+        let (_, terms) = read_csv(&out.join("csv/by_terminal.csv"));
+        let status =
+            |id: &str| terms.iter().find(|t| t["terminal_id"] == id).unwrap()["status"].clone();
+        for t in truth["high_declines"]["terminals"].as_array().unwrap() {
+            assert_ne!(
+                status(t.as_str().unwrap()),
+                "flagged",
+                "seed {seed}: high-decline shop flagged"
+            );
+        }
+        assert_eq!(
+            status(truth["low_volume"]["terminal_id"].as_str().unwrap()),
+            "insufficient_data"
+        );
+
+        let summary = json(&out.join("summary.json"));
+        let outages = summary["outages"].as_array().unwrap();
+        assert_eq!(outages.len(), 1, "seed {seed}: {outages:?}");
+        let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp();
+        let want_start = parse(truth["outage"]["start"].as_str().unwrap());
+        let want_end = parse(truth["outage"]["end"].as_str().unwrap());
+        assert!((parse(outages[0]["start"].as_str().unwrap()) - want_start).abs() <= 3600);
+        assert!((parse(outages[0]["end"].as_str().unwrap()) - want_end).abs() <= 3600);
+
+        let bursts = summary["fraud_bursts"].as_array().unwrap();
+        let burst_term = truth["fraud_burst"]["terminal_id"].as_str().unwrap();
+        assert!(
+            bursts.iter().any(|b| b["terminal_id"] == burst_term),
+            "seed {seed}: {bursts:?}"
+        );
+    }
+}
+
+#[test]
+fn sample_is_deterministic() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    for d in [a.path(), b.path()] {
+        run_ok(
+            bin()
+                .args([
+                    "sample",
+                    "--seed",
+                    "3",
+                    "--terminals",
+                    "8",
+                    "--days",
+                    "7",
+                    "--out",
+                ])
+                .arg(d),
+        );
+    }
+    let names: Vec<_> = std::fs::read_dir(a.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(names.len() >= 2);
+    for n in names {
+        assert_eq!(
+            std::fs::read(a.path().join(&n)).unwrap(),
+            std::fs::read(b.path().join(&n)).unwrap()
+        );
+    }
+}
