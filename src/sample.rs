@@ -47,16 +47,16 @@ impl Rng {
         self.next_u64() % n.max(1)
     }
 
-    fn pick<'a, T>(&mut self, weighted: &'a [(T, f64)]) -> &'a T {
+    fn pick<T: Copy>(&mut self, weighted: &[(T, f64)]) -> T {
         let total: f64 = weighted.iter().map(|w| w.1).sum();
         let mut x = self.f64() * total;
         for (v, w) in weighted {
             if x < *w {
-                return v;
+                return *v;
             }
             x -= w;
         }
-        &weighted[weighted.len() - 1].0
+        weighted[weighted.len() - 1].0
     }
 }
 
@@ -151,13 +151,19 @@ struct Merchant {
     kind: Kind,
 }
 
+/// Codes with weights.
+type Mix = &'static [(&'static str, f64)];
+
+/// An injected fault: terminal-class rate, first day (index), and the codes it produces.
+type Fault = (f64, u32, Mix);
+
 struct Terminal {
     id: String,
     merchant: usize,
     /// Volume multiplier (some tills are busier).
     volume: f64,
     /// Terminal-class failure rate and the day it starts.
-    fault: Option<(f64, u32, &'static [(&'static str, f64)])>,
+    fault: Option<Fault>,
 }
 
 const NAMES: &[(&str, Kind)] = &[
@@ -234,7 +240,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
 
 /// The sample as (file name, bytes): one gzip CSV per ISO week plus `injected.toml`.
 pub fn generate(args: &SampleArgs) -> Result<Vec<(String, Vec<u8>)>> {
-    let mut rng = Rng(args.seed ^ 0x5EED_0F_1A75);
+    let mut rng = Rng(args.seed ^ 0x005E_ED0F_1A75);
     let n_terms = args.terminals as usize;
     let days = args.days;
 
@@ -413,7 +419,7 @@ pub fn generate(args: &SampleArgs) -> Result<Vec<(String, Vec<u8>)>> {
             let hours = mer.kind.hours();
             let weights: Vec<(usize, f64)> = hours.iter().copied().enumerate().collect();
             for _ in 0..count {
-                let hour = *rng.pick(&weights);
+                let hour = rng.pick(&weights);
                 let secs = hour as i64 * 3600 + rng.below(3600) as i64;
                 let ts = date
                     .and_hms_opt(0, 0, 0)
@@ -440,7 +446,7 @@ pub fn generate(args: &SampleArgs) -> Result<Vec<(String, Vec<u8>)>> {
                     .and_utc()
                     .timestamp();
                 for k in 0..30 {
-                    let code = if k % 5 == 4 { "14" } else { *rng.pick(FRAUD) };
+                    let code = if k % 5 == 4 { "14" } else { rng.pick(FRAUD) };
                     seq += 1;
                     rows.push(Row {
                         ts: base + k * 40,
@@ -493,30 +499,30 @@ pub fn generate(args: &SampleArgs) -> Result<Vec<(String, Vec<u8>)>> {
 
 fn pick_code(rng: &mut Rng, t: &Terminal, m: &Merchant, day: u32, in_outage: bool) -> &'static str {
     if in_outage && rng.f64() < 0.55 {
-        return *rng.pick(NETWORK);
+        return rng.pick(NETWORK);
     }
     if let Some((rate, from, codes)) = t.fault {
         if day >= from && rng.f64() < rate {
-            return *rng.pick(codes);
+            return rng.pick(codes);
         }
     }
     let decline_rate = if m.kind == Kind::Liquor { 0.18 } else { 0.035 };
     let x = rng.f64();
     let mut edge = decline_rate;
     if x < edge {
-        return *rng.pick(DECLINES);
+        return rng.pick(DECLINES);
     }
     edge += 0.004;
     if x < edge {
-        return *rng.pick(NETWORK);
+        return rng.pick(NETWORK);
     }
     edge += 0.0004;
     if x < edge {
-        return *rng.pick(FRAUD);
+        return rng.pick(FRAUD);
     }
     edge += 0.001;
     if x < edge {
-        return *rng.pick(TERMINAL_BASE);
+        return rng.pick(TERMINAL_BASE);
     }
     edge += 0.0002;
     if x < edge {
@@ -529,12 +535,12 @@ fn row(rng: &mut Rng, ts: i64, t: &Terminal, m: &Merchant, code: &str, seq: u64)
     let when = chrono::DateTime::from_timestamp(ts, 0).unwrap_or_default();
     let (lo, hi) = m.kind.amount();
     let amount = lo + (hi - lo) * rng.f64() * rng.f64();
-    let (bin, scheme) = *rng.pick(&[
+    let (bin, scheme) = rng.pick(&[
         (("622848", "UnionPay"), 0.5),
         (("411111", "Visa"), 0.3),
         (("545454", "Mastercard"), 0.2),
     ]);
-    let entry = *rng.pick(&[("chip", 0.6), ("contactless", 0.35), ("magstripe", 0.05)]);
+    let entry = rng.pick(&[("chip", 0.6), ("contactless", 0.35), ("magstripe", 0.05)]);
     let latency = if matches!(code, "91" | "68") {
         30000
     } else {

@@ -194,16 +194,16 @@ fn by_code(cells: &[crate::cube::Cell], catalog: &Catalog, total: u64) -> Vec<Co
     rows
 }
 
+/// Per merchant while rolling up: transactions per name spelling, terminals, class counts.
+type MerchantAcc = (
+    BTreeMap<String, u64>,
+    std::collections::BTreeSet<String>,
+    ClassCounts,
+);
+
 fn by_merchant(cube: &Cube, catalog: &Catalog) -> Result<Vec<MerchantRow>> {
     let cells = cube.rollup(&[MERCHANT, MERCHANT_NAME, TERMINAL, CODE])?;
-    let mut rows: BTreeMap<
-        String,
-        (
-            BTreeMap<String, u64>,
-            std::collections::BTreeSet<String>,
-            ClassCounts,
-        ),
-    > = BTreeMap::new();
+    let mut rows: BTreeMap<String, MerchantAcc> = BTreeMap::new();
     for c in &cells {
         let e = rows.entry(c.keys[0].text().to_string()).or_default();
         let name = c.keys[1].text();

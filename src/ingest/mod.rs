@@ -382,7 +382,6 @@ fn ingest_file(
             parquet::read(path, &cfg.mapping, &mut on_item)?
         }
     }
-    drop(on_item);
 
     // Hash the whole file even if a reader stopped early.
     std::io::copy(&mut content, &mut std::io::sink()).map_err(|source| Error::Read {

@@ -41,15 +41,15 @@ th{background:#f5f5f5}td.n{text-align:right;font-variant-numeric:tabular-nums}
 pub fn render(r: &Report, charts: &[(String, Vec<u8>)]) -> Vec<u8> {
     let w = Words::new(r.lang);
     let mut h = String::new();
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{}</title><style>{STYLE}</style></head><body>\n",
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{}</title><style>{STYLE}</style></head><body>",
         if w.zh { "zh" } else { "en" },
         esc(w.title)
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<h1>{}</h1><p class=\"sub\">{} {} → {} ({}) · {} {} · {} {}</p>\n",
+        "<h1>{}</h1><p class=\"sub\">{} {} → {} ({}) · {} {} · {} {}</p>",
         esc(w.title),
         esc(w.data_label),
         esc(&r.data_from),
@@ -93,23 +93,23 @@ pub fn render(r: &Report, charts: &[(String, Vec<u8>)]) -> Vec<u8> {
         );
     }
     h.push_str("</div>\n");
-    let _ = write!(h, "<p>{}</p>\n", esc(&w.summary_sentence(r)));
+    let _ = writeln!(h, "<p>{}</p>", esc(&w.summary_sentence(r)));
 
     // Flagged terminals first: it is what an acquirer opens the report for.
-    let _ = write!(h, "<h2>{}</h2>\n", esc(w.flagged_heading));
+    let _ = writeln!(h, "<h2>{}</h2>", esc(w.flagged_heading));
     if r.flagged.is_empty() {
-        let _ = write!(h, "<p>{}</p>\n", esc(w.no_flags));
+        let _ = writeln!(h, "<p>{}</p>", esc(w.no_flags));
     } else {
-        let _ = write!(h, "<p class=\"note\">{}</p>\n", esc(&w.flag_method(r)));
+        let _ = writeln!(h, "<p class=\"note\">{}</p>", esc(&w.flag_method(r)));
         h.push_str("<table><tr>");
         for c in w.flag_columns {
             let _ = write!(h, "<th>{}</th>", esc(c));
         }
         h.push_str("</tr>\n");
         for f in &r.flagged {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<tr><td><b>{}</b></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                "<tr><td><b>{}</b></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&f.terminal_id),
                 esc(&f.merchant_id),
                 fmt_int(f.transactions),
@@ -124,7 +124,7 @@ pub fn render(r: &Report, charts: &[(String, Vec<u8>)]) -> Vec<u8> {
     }
 
     // Charts.
-    let _ = write!(h, "<h2>{}</h2>\n", esc(w.over_time_heading));
+    let _ = writeln!(h, "<h2>{}</h2>", esc(w.over_time_heading));
     for (name, bytes) in charts {
         let _ = write!(h, "<div class=\"chart\" id=\"{}\">", esc(name));
         h.push_str(&String::from_utf8_lossy(bytes));
@@ -138,9 +138,9 @@ pub fn render(r: &Report, charts: &[(String, Vec<u8>)]) -> Vec<u8> {
     }
     h.push_str("</tr>\n");
     for c in &r.classes {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<tr><td><span class=\"pill\" style=\"background:{}\">{}</span> {}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>\n",
+            "<tr><td><span class=\"pill\" style=\"background:{}\">{}</span> {}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             class_hex(c.class),
             esc(c.class.name()),
             esc(&c.label),
@@ -163,9 +163,9 @@ pub fn render(r: &Report, charts: &[(String, Vec<u8>)]) -> Vec<u8> {
         .filter(|c| c.class != Class::Approved)
         .take(15)
     {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<tr><td><b>{}</b></td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>\n",
+            "<tr><td><b>{}</b></td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             esc(&c.response_code),
             esc(c.class.name()),
             esc(&c.meaning),
@@ -180,18 +180,18 @@ pub fn render(r: &Report, charts: &[(String, Vec<u8>)]) -> Vec<u8> {
             .iter()
             .map(|(c, n)| format!("{c} ({n})"))
             .collect();
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p class=\"note\">{} {}</p>\n",
+            "<p class=\"note\">{} {}</p>",
             esc(w.unknown_note),
             esc(&list.join(", "))
         );
     }
 
     // Outages and fraud bursts.
-    let _ = write!(h, "<h2>{}</h2>\n", esc(w.outages_heading));
+    let _ = writeln!(h, "<h2>{}</h2>", esc(w.outages_heading));
     if r.outages.is_empty() {
-        let _ = write!(h, "<p>{}</p>\n", esc(w.no_outages));
+        let _ = writeln!(h, "<p>{}</p>", esc(w.no_outages));
     } else {
         h.push_str("<table><tr>");
         for c in w.outage_columns {
@@ -199,9 +199,9 @@ pub fn render(r: &Report, charts: &[(String, Vec<u8>)]) -> Vec<u8> {
         }
         h.push_str("</tr>\n");
         for o in &r.outages {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{} / {}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{} / {}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
                 esc(&o.label),
                 o.hours,
                 fmt_int(o.network_failures),
@@ -211,7 +211,7 @@ pub fn render(r: &Report, charts: &[(String, Vec<u8>)]) -> Vec<u8> {
             );
         }
         h.push_str("</table>\n");
-        let _ = write!(h, "<p class=\"note\">{}</p>\n", esc(w.outage_note));
+        let _ = writeln!(h, "<p class=\"note\">{}</p>", esc(w.outage_note));
     }
     if !r.fraud_bursts.is_empty() {
         let _ = write!(h, "<h2>{}</h2>\n<ul>", esc(w.bursts_heading));
@@ -243,9 +243,9 @@ pub fn render(r: &Report, charts: &[(String, Vec<u8>)]) -> Vec<u8> {
             .then(a.terminal_id.cmp(&b.terminal_id))
     });
     for t in terms.iter().take(40) {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{} – {}</td><td><span class=\"pill {}\">{}</span></td></tr>\n",
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{} – {}</td><td><span class=\"pill {}\">{}</span></td></tr>",
             esc(&t.terminal_id),
             esc(&t.merchant_id),
             fmt_int(t.counts.transactions),
@@ -259,17 +259,17 @@ pub fn render(r: &Report, charts: &[(String, Vec<u8>)]) -> Vec<u8> {
     }
     h.push_str("</table>\n");
     if r.terminals.len() > 40 {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p class=\"note\">{}</p>\n",
+            "<p class=\"note\">{}</p>",
             esc(&w.more_in_csv(r.terminals.len()))
         );
     }
 
     // Data quality.
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<h2>{}</h2>\n<p>{}</p>\n",
+        "<h2>{}</h2>\n<p>{}</p>",
         esc(w.data_heading),
         esc(&w.reconciliation(r))
     );

@@ -253,20 +253,6 @@ impl Words {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn number_formats() {
-        assert_eq!(fmt_int(0), "0");
-        assert_eq!(fmt_int(999), "999");
-        assert_eq!(fmt_int(1000), "1,000");
-        assert_eq!(fmt_int(1234567), "1,234,567");
-        assert_eq!(pct(0.01234), "1.23%");
-    }
-}
-
 /// The short summary `analyze` prints on the terminal.
 pub fn terminal_summary(r: &Report, out: &std::path::Path, cells: usize) -> String {
     use std::fmt::Write;
@@ -411,4 +397,18 @@ pub fn validation(o: &crate::ingest::IngestOutcome) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_formats() {
+        assert_eq!(fmt_int(0), "0");
+        assert_eq!(fmt_int(999), "999");
+        assert_eq!(fmt_int(1000), "1,000");
+        assert_eq!(fmt_int(1234567), "1,234,567");
+        assert_eq!(pct(0.01234), "1.23%");
+    }
 }
