@@ -31,7 +31,7 @@ pub enum Command {
 #[derive(Debug, Args, Clone, Default)]
 pub struct InputArgs {
     /// Log files or directories (walked in sorted order); `.gz` files are decompressed.
-    #[arg(required = true, value_name = "INPUT")]
+    #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 
     /// Time zone (IANA name) for naive timestamps and for cutting periods.
@@ -99,6 +99,14 @@ pub struct AnalyzeArgs {
     /// False discovery rate for flagging terminals (Benjamini-Hochberg q).
     #[arg(long, value_name = "Q")]
     pub fdr: Option<f64>,
+
+    /// Also save the hourly cube (terminal × merchant × hour × code) as Parquet.
+    #[arg(long, value_name = "FILE.parquet")]
+    pub save_cube: Option<PathBuf>,
+
+    /// Render from saved cubes instead of reading logs (repeatable; cubes are added up).
+    #[arg(long = "cube", value_name = "FILE.parquet")]
+    pub cubes: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

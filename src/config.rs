@@ -23,6 +23,8 @@ pub enum Format {
     Jsonl,
     Jpos,
     Parquet,
+    /// A cube saved by `analyze --save-cube`.
+    Cube,
 }
 
 /// Period for rates over time.
@@ -74,6 +76,10 @@ pub struct AnalyzeConfig {
     pub fdr: f64,
     pub out: PathBuf,
     pub png: bool,
+    /// Where to save the cube, if asked.
+    pub save_cube: Option<PathBuf>,
+    /// Saved cubes to render from instead of reading logs.
+    pub cubes: Vec<PathBuf>,
 }
 
 /// Everything `analyze` needs, validated.
@@ -313,6 +319,18 @@ fn load_catalog(
 pub fn for_analyze(args: &AnalyzeArgs) -> Result<Config> {
     let file = load_file_config()?;
     let mut options = BTreeMap::new();
+    match (args.input.inputs.is_empty(), args.cubes.is_empty()) {
+        (true, true) => return Err(Error::Usage(
+            "give the logs to read (files or directories), or --cube FILE to render saved cubes"
+                .into(),
+        )),
+        (false, false) => {
+            return Err(Error::Usage(
+                "give either logs to read or --cube files, not both".into(),
+            ))
+        }
+        _ => {}
+    }
     let ingest = IngestConfig::build(&args.input, &file, &mut options)?;
     let catalog = load_catalog(
         args.input.profile.as_ref(),
@@ -356,6 +374,8 @@ pub fn for_analyze(args: &AnalyzeArgs) -> Result<Config> {
             fdr,
             out,
             png,
+            save_cube: args.save_cube.clone(),
+            cubes: args.cubes.clone(),
         },
         catalog,
         options,
@@ -364,6 +384,11 @@ pub fn for_analyze(args: &AnalyzeArgs) -> Result<Config> {
 
 /// Validated configuration for `validate` (ingest only).
 pub fn for_validate(args: &InputArgs) -> Result<IngestConfig> {
+    if args.inputs.is_empty() {
+        return Err(Error::Usage(
+            "give the logs to validate (files or directories)".into(),
+        ));
+    }
     let file = load_file_config()?;
     IngestConfig::build(args, &file, &mut BTreeMap::new())
 }

@@ -28,6 +28,8 @@ pub const HOUR: &str = "hour";
 pub const CODE: &str = "response_code";
 pub const COUNT: &str = "transactions";
 pub const AMOUNT: &str = "amount_minor";
+/// Column of a saved cube naming the zone its hours were cut in.
+pub const TIME_ZONE: &str = "time_zone";
 
 const KEYS: [&str; 5] = [TERMINAL, MERCHANT, MERCHANT_NAME, HOUR, CODE];
 
@@ -221,6 +223,66 @@ impl Cube {
         Cube::sorted(merge_frames(vec![self.df, other.df])?)
     }
 
+    /// The cube as Parquet bytes, with the time zone its hours were cut in (a constant
+    /// column, so the file stands alone).
+    pub fn to_parquet(&self, tz: Tz) -> Result<Vec<u8>> {
+        let mut df = self.df.clone();
+        let n = df.height();
+        df.with_column(Column::new(TIME_ZONE.into(), vec![tz.name(); n]))?;
+        let mut buf = Vec::new();
+        ParquetWriter::new(&mut buf).finish(&mut df)?;
+        Ok(buf)
+    }
+
+    /// Read a cube saved by [`Cube::to_parquet`]; returns it with the zone it was built in.
+    pub fn from_parquet(path: &std::path::Path) -> Result<(Cube, Option<String>)> {
+        let bad = |reason: String| crate::error::Error::BadInput {
+            path: path.into(),
+            reason,
+        };
+        let file = std::fs::File::open(path).map_err(|source| crate::error::Error::Open {
+            path: path.into(),
+            source,
+        })?;
+        let mut df = ParquetReader::new(file)
+            .finish()
+            .map_err(|e| bad(format!("not a poslens cube: {e}")))?;
+        let tz = match df.column(TIME_ZONE) {
+            Ok(c) => c.str().ok().and_then(|s| s.get(0)).map(str::to_string),
+            Err(_) => None,
+        };
+        if tz.is_some() {
+            df = df.drop(TIME_ZONE)?;
+        }
+        for (name, text) in [
+            (TERMINAL, true),
+            (MERCHANT, true),
+            (MERCHANT_NAME, true),
+            (HOUR, false),
+            (CODE, true),
+            (COUNT, false),
+            (AMOUNT, false),
+        ] {
+            let ok = match df.column(name) {
+                Ok(c) => {
+                    if text {
+                        c.dtype() == &DataType::String
+                    } else {
+                        c.dtype() == &DataType::Int64
+                    }
+                }
+                Err(_) => false,
+            };
+            if !ok {
+                return Err(bad(format!(
+                    "not a poslens cube: column {name} missing or of the wrong type (write cubes with `poslens analyze --save-cube`)"
+                )));
+            }
+        }
+        let df = df.select(KEYS.iter().copied().chain([COUNT, AMOUNT]))?;
+        Ok((Cube::sorted(merge_frames(vec![df])?)?, tz))
+    }
+
     /// Number of cells.
     pub fn cells(&self) -> usize {
         self.df.height()
@@ -347,6 +409,20 @@ mod tests {
                 "chunk {chunk}"
             );
         }
+    }
+
+    #[test]
+    fn parquet_round_trip_keeps_every_cell() {
+        let c = build(
+            &[txn(0, "T1", "00", 5), txn(3600, "T2", "9997", 7)],
+            "Asia/Kolkata",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.parquet");
+        std::fs::write(&p, c.to_parquet("Asia/Kolkata".parse().unwrap()).unwrap()).unwrap();
+        let (back, tz) = Cube::from_parquet(&p).unwrap();
+        assert_eq!(tz.as_deref(), Some("Asia/Kolkata"));
+        assert_eq!(back.rollup(&KEYS).unwrap(), c.rollup(&KEYS).unwrap());
     }
 
     #[test]

@@ -78,9 +78,55 @@ fn ingest_to_cube(cfg: &config::IngestConfig) -> Result<(ingest::IngestOutcome, 
     Ok((outcome, cube))
 }
 
+/// Load and add up saved cubes. Their hours must have been cut in the zone of this run.
+fn load_cubes(cfg: &config::Config) -> Result<(ingest::IngestOutcome, cube::Cube)> {
+    let mut outcome = ingest::IngestOutcome::default();
+    let mut total: Option<cube::Cube> = None;
+    for path in &cfg.analyze.cubes {
+        let (c, tz) = cube::Cube::from_parquet(path)?;
+        if let Some(tz) = tz {
+            if tz != cfg.ingest.tz.name() {
+                return Err(Error::Usage(format!(
+                    "{} was built with --tz {tz}; render it with the same --tz",
+                    path.display()
+                )));
+            }
+        }
+        let bytes = std::fs::read(path).map_err(|source| Error::Open {
+            path: path.clone(),
+            source,
+        })?;
+        let n = c.transactions()?;
+        // A cube holds accepted transactions only: the reconciliation of the original rows is
+        // in the manifest of the run that saved it.
+        outcome.inputs.push(ingest::InputSummary {
+            path: path.display().to_string(),
+            format: Some(config::Format::Cube),
+            sha256: render::sha256_hex(&bytes),
+            bytes: bytes.len() as u64,
+            rows_read: n,
+            rows_accepted: n,
+            ..Default::default()
+        });
+        total = Some(match total {
+            None => c,
+            Some(t) => t.merge(c)?,
+        });
+    }
+    let cube = total.ok_or_else(|| Error::Usage("no --cube given".into()))?;
+    Ok((outcome, cube))
+}
+
 fn analyze_command(cfg: &config::Config) -> Result<()> {
     let started = Instant::now();
-    let (outcome, cube) = ingest_to_cube(&cfg.ingest)?;
+    let (outcome, cube) = if cfg.analyze.cubes.is_empty() {
+        ingest_to_cube(&cfg.ingest)?
+    } else {
+        load_cubes(cfg)?
+    };
+    if let Some(path) = &cfg.analyze.save_cube {
+        render::write_atomic(path, &cube.to_parquet(cfg.ingest.tz)?)?;
+    }
     let totals = outcome.totals();
     if totals.rows_accepted == 0 {
         return Err(Error::NoValidRows {
@@ -99,7 +145,13 @@ fn analyze_command(cfg: &config::Config) -> Result<()> {
         cfg.analyze.lang,
         generated_at(),
     );
-    render::write_all(&cfg.analyze.out, &report, &cfg.options, &cfg.catalog.sha256)?;
+    render::write_all(
+        &cfg.analyze.out,
+        &report,
+        &cfg.options,
+        &cfg.catalog.sha256,
+        cfg.analyze.png,
+    )?;
     let summary = render::text::terminal_summary(&report, &cfg.analyze.out, cube.cells());
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(summary.as_bytes());

@@ -35,6 +35,7 @@ pub struct Report {
     pub flagged: Vec<FlagLine>,
     pub outages: Vec<OutageLine>,
     pub fraud_bursts: Vec<BurstLine>,
+    pub regressions: Vec<RegressionLine>,
     /// Codes the catalog does not know, with counts, so users can add them.
     pub unknown_codes: Vec<(String, u64)>,
     pub reject_reasons: Vec<(String, u64)>,
@@ -150,6 +151,23 @@ pub struct BurstLine {
 }
 
 #[derive(Debug, Clone, Serialize)]
+pub struct RegressionLine {
+    /// `terminal` or `merchant`.
+    pub kind: &'static str,
+    pub id: String,
+    pub week: String,
+    pub previous_week: String,
+    pub transactions_before: u64,
+    pub failures_before: u64,
+    pub failure_rate_before: f64,
+    pub transactions: u64,
+    pub failures: u64,
+    pub failure_rate: f64,
+    pub p_value: f64,
+    pub main_class: Class,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct Heatmap {
     pub days: Vec<String>,
     pub terminals: Vec<String>,
@@ -256,7 +274,13 @@ pub fn build(
                 .top_codes
                 .iter()
                 .take(2)
-                .map(|(c, _)| format!("{c} ({})", meaning(c)))
+                .map(|(c, _)| {
+                    if zh {
+                        format!("{c}「{}」", meaning(c))
+                    } else {
+                        format!("{c} \"{}\"", meaning(c))
+                    }
+                })
                 .collect();
             let since = label(f.first_bad_period, Bucket::Day, tz);
             let changed = f.rate_after > f.rate_before;
@@ -335,6 +359,25 @@ pub fn build(
         })
         .collect();
 
+    let regressions = a
+        .regressions
+        .iter()
+        .map(|g| RegressionLine {
+            kind: g.kind,
+            id: g.id.clone(),
+            week: label(g.week, Bucket::Week, tz),
+            previous_week: label(g.previous_week, Bucket::Week, tz),
+            transactions_before: g.previous.transactions,
+            failures_before: g.previous.failures(),
+            failure_rate_before: g.previous.failure_rate(),
+            transactions: g.current.transactions,
+            failures: g.current.failures(),
+            failure_rate: g.current.failure_rate(),
+            p_value: g.p_value,
+            main_class: g.main_class,
+        })
+        .collect();
+
     let unknown_codes = a
         .by_code
         .iter()
@@ -382,6 +425,7 @@ pub fn build(
         flagged,
         outages,
         fraud_bursts,
+        regressions,
         unknown_codes,
         reject_reasons: ingest.reasons(),
         inputs: ingest.inputs.clone(),

@@ -416,3 +416,158 @@ fn sample_is_deterministic() {
         );
     }
 }
+
+/// Cubes saved from two halves of the input and rendered together give the same figures as
+/// analysing the whole input at once.
+#[test]
+fn saved_cubes_merge_to_the_same_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    run_ok(
+        bin()
+            .args([
+                "sample",
+                "--seed",
+                "5",
+                "--terminals",
+                "10",
+                "--days",
+                "14",
+                "--out",
+            ])
+            .arg(&logs),
+    );
+    let mut weeks: Vec<PathBuf> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".csv.gz"))
+        .collect();
+    weeks.sort();
+    assert_eq!(weeks.len(), 2);
+    let whole = dir.path().join("whole");
+    analyze(
+        &[&logs],
+        &whole,
+        &[
+            "--save-cube",
+            dir.path().join("all.parquet").to_str().unwrap(),
+        ],
+    );
+    for (i, w) in weeks.iter().enumerate() {
+        let cube = dir.path().join(format!("w{i}.parquet"));
+        analyze(
+            &[w],
+            &dir.path().join(format!("o{i}")),
+            &["--save-cube", cube.to_str().unwrap()],
+        );
+    }
+    let merged = dir.path().join("merged");
+    run_ok(
+        bin()
+            .arg("analyze")
+            .arg("--cube")
+            .arg(dir.path().join("w0.parquet"))
+            .arg("--cube")
+            .arg(dir.path().join("w1.parquet"))
+            .arg("--out")
+            .arg(&merged),
+    );
+    // The weekly files overlap by a few re-exported rows (duplicates within one run, but each
+    // half keeps its copy), so compare against the whole-input cube rendered the same way.
+    let from_all = dir.path().join("from_all");
+    run_ok(
+        bin()
+            .arg("analyze")
+            .arg("--cube")
+            .arg(dir.path().join("all.parquet"))
+            .arg("--out")
+            .arg(&from_all),
+    );
+    for f in [
+        "csv/by_terminal.csv",
+        "csv/by_period.csv",
+        "csv/by_code.csv",
+        "csv/flagged_terminals.csv",
+    ] {
+        assert_eq!(
+            std::fs::read_to_string(from_all.join(f)).unwrap(),
+            std::fs::read_to_string(whole.join(f)).unwrap(),
+            "{f}: cube render differs from direct analysis"
+        );
+    }
+    let (_, a) = read_csv(&merged.join("csv/by_terminal.csv"));
+    let (_, b) = read_csv(&whole.join("csv/by_terminal.csv"));
+    let total = |rows: &[BTreeMap<String, String>]| {
+        rows.iter()
+            .map(|r| r["transactions"].parse::<u64>().unwrap())
+            .sum::<u64>()
+    };
+    let dup = json(&whole.join("manifest.json"))["totals"]["rows_duplicate"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        total(&a),
+        total(&b) + dup,
+        "merged halves = whole + the overlap counted once per half"
+    );
+    // A cube built in another zone is refused with a clear message.
+    let out = bin()
+        .args(["analyze", "--tz", "Asia/Shanghai", "--cube"])
+        .arg(dir.path().join("w0.parquet"))
+        .arg("--out")
+        .arg(dir.path().join("x"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tz UTC"));
+}
+
+/// A terminal whose failures jump from the previous week to the last one is a regression.
+#[test]
+fn week_over_week_regression_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("timestamp,terminal_id,merchant_id,txn_id,response_code\n");
+    let mut id = 0;
+    // Two full ISO weeks: 2026-11-02 (Mon) .. 2026-11-15 (Sun).
+    for day in 0..14 {
+        let date =
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap() + chrono::Duration::days(day);
+        for i in 0..40 {
+            for term in ["T1", "T2"] {
+                id += 1;
+                let bad = term == "T2" && day >= 7 && i % 4 == 0; // 25% failures in week 2
+                let base_fail = i == 0; // 2.5% everywhere
+                let code = if bad {
+                    "51"
+                } else if base_fail {
+                    "05"
+                } else {
+                    "00"
+                };
+                csv.push_str(&format!(
+                    "{} {:02}:{:02}:00,{term},M1,{id},{code}\n",
+                    date,
+                    8 + i / 6,
+                    (i % 6) * 10
+                ));
+            }
+        }
+    }
+    let f = dir.path().join("w.csv");
+    std::fs::write(&f, csv).unwrap();
+    let out = dir.path().join("o");
+    analyze(&[&f], &out, &[]);
+    let s = json(&out.join("summary.json"));
+    let regs = s["regressions"].as_array().unwrap();
+    let t: Vec<&serde_json::Value> = regs.iter().filter(|r| r["kind"] == "terminal").collect();
+    assert_eq!(t.len(), 1, "{regs:?}");
+    assert_eq!(t[0]["id"], "T2");
+    assert_eq!(t[0]["week"], "2026-W46");
+    assert_eq!(t[0]["previous_week"], "2026-W45");
+    assert_eq!(t[0]["main_class"], "declined");
+    assert!(regs
+        .iter()
+        .any(|r| r["kind"] == "merchant" && r["id"] == "M1"));
+    // Declines never flag a terminal as faulty.
+    assert_eq!(s["flagged_terminals"].as_array().unwrap().len(), 0);
+}

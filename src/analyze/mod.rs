@@ -5,6 +5,7 @@
 //! turns them into words.
 
 pub mod periods;
+pub mod regressions;
 pub mod stats;
 pub mod terminals;
 
@@ -19,6 +20,7 @@ use crate::error::Result;
 use chrono_tz::Tz;
 
 pub use periods::Period;
+pub use regressions::Regression;
 pub use terminals::{Flag, Status, TerminalRow};
 
 /// Counts per class for some slice of the data.
@@ -122,6 +124,8 @@ pub struct Analysis {
     pub flagged: Vec<Flag>,
     pub outages: Vec<Outage>,
     pub fraud_bursts: Vec<FraudBurst>,
+    /// Week-over-week rises in failure rate (terminals, then merchants).
+    pub regressions: Vec<Regression>,
     /// Terminal × day terminal-fault rates for the heatmap: (terminal, day start, counts).
     pub daily_by_terminal: Vec<(String, i64, ClassCounts)>,
 }
@@ -157,6 +161,30 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
     let fraud_bursts = fraud_bursts(&term_hour_code, catalog, &totals);
     let by_merchant = by_merchant(cube, catalog)?;
 
+    let mut regressions = Vec::new();
+    if let Some(weeks) = first_hour
+        .zip(last_hour)
+        .and_then(|(f, l)| regressions::weeks(f, l, tz))
+    {
+        regressions.extend(regressions::find(
+            "terminal",
+            &term_hour_code,
+            catalog,
+            weeks,
+            cfg.fdr,
+            tz,
+        ));
+        let merchant_hour_code = cube.rollup(&[MERCHANT, HOUR, CODE])?;
+        regressions.extend(regressions::find(
+            "merchant",
+            &merchant_hour_code,
+            catalog,
+            weeks,
+            cfg.fdr,
+            tz,
+        ));
+    }
+
     Ok(Analysis {
         totals,
         amount_minor,
@@ -171,6 +199,7 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
         flagged: tt.flagged,
         outages,
         fraud_bursts,
+        regressions,
         daily_by_terminal: tt.daily,
     })
 }

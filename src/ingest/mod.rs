@@ -371,6 +371,12 @@ fn ingest_file(
         Format::Jpos => {
             jpos::read(&mut content, &cfg.mapping, &mut on_item).map_err(|e| with_path(e, path))?
         }
+        Format::Cube => {
+            return Err(Error::BadInput {
+                path: path.into(),
+                reason: "this is a saved cube: render it with `poslens analyze --cube FILE`".into(),
+            });
+        }
         Format::Parquet => {
             if gz {
                 return Err(Error::BadInput {

@@ -1,16 +1,17 @@
-//! Charts, drawn with plotters into strings (SVG) or buffers (PNG). Text uses the DejaVu Sans
-//! font shipped in `assets/` through ab_glyph, so nothing depends on the machine's fonts.
-//! Chart text stays ASCII (terminal ids, codes, English axis labels): the bundled font has no
-//! CJK glyphs, and the report's Chinese text lives in HTML/Markdown instead.
+//! Charts, drawn with plotters into strings (SVG) or RGB buffers encoded as PNG (`--png`).
+//! Text uses the DejaVu Sans font shipped in `assets/` through ab_glyph, so nothing depends on
+//! the machine's fonts. Chart text stays in English/ASCII (ids, codes, short labels): the
+//! bundled font has no CJK glyphs; Chinese text lives in the HTML and Markdown reports.
 //!
-//! Every chart is a function of the report model to bytes; series are drawn in a fixed order,
-//! bars are drawn as rectangles (plotters' Histogram iterates a HashMap), so bytes are stable.
+//! Every chart is a function of the report model; series are drawn in a fixed order and bars
+//! are drawn as rectangles (plotters' Histogram iterates a HashMap), so bytes are stable.
 
 use std::sync::Once;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::analyze::Status;
 use crate::classify::Class;
 use crate::error::{Error, Result};
 use crate::report::Report;
@@ -20,13 +21,13 @@ static REGISTER: Once = Once::new();
 
 fn register_font() {
     REGISTER.call_once(|| {
-        // The font is compiled in and tested; failing to parse it is a build defect.
+        // The font is compiled in; failing to parse it is a build defect, caught by every test.
         plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
             .unwrap_or_else(|_| panic!("bundled font assets/DejaVuSans.ttf is not a valid font"));
     });
 }
 
-/// Colour per failure class, the same in every chart and in the HTML legend.
+/// Colour per class, the same in every chart and in the HTML legend.
 pub fn class_colour(c: Class) -> RGBColor {
     match c {
         Class::Approved => RGBColor(46, 139, 87),
@@ -47,86 +48,147 @@ fn err(e: impl std::fmt::Display) -> Error {
     Error::internal("charts", e)
 }
 
-/// A chart drawn on any backend.
-type Draw = fn(&Report, DrawingArea<SVGBackend<'_>, Shift>) -> Result<()>;
-
-fn svg(size: (u32, u32), r: &Report, draw: Draw) -> Result<Vec<u8>> {
-    register_font();
-    let mut s = String::new();
-    {
-        let root = SVGBackend::with_string(&mut s, size).into_drawing_area();
-        draw(r, root)?;
+/// Keep chart text within the bundled font (Latin): other characters become `?`.
+fn ascii(s: &str, max: usize) -> String {
+    let t: String = s
+        .chars()
+        .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
+        .take(max)
+        .collect();
+    if s.chars().count() > max {
+        format!("{t}...")
+    } else {
+        t
     }
-    Ok(s.into_bytes())
+}
+
+/// The charts, their file stems and sizes.
+#[derive(Clone, Copy)]
+enum Chart {
+    OverTime,
+    TopCodes,
+    WorstTerminals,
+    Heatmap,
+}
+
+const CHARTS: [(Chart, &str, (u32, u32)); 4] = [
+    (Chart::OverTime, "failure_rate_over_time", (1000, 420)),
+    (Chart::TopCodes, "top_codes", (1000, 460)),
+    (Chart::WorstTerminals, "worst_terminals", (1000, 480)),
+    (Chart::Heatmap, "terminal_heatmap", (1000, 560)),
+];
+
+fn draw<DB: DrawingBackend>(c: Chart, r: &Report, root: &DrawingArea<DB, Shift>) -> Result<()> {
+    match c {
+        Chart::OverTime => failure_rate_over_time(r, root),
+        Chart::TopCodes => top_codes(r, root),
+        Chart::WorstTerminals => worst_terminals(r, root),
+        Chart::Heatmap => terminal_heatmap(r, root),
+    }
 }
 
 /// Every chart as (file name, SVG bytes).
 pub fn all_svg(r: &Report) -> Result<Vec<(String, Vec<u8>)>> {
-    Ok(vec![(
-        "failure_rate_over_time.svg".into(),
-        svg((1000, 420), r, failure_rate_over_time)?,
-    )])
+    register_font();
+    let mut out = Vec::new();
+    for (chart, name, size) in CHARTS {
+        let mut s = String::new();
+        {
+            let root = SVGBackend::with_string(&mut s, size).into_drawing_area();
+            draw(chart, r, &root)?;
+            root.present().map_err(err)?;
+        }
+        out.push((format!("{name}.svg"), s.into_bytes()));
+    }
+    Ok(out)
+}
+
+/// Every chart as (file name, PNG bytes).
+pub fn all_png(r: &Report) -> Result<Vec<(String, Vec<u8>)>> {
+    register_font();
+    let mut out = Vec::new();
+    for (chart, name, (w, h)) in CHARTS {
+        let mut buf = vec![0u8; (w * h * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+            draw(chart, r, &root)?;
+            root.present().map_err(err)?;
+        }
+        let img = image::RgbImage::from_raw(w, h, buf).ok_or_else(|| err("bitmap size"))?;
+        let mut png = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut png, image::ImageOutputFormat::Png)
+            .map_err(err)?;
+        out.push((format!("{name}.png"), png.into_inner()));
+    }
+    Ok(out)
+}
+
+fn caption_style() -> TextStyle<'static> {
+    ("sans-serif", 22).into_font().color(&RGBColor(30, 30, 30))
+}
+
+fn label_style() -> TextStyle<'static> {
+    ("sans-serif", 14).into_font().color(&RGBColor(60, 60, 60))
 }
 
 /// Failure rate per period, one line per failure class plus the total.
-fn failure_rate_over_time(r: &Report, root: DrawingArea<SVGBackend<'_>, Shift>) -> Result<()> {
+fn failure_rate_over_time<DB: DrawingBackend>(
+    r: &Report,
+    root: &DrawingArea<DB, Shift>,
+) -> Result<()> {
     root.fill(&WHITE).map_err(err)?;
-    let n = r.periods.len().max(1);
-    let series: Vec<(String, RGBColor, Vec<f64>)> = std::iter::once((
-        "all failures".to_string(),
+    let n = r.periods.len();
+    let rate = |p: &crate::report::PeriodLine, c: Option<Class>| {
+        if p.counts.transactions == 0 {
+            return 0.0;
+        }
+        let k = match c {
+            None => p.counts.failures(),
+            Some(c) => p.counts.get(c),
+        };
+        k as f64 * 100.0 / p.counts.transactions as f64
+    };
+    let mut series: Vec<(String, RGBColor, u32, Vec<f64>)> = vec![(
+        "all failures".into(),
         RGBColor(30, 30, 30),
-        r.periods.iter().map(|p| p.failure_rate * 100.0).collect(),
-    ))
-    .chain(
-        [
-            Class::Declined,
-            Class::Fraud,
-            Class::Network,
-            Class::Terminal,
-            Class::Unknown,
-        ]
-        .into_iter()
-        .map(|c| {
-            (
-                c.name().to_string(),
-                class_colour(c),
-                r.periods
-                    .iter()
-                    .map(|p| {
-                        if p.counts.transactions == 0 {
-                            0.0
-                        } else {
-                            p.counts.get(c) as f64 * 100.0 / p.counts.transactions as f64
-                        }
-                    })
-                    .collect(),
-            )
-        }),
-    )
-    .collect();
+        3,
+        r.periods.iter().map(|p| rate(p, None)).collect(),
+    )];
+    for c in [
+        Class::Declined,
+        Class::Fraud,
+        Class::Network,
+        Class::Terminal,
+        Class::Unknown,
+    ] {
+        series.push((
+            c.name().into(),
+            class_colour(c),
+            2,
+            r.periods.iter().map(|p| rate(p, Some(c))).collect(),
+        ));
+    }
     let ymax = series
         .iter()
-        .flat_map(|s| s.2.iter().copied())
+        .flat_map(|s| s.3.iter().copied())
         .fold(0.0f64, f64::max)
         .max(1.0)
-        * 1.1;
+        * 1.15;
     let labels: Vec<String> = r.periods.iter().map(|p| p.label.clone()).collect();
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Failure rate over time, by class (% of transactions)",
-            ("sans-serif", 20),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0f64..(n as f64 - 1.0).max(1.0), 0f64..ymax)
+    let xmax = n.max(2) as i32 - 1;
+    let mut chart = ChartBuilder::on(root)
+        .caption("Failure rate over time, by class", caption_style())
+        .margin(14)
+        .x_label_area_size(36)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0..xmax, 0f64..ymax)
         .map_err(err)?;
-    let step = (n / 8).max(1);
+    let step = n.div_ceil(8).max(1);
     chart
         .configure_mesh()
-        .x_labels(n.min(10))
-        .x_label_formatter(&|x| {
-            let i = x.round() as usize;
+        .x_labels(n.min(60))
+        .x_label_formatter(&|i| {
+            let i = *i as usize;
             if i % step == 0 {
                 labels.get(i).cloned().unwrap_or_default()
             } else {
@@ -134,15 +196,19 @@ fn failure_rate_over_time(r: &Report, root: DrawingArea<SVGBackend<'_>, Shift>) 
             }
         })
         .y_label_formatter(&|y| format!("{y:.1}%"))
+        .x_label_style(label_style())
+        .y_label_style(label_style())
         .y_desc("% of transactions")
-        .light_line_style(RGBColor(240, 240, 240))
+        .axis_desc_style(label_style())
+        .light_line_style(RGBColor(245, 245, 245))
+        .bold_line_style(RGBColor(225, 225, 225))
         .draw()
         .map_err(err)?;
-    for (name, colour, values) in &series {
-        let width = if name == "all failures" { 3 } else { 2 };
+    for (name, colour, width, values) in &series {
+        let (colour, width) = (*colour, *width);
         chart
             .draw_series(LineSeries::new(
-                values.iter().enumerate().map(|(i, v)| (i as f64, *v)),
+                values.iter().enumerate().map(|(i, v)| (i as i32, *v)),
                 colour.stroke_width(width),
             ))
             .map_err(err)?
@@ -154,10 +220,235 @@ fn failure_rate_over_time(r: &Report, root: DrawingArea<SVGBackend<'_>, Shift>) 
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
+        .label_font(label_style())
+        .background_style(WHITE.mix(0.9))
         .border_style(RGBColor(200, 200, 200))
         .draw()
         .map_err(err)?;
-    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// The most frequent failure codes as horizontal bars, coloured by class.
+fn top_codes<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift>) -> Result<()> {
+    root.fill(&WHITE).map_err(err)?;
+    let codes: Vec<&crate::report::CodeLine> = r
+        .codes
+        .iter()
+        .filter(|c| c.class != Class::Approved)
+        .take(12)
+        .collect();
+    let n = codes.len().max(1) as i32;
+    let max = codes
+        .iter()
+        .map(|c| c.transactions)
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64
+        * 1.25;
+    let mut chart = ChartBuilder::on(root)
+        .caption("Most frequent failure codes (count)", caption_style())
+        .margin(14)
+        .x_label_area_size(30)
+        .y_label_area_size(330)
+        .build_cartesian_2d(0f64..max, 0..n)
+        .map_err(err)?;
+    let names: Vec<String> = codes
+        .iter()
+        .map(|c| ascii(&format!("{}  {}", c.response_code, c.meaning), 40))
+        .collect();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(codes.len().max(1))
+        .y_label_formatter(&|i| {
+            // Row 0 is at the bottom: put the most frequent code at the top.
+            let idx = (n - 1 - *i) as usize;
+            names.get(idx).cloned().unwrap_or_default()
+        })
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_label_style(label_style())
+        .y_label_style(label_style())
+        .light_line_style(RGBColor(245, 245, 245))
+        .bold_line_style(RGBColor(225, 225, 225))
+        .draw()
+        .map_err(err)?;
+    for (idx, c) in codes.iter().enumerate() {
+        let row = n - 1 - idx as i32;
+        let colour = class_colour(c.class);
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(0.0, row), (c.transactions as f64, row + 1)],
+                colour.mix(0.85).filled(),
+            )))
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                format!("{} ({})", c.transactions, c.class.name()),
+                (c.transactions as f64 + max * 0.01, row),
+                label_style(),
+            )))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Terminals with the highest terminal-fault rate, with Wilson 95% intervals and the baseline.
+fn worst_terminals<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift>) -> Result<()> {
+    root.fill(&WHITE).map_err(err)?;
+    let mut terms: Vec<&crate::report::TerminalLine> = r.terminals.iter().collect();
+    terms.sort_by(|a, b| {
+        b.terminal_fault_rate
+            .total_cmp(&a.terminal_fault_rate)
+            .then(a.terminal_id.cmp(&b.terminal_id))
+    });
+    terms.truncate(15);
+    let n = terms.len().max(1);
+    let max = terms
+        .iter()
+        .map(|t| t.fault_ci_high)
+        .fold(r.baseline_rate, f64::max)
+        .max(0.001)
+        * 100.0
+        * 1.15;
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            "Terminal-side error rate, worst terminals (95% interval)",
+            caption_style(),
+        )
+        .margin(14)
+        .x_label_area_size(40)
+        .y_label_area_size(90)
+        .build_cartesian_2d(0f64..max, 0f64..n as f64)
+        .map_err(err)?;
+    // Row k (from the top) is the band [n-1-k, n-k); its label sits at the band centre.
+    let names: Vec<String> = terms.iter().map(|t| ascii(&t.terminal_id, 12)).collect();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(2 * n + 1)
+        .y_label_formatter(&|y| {
+            let band = y - y.floor();
+            if (band - 0.5).abs() < 1e-6 {
+                names
+                    .get(n - 1 - y.floor() as usize)
+                    .cloned()
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .x_label_formatter(&|x| format!("{x:.1}%"))
+        .x_desc("terminal-side errors, % of transactions (red: flagged; grey line: fleet baseline)")
+        .axis_desc_style(label_style())
+        .x_label_style(label_style())
+        .y_label_style(label_style())
+        .light_line_style(RGBColor(245, 245, 245))
+        .bold_line_style(RGBColor(225, 225, 225))
+        .draw()
+        .map_err(err)?;
+    let base = r.baseline_rate * 100.0;
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(base, 0.0), (base, n as f64)],
+            RGBColor(90, 90, 90).stroke_width(2),
+        )))
+        .map_err(err)?;
+    for (idx, t) in terms.iter().enumerate() {
+        let y = (n - 1 - idx) as f64;
+        let colour = if t.status == Status::Flagged {
+            class_colour(Class::Terminal)
+        } else {
+            RGBColor(110, 110, 110)
+        };
+        let (lo, hi, v) = (
+            t.fault_ci_low * 100.0,
+            t.fault_ci_high * 100.0,
+            t.terminal_fault_rate * 100.0,
+        );
+        // A thin bar for the interval, a short tick for the rate.
+        chart
+            .draw_series([
+                Rectangle::new(
+                    [(lo, y + 0.4), (hi.max(lo + max * 0.002), y + 0.6)],
+                    colour.mix(0.35).filled(),
+                ),
+                Rectangle::new(
+                    [(v - max * 0.002, y + 0.2), (v + max * 0.002, y + 0.8)],
+                    colour.filled(),
+                ),
+            ])
+            .map_err(err)?;
+    }
+    chart
+        .draw_series(std::iter::once(Text::new(
+            format!("fleet baseline {base:.2}%"),
+            (base + max * 0.01, n as f64 - 0.3),
+            label_style(),
+        )))
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Terminal × day grid of terminal-side error rates (flagged and worst terminals).
+fn terminal_heatmap<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift>) -> Result<()> {
+    root.fill(&WHITE).map_err(err)?;
+    let hm = &r.heatmap;
+    let (nt, nd) = (
+        hm.terminals.len().max(1) as i32,
+        hm.days.len().max(1) as i32,
+    );
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            "Terminal-side error rate per terminal and day (white 0%, dark red 5% or more)",
+            caption_style(),
+        )
+        .margin(14)
+        .x_label_area_size(36)
+        .y_label_area_size(90)
+        .build_cartesian_2d(0..nd, 0..nt)
+        .map_err(err)?;
+    let step = (nd as usize).div_ceil(8).max(1);
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(nd as usize)
+        .y_labels(nt as usize)
+        .x_label_formatter(&|i| {
+            if (*i as usize) % step == 0 {
+                hm.days.get(*i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|i| {
+            hm.terminals
+                .get((nt - 1 - *i) as usize)
+                .map(|t| ascii(t, 12))
+                .unwrap_or_default()
+        })
+        .x_label_style(label_style())
+        .y_label_style(label_style())
+        .draw()
+        .map_err(err)?;
+    // Colour scale: white at 0, full red at 5% or more (log-like steps are hard to read here).
+    for (ti, row) in hm.rates.iter().enumerate() {
+        let y = nt - 1 - ti as i32;
+        for (di, v) in row.iter().enumerate() {
+            let fill = match v {
+                None => RGBColor(238, 238, 238),
+                Some(v) => {
+                    let t = (v / 0.05).clamp(0.0, 1.0);
+                    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * t).round() as u8;
+                    RGBColor(mix(255, 213), mix(255, 62), mix(255, 0))
+                }
+            };
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(di as i32, y), (di as i32 + 1, y + 1)],
+                    fill.filled(),
+                )))
+                .map_err(err)?;
+        }
+    }
     Ok(())
 }

@@ -37,6 +37,21 @@ th{background:#f5f5f5}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .flag{background:#d53e00}.ok{background:#2e8b57}.insufficient_data{background:#999}
 .note{color:#555;font-size:14px}svg{max-width:100%;height:auto}.chart{margin:12px 0}";
 
+/// One of our own SVG charts, inline (no external request).
+fn inline_chart(charts: &[(String, Vec<u8>)], name: &str) -> String {
+    charts
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(n, b)| {
+            format!(
+                "<div class=\"chart\" id=\"{}\">{}</div>\n",
+                esc(n),
+                String::from_utf8_lossy(b)
+            )
+        })
+        .unwrap_or_default()
+}
+
 /// Render the whole page.
 pub fn render(r: &Report, charts: &[(String, Vec<u8>)]) -> Vec<u8> {
     let w = Words::new(r.lang);
@@ -123,13 +138,12 @@ pub fn render(r: &Report, charts: &[(String, Vec<u8>)]) -> Vec<u8> {
         h.push_str("</table>\n");
     }
 
+    h.push_str(&inline_chart(charts, "worst_terminals.svg"));
+    h.push_str(&inline_chart(charts, "terminal_heatmap.svg"));
+
     // Charts.
     let _ = writeln!(h, "<h2>{}</h2>", esc(w.over_time_heading));
-    for (name, bytes) in charts {
-        let _ = write!(h, "<div class=\"chart\" id=\"{}\">", esc(name));
-        h.push_str(&String::from_utf8_lossy(bytes));
-        h.push_str("</div>\n");
-    }
+    h.push_str(&inline_chart(charts, "failure_rate_over_time.svg"));
 
     // Why transactions failed.
     let _ = write!(h, "<h2>{}</h2>\n<table><tr>", esc(w.classes_heading));
@@ -174,6 +188,7 @@ pub fn render(r: &Report, charts: &[(String, Vec<u8>)]) -> Vec<u8> {
         );
     }
     h.push_str("</table>\n");
+    h.push_str(&inline_chart(charts, "top_codes.svg"));
     if !r.unknown_codes.is_empty() {
         let list: Vec<String> = r
             .unknown_codes
@@ -228,6 +243,33 @@ pub fn render(r: &Report, charts: &[(String, Vec<u8>)]) -> Vec<u8> {
             );
         }
         h.push_str("</ul>\n");
+    }
+
+    if !r.regressions.is_empty() {
+        let _ = writeln!(h, "<h2>{}</h2>\n<table><tr>", esc(w.regressions_heading));
+        for c in w.regression_columns {
+            let _ = write!(h, "<th>{}</th>", esc(c));
+        }
+        h.push_str("</tr>\n");
+        for g in &r.regressions {
+            let _ = writeln!(
+                h,
+                "<tr><td>{} <b>{}</b></td><td>{} → {}</td><td class=\"n\">{} ({} / {})</td><td class=\"n\">{} ({} / {})</td><td>{}</td><td class=\"n\">{:.1e}</td></tr>",
+                esc(g.kind),
+                esc(&g.id),
+                esc(&g.previous_week),
+                esc(&g.week),
+                pct(g.failure_rate_before),
+                fmt_int(g.failures_before),
+                fmt_int(g.transactions_before),
+                pct(g.failure_rate),
+                fmt_int(g.failures),
+                fmt_int(g.transactions),
+                esc(g.main_class.label(w.zh)),
+                g.p_value
+            );
+        }
+        h.push_str("</table>\n");
     }
 
     // Terminals table (worst first, capped for readability; the CSV has them all).

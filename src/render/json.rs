@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::ingest::InputSummary;
-use crate::report::{BurstLine, ClassLine, FlagLine, Headline, OutageLine, Report};
+use crate::report::{BurstLine, ClassLine, FlagLine, Headline, OutageLine, RegressionLine, Report};
 
 #[derive(Serialize)]
 struct Summary<'a> {
@@ -24,6 +24,7 @@ struct Summary<'a> {
     flagged_terminals: &'a [FlagLine],
     outages: &'a [OutageLine],
     fraud_bursts: &'a [BurstLine],
+    regressions: &'a [RegressionLine],
     unknown_codes: &'a [(String, u64)],
     reject_reasons: &'a [(String, u64)],
 }
@@ -49,6 +50,7 @@ pub fn summary(r: &Report) -> Result<Vec<u8>> {
         flagged_terminals: &r.flagged,
         outages: &r.outages,
         fraud_bursts: &r.fraud_bursts,
+        regressions: &r.regressions,
         unknown_codes: &r.unknown_codes,
         reject_reasons: &r.reject_reasons,
     })

@@ -135,6 +135,31 @@ pub fn render(r: &Report) -> Vec<u8> {
         m.push('\n');
     }
 
+    if !r.regressions.is_empty() {
+        let _ = writeln!(m, "## {}\n", w.regressions_heading);
+        let _ = writeln!(m, "| {} |", w.regression_columns.join(" | "));
+        let _ = writeln!(m, "|{}", "---|".repeat(w.regression_columns.len()));
+        for g in &r.regressions {
+            let _ = writeln!(
+                m,
+                "| {} {} | {} → {} | {} ({}/{}) | {} ({}/{}) | {} | {:.1e} |",
+                g.kind,
+                cell(&g.id),
+                g.previous_week,
+                g.week,
+                pct(g.failure_rate_before),
+                g.failures_before,
+                g.transactions_before,
+                pct(g.failure_rate),
+                g.failures,
+                g.transactions,
+                g.main_class.label(w.zh),
+                g.p_value
+            );
+        }
+        m.push('\n');
+    }
+
     let _ = writeln!(m, "## {}\n\n{}\n", w.data_heading, w.reconciliation(r));
     for (reason, n) in &r.reject_reasons {
         let _ = writeln!(m, "- {}: {}", cell(reason), fmt_int(*n));

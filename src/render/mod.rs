@@ -22,7 +22,7 @@ use json::OutputFile;
 
 /// Every output of `analyze` as (path relative to the output directory, bytes), manifest
 /// excluded (it needs the others' hashes).
-pub fn outputs(r: &Report) -> Result<Vec<(String, Vec<u8>)>> {
+pub fn outputs(r: &Report, png: bool) -> Result<Vec<(String, Vec<u8>)>> {
     let charts = charts::all_svg(r)?;
     let mut files = vec![
         ("report.html".to_string(), html::render(r, &charts)),
@@ -39,6 +39,13 @@ pub fn outputs(r: &Report) -> Result<Vec<(String, Vec<u8>)>> {
         ),
     ];
     files.extend(charts.into_iter().map(|(n, b)| (format!("charts/{n}"), b)));
+    if png {
+        files.extend(
+            charts::all_png(r)?
+                .into_iter()
+                .map(|(n, b)| (format!("charts/{n}"), b)),
+        );
+    }
     Ok(files)
 }
 
@@ -55,8 +62,9 @@ pub fn write_all(
     r: &Report,
     options: &BTreeMap<String, String>,
     catalog_sha256: &str,
+    png: bool,
 ) -> Result<Vec<OutputFile>> {
-    let files = outputs(r)?;
+    let files = outputs(r, png)?;
     let mut written = Vec::with_capacity(files.len() + 1);
     for (rel, bytes) in &files {
         write_atomic(&dir.join(rel), bytes)?;

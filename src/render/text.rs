@@ -55,6 +55,8 @@ pub struct Words {
     pub terminals_heading: &'static str,
     pub terminal_columns: [&'static str; 7],
     pub data_heading: &'static str,
+    pub regressions_heading: &'static str,
+    pub regression_columns: [&'static str; 6],
 }
 
 impl Words {
@@ -114,6 +116,15 @@ impl Words {
                     "Status",
                 ],
                 data_heading: "Data quality",
+                regressions_heading: "Week over week: failure rate rose",
+                regression_columns: [
+                    "Terminal / merchant",
+                    "Weeks",
+                    "Before",
+                    "After",
+                    "Mostly",
+                    "p-value",
+                ],
             },
             Lang::Zh => Words {
                 zh: true,
@@ -162,6 +173,8 @@ impl Words {
                     "状态",
                 ],
                 data_heading: "数据质量",
+                regressions_heading: "与上周相比失败率上升",
+                regression_columns: ["终端/商户", "周", "上周", "本周", "主要类别", "p 值"],
             },
         }
     }
