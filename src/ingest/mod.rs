@@ -205,7 +205,7 @@ pub fn ingest(
 ) -> Result<IngestOutcome> {
     let files = discover(&cfg.inputs)?;
     let mut outcome = IngestOutcome::default();
-    let mut seen: HashSet<(String, String)> = HashSet::new();
+    let mut seen: HashSet<u128> = HashSet::new();
     let bar = progress_bar(&files);
     for path in &files {
         let summary = ingest_file(
@@ -250,7 +250,7 @@ fn progress_bar(files: &[PathBuf]) -> Option<indicatif::ProgressBar> {
 fn ingest_file(
     cfg: &IngestConfig,
     path: &Path,
-    seen: &mut HashSet<(String, String)>,
+    seen: &mut HashSet<u128>,
     rejects: &mut Vec<Reject>,
     bar: Option<indicatif::ProgressBar>,
     sink: &mut dyn FnMut(Txn) -> Result<()>,
@@ -319,7 +319,7 @@ fn ingest_file(
                     }
                     Ok(v) => {
                         if let Some(id) = fields.get(Field::TxnId) {
-                            if !seen.insert((v.txn.terminal_id.clone(), id.to_string())) {
+                            if !seen.insert(txn_key(&v.txn.terminal_id, id)) {
                                 summary.rows_duplicate += 1;
                                 return Ok(());
                             }
@@ -401,6 +401,23 @@ fn ingest_file(
     summary.bytes = tally.bytes;
     summary.sha256 = tally.hex();
     Ok(summary)
+}
+
+/// The identity of a transaction for duplicate detection: (terminal, txn_id), because STANs
+/// and many RRNs are only unique per terminal. Kept as a 128-bit hash (two SipHash passes with
+/// fixed keys, so deterministic) rather than the strings: 16 bytes per transaction bounds the
+/// memory of a long run, and a collision needs about 2^64 transactions. (The hasher is fixed
+/// within a run; nothing hashed here is ever stored.)
+fn txn_key(terminal: &str, txn_id: &str) -> u128 {
+    use std::hash::{Hash, Hasher};
+    let half = |salt: u8| {
+        let mut h = std::hash::DefaultHasher::new();
+        salt.hash(&mut h);
+        terminal.hash(&mut h);
+        txn_id.hash(&mut h);
+        h.finish()
+    };
+    ((half(1) as u128) << 64) | half(2) as u128
 }
 
 /// Give a bare I/O error from a reader the path it happened on.

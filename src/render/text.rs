@@ -332,8 +332,28 @@ pub fn terminal_summary(r: &Report, out: &std::path::Path, cells: usize) -> Stri
             o.label, o.network_failures, o.terminals_hit
         );
     }
+    for b in &r.fraud_bursts {
+        let _ = writeln!(
+            s,
+            "  fraud-code burst: {} {} → {} ({} fraud codes in {} transactions)",
+            b.terminal_id, b.start, b.end, b.fraud, b.transactions
+        );
+    }
+    for g in &r.regressions {
+        let _ = writeln!(
+            s,
+            "  regression: {} {} failure rate {} → {} ({} vs {})",
+            g.kind,
+            g.id,
+            pct(g.failure_rate_before),
+            pct(g.failure_rate),
+            g.previous_week,
+            g.week
+        );
+    }
     if !r.unknown_codes.is_empty() {
-        let _ = writeln!(s, "  unknown codes: {}", r.unknown_codes.len());
+        let list: Vec<String> = r.unknown_codes.iter().map(|(c, n)| format!("{c} ({n})")).collect();
+        let _ = writeln!(s, "  codes not in the catalog: {}", list.join(", "));
     }
     let _ = writeln!(s, "  report: {}", out.join("report.html").display());
     s
