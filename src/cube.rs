@@ -283,6 +283,22 @@ impl Cube {
         Ok((Cube::sorted(merge_frames(vec![df])?)?, tz))
     }
 
+    /// Keep the hours in `[since, until)`: the analysis window for saved cubes, at hour
+    /// granularity (logs are windowed per transaction at ingest).
+    pub fn window(self, since: Option<i64>, until: Option<i64>) -> Result<Cube> {
+        if since.is_none() && until.is_none() {
+            return Ok(self);
+        }
+        let mut keep = lit(true);
+        if let Some(s) = since {
+            keep = keep.and(col(HOUR).gt_eq(lit(s)));
+        }
+        if let Some(u) = until {
+            keep = keep.and(col(HOUR).lt(lit(u)));
+        }
+        Cube::sorted(self.df.lazy().filter(keep).collect()?)
+    }
+
     /// Number of cells.
     pub fn cells(&self) -> usize {
         self.df.height()

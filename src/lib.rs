@@ -113,7 +113,9 @@ fn load_cubes(cfg: &config::Config) -> Result<(ingest::IngestOutcome, cube::Cube
             Some(t) => t.merge(c)?,
         });
     }
-    let cube = total.ok_or_else(|| Error::Usage("no --cube given".into()))?;
+    let cube = total
+        .ok_or_else(|| Error::Usage("no --cube given".into()))?
+        .window(cfg.ingest.since, cfg.ingest.until)?;
     Ok((outcome, cube))
 }
 

@@ -286,7 +286,7 @@ pub fn build(
             let changed = f.rate_after > f.rate_before;
             let reason = if zh {
                 format!(
-                    "终端类错误占交易的 {:.2}%（{} 笔中 {} 笔），车队基线为 {:.2}%（{:.0} 倍）；主要是 {}；{}。",
+                    "终端类错误占交易的 {:.2}%（{} 笔中 {} 笔），全部终端的基线为 {:.2}%（{:.0} 倍）；主要是 {}；{}。",
                     f.terminal_fault_rate * 100.0,
                     f.transactions,
                     f.terminal_faults,

@@ -571,3 +571,110 @@ fn week_over_week_regression_is_found() {
     // Declines never flag a terminal as faulty.
     assert_eq!(s["flagged_terminals"].as_array().unwrap().len(), 0);
 }
+
+/// `--bucket` cuts periods in `--tz`, zero-filled; `--since/--until` limit the window, for logs
+/// and for saved cubes alike.
+#[test]
+fn buckets_and_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    run_ok(
+        bin()
+            .args([
+                "sample",
+                "--seed",
+                "9",
+                "--terminals",
+                "6",
+                "--days",
+                "14",
+                "--out",
+            ])
+            .arg(&logs),
+    );
+    let week = dir.path().join("week");
+    analyze(
+        &[&logs],
+        &week,
+        &["--bucket", "week", "--tz", "Asia/Shanghai"],
+    );
+    let (_, rows) = read_csv(&week.join("csv/by_period.csv"));
+    let starts: Vec<&str> = rows.iter().map(|r| r["period_start"].as_str()).collect();
+    // Every period is an ISO week starting Monday 00:00 in Shanghai, consecutive.
+    assert!(starts.len() >= 2, "{starts:?}");
+    assert_eq!(starts[0], "2026-10-19T00:00:00+08:00");
+    for w in starts.windows(2) {
+        let (a, b) = (
+            chrono::DateTime::parse_from_rfc3339(w[0]).unwrap(),
+            chrono::DateTime::parse_from_rfc3339(w[1]).unwrap(),
+        );
+        assert_eq!((b - a).num_days(), 7);
+        assert_eq!(chrono::Datelike::weekday(&b), chrono::Weekday::Mon);
+    }
+    let total: u64 = rows
+        .iter()
+        .map(|r| r["transactions"].parse::<u64>().unwrap())
+        .sum();
+    let m = json(&week.join("manifest.json"));
+    assert_eq!(total, m["totals"]["rows_accepted"].as_u64().unwrap());
+    let hour = dir.path().join("hour");
+    analyze(&[&logs], &hour, &["--bucket", "hour"]);
+    let (_, rows) = read_csv(&hour.join("csv/by_period.csv"));
+    let first = chrono::DateTime::parse_from_rfc3339(&rows[0]["period_start"]).unwrap();
+    let last = chrono::DateTime::parse_from_rfc3339(&rows[rows.len() - 1]["period_start"]).unwrap();
+    assert_eq!(
+        rows.len() as i64,
+        (last - first).num_hours() + 1,
+        "hours are zero-filled"
+    );
+    assert!(rows.iter().any(|r| r["transactions"] == "0"));
+
+    let win = dir.path().join("win");
+    analyze(
+        &[&logs],
+        &win,
+        &[
+            "--since",
+            "2026-10-20",
+            "--until",
+            "2026-10-22",
+            "--save-cube",
+            dir.path().join("c.parquet").to_str().unwrap(),
+        ],
+    );
+    let (_, rows) = read_csv(&win.join("csv/by_period.csv"));
+    let starts: Vec<&str> = rows.iter().map(|r| r["period_start"].as_str()).collect();
+    assert_eq!(
+        starts,
+        ["2026-10-20T00:00:00+00:00", "2026-10-21T00:00:00+00:00"]
+    );
+    let m = json(&win.join("manifest.json"));
+    let t = &m["totals"];
+    assert!(t["rows_outside_window"].as_u64().unwrap() > 0);
+    // The same window on a full saved cube.
+    let full = dir.path().join("full.parquet");
+    analyze(
+        &[&logs],
+        &dir.path().join("f"),
+        &["--save-cube", full.to_str().unwrap()],
+    );
+    let cw = dir.path().join("cw");
+    run_ok(
+        bin()
+            .args([
+                "analyze",
+                "--since",
+                "2026-10-20",
+                "--until",
+                "2026-10-22",
+                "--cube",
+            ])
+            .arg(&full)
+            .arg("--out")
+            .arg(&cw),
+    );
+    assert_eq!(
+        std::fs::read_to_string(cw.join("csv/by_terminal.csv")).unwrap(),
+        std::fs::read_to_string(win.join("csv/by_terminal.csv")).unwrap()
+    );
+}

@@ -538,19 +538,64 @@ fn parquet_input_matches_csv() {
     )
     .unwrap();
     let pq = dir.path().join("t.parquet");
-    ParquetWriter::new(std::fs::File::create(&pq).unwrap()).finish(&mut df).unwrap();
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+        .finish(&mut df)
+        .unwrap();
 
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     analyze(&[pq], &a, &["--tz", "Asia/Shanghai"]);
     analyze(&[src], &b, &["--tz", "Asia/Shanghai"]);
-    for f in ["csv/by_terminal.csv", "csv/by_period.csv", "csv/by_merchant.csv", "csv/by_code.csv"] {
+    for f in [
+        "csv/by_terminal.csv",
+        "csv/by_period.csv",
+        "csv/by_merchant.csv",
+        "csv/by_code.csv",
+    ] {
         assert_eq!(
             std::fs::read_to_string(a.join(f)).unwrap(),
             std::fs::read_to_string(b.join(f)).unwrap(),
             "{f}"
         );
     }
-    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(a.join("summary.json")).unwrap()).unwrap();
-    let t: serde_json::Value = serde_json::from_slice(&std::fs::read(b.join("summary.json")).unwrap()).unwrap();
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("summary.json")).unwrap()).unwrap();
+    let t: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("summary.json")).unwrap()).unwrap();
     assert_eq!(s["headline"]["amount_minor"], t["headline"]["amount_minor"]);
+}
+
+/// A gzip file cut short: the rows before the cut are kept, the lost tail is one reject, and
+/// the run still succeeds (nothing is silently dropped, nothing fails the whole batch).
+#[test]
+fn truncated_gzip_keeps_rows_before_the_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from(HEADER);
+    for i in 0..20_000 {
+        text.push_str(&format!(
+            "2026-11-09 {:02}:{:02}:00,T{},{i},00\n",
+            i / 1000 % 24,
+            i % 60,
+            i % 7
+        ));
+    }
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(text.as_bytes()).unwrap();
+    let gz = enc.finish().unwrap();
+    let f = write(dir.path(), "cut.csv.gz", &gz[..gz.len() / 2]);
+    let out = dir.path().join("o");
+    analyze(&[f], &out, &[]);
+    let t = manifest_totals(&out);
+    assert!(
+        t["rows_accepted"] > 1000 && t["rows_accepted"] < 20_000,
+        "{t:?}"
+    );
+    assert_eq!(
+        t["rows_read"],
+        t["rows_accepted"] + t["rows_rejected"] + t["rows_duplicate"]
+    );
+    let rej = rejects(&out);
+    assert!(
+        rej.iter().any(|r| r.1.contains("file is truncated")),
+        "{rej:?}"
+    );
 }

@@ -202,10 +202,16 @@ fn check_required(path: &Path, headers: &[String], columns: &[Option<Field>]) ->
         return Ok(());
     }
     let found: Vec<String> = headers.iter().map(|h| format!("{h:?}")).collect();
+    // Garbled headers are the usual sign of a GBK export read as UTF-8: say so.
+    let hint = if headers.iter().any(|h| h.contains('\u{fffd}')) {
+        "; the header is not valid UTF-8: if this is a Chinese export, try --encoding gbk"
+    } else {
+        ""
+    };
     Err(Error::BadInput {
         path: path.into(),
         reason: format!(
-            "missing required column {} (found columns: {}); name it in the header or map one with --map {}=YourHeader",
+            "missing required column {} (found columns: {}); name it in the header or map one with --map {}=YourHeader{hint}",
             missing.join(", "),
             excerpt_of(&found.join(", "), 300),
             missing[0]

@@ -66,6 +66,49 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
+/// Ends a stream quietly where a compressed file is cut short (a copy interrupted mid-way):
+/// the rows before the cut are read as usual, and the pipeline records one reject for the
+/// lost tail instead of failing the whole run.
+pub struct Truncation<R> {
+    inner: R,
+    pub cut: Rc<RefCell<Option<String>>>,
+}
+
+impl<R: Read> Truncation<R> {
+    pub fn new(inner: R) -> (Self, Rc<RefCell<Option<String>>>) {
+        let cut = Rc::new(RefCell::new(None));
+        (
+            Truncation {
+                inner,
+                cut: cut.clone(),
+            },
+            cut,
+        )
+    }
+}
+
+impl<R: Read> Read for Truncation<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.cut.borrow().is_some() {
+            return Ok(0);
+        }
+        match self.inner.read(buf) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::UnexpectedEof
+                        | io::ErrorKind::InvalidInput
+                        | io::ErrorKind::InvalidData
+                ) =>
+            {
+                *self.cut.borrow_mut() = Some(e.to_string());
+                Ok(0)
+            }
+            other => other,
+        }
+    }
+}
+
 /// Streams `inner` (in `encoding`) out as UTF-8, replacing undecodable bytes with U+FFFD.
 pub struct Transcoder<R> {
     inner: R,

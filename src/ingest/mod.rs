@@ -268,13 +268,14 @@ fn ingest_file(
         source,
     })?;
     let gz = head.starts_with(&[0x1f, 0x8b]);
-    let mut content: Box<dyn BufRead> = if gz {
-        Box::new(BufReader::with_capacity(
-            1 << 16,
-            flate2::bufread::MultiGzDecoder::new(raw),
-        ))
+    let (mut content, cut): (Box<dyn BufRead>, _) = if gz {
+        let (guarded, cut) = decode::Truncation::new(flate2::bufread::MultiGzDecoder::new(raw));
+        (
+            Box::new(BufReader::with_capacity(1 << 16, guarded)),
+            Some(cut),
+        )
     } else {
-        Box::new(raw)
+        (Box::new(raw), None)
     };
     let head = content.fill_buf().map_err(|source| Error::Read {
         path: path.into(),
@@ -288,7 +289,10 @@ fn ingest_file(
         ..Default::default()
     };
     let amount_minor = format == Format::Jpos;
+    let mut last_line = 0u64;
     let mut on_item = |item: Item| -> Result<()> {
+        let (Item::Record { line, .. } | Item::Reject { line, .. } | Item::Skip { line }) = &item;
+        last_line = last_line.max(*line);
         match item {
             Item::Skip { .. } => summary.events_skipped += 1,
             Item::Reject {
@@ -387,6 +391,18 @@ fn ingest_file(
             // Parquet needs random access: read it by path (still hashed below as a stream).
             parquet::read(path, &cfg.mapping, &mut on_item)?
         }
+    }
+
+    // A gzip file cut short: everything before the cut was read; the lost tail is one reject.
+    if let Some(reason) = cut.and_then(|c| c.borrow_mut().take()) {
+        summary.rows_read += 1;
+        summary.rows_rejected += 1;
+        rejects.push(Reject {
+            file: display.clone(),
+            line: last_line + 1,
+            reason: format!("file is truncated: the compressed data end early ({reason}); rows after line {last_line} are lost"),
+            excerpt: String::new(),
+        });
     }
 
     // Hash the whole file even if a reader stopped early.

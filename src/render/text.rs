@@ -352,7 +352,11 @@ pub fn terminal_summary(r: &Report, out: &std::path::Path, cells: usize) -> Stri
         );
     }
     if !r.unknown_codes.is_empty() {
-        let list: Vec<String> = r.unknown_codes.iter().map(|(c, n)| format!("{c} ({n})")).collect();
+        let list: Vec<String> = r
+            .unknown_codes
+            .iter()
+            .map(|(c, n)| format!("{c} ({n})"))
+            .collect();
         let _ = writeln!(s, "  codes not in the catalog: {}", list.join(", "));
     }
     let _ = writeln!(s, "  report: {}", out.join("report.html").display());
