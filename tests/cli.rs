@@ -1,64 +1,11 @@
 //! Integration tests: run the built `poslens` binary on fixtures and compare parsed values.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_poslens"));
-    c.env("SOURCE_DATE_EPOCH", "1767225600");
-    c
-}
-
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(rel)
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("binary runs");
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// A CSV file as (header, rows of column -> value).
-fn read_csv(path: &Path) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
-    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
-    let rows = r
-        .records()
-        .map(|rec| {
-            let rec = rec.unwrap();
-            header
-                .iter()
-                .cloned()
-                .zip(rec.iter().map(String::from))
-                .collect()
-        })
-        .collect();
-    (header, rows)
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
-
-fn analyze(inputs: &[&Path], out: &Path, extra: &[&str]) -> Output {
-    let mut c = bin();
-    c.arg("analyze");
-    for i in inputs {
-        c.arg(i);
-    }
-    c.arg("--out").arg(out).args(extra);
-    run_ok(&mut c)
-}
+use common::{analyze, bin, fixture, json, read_csv, run_ok};
 
 const SPEC_FILES: &[&str] = &[
     "report.html",

@@ -1,57 +1,15 @@
 //! Ingest tests (issue 3): every format, every malformed kind, reconciliation as a property,
 //! the same transactions in four shapes giving the same figures, and no PAN in any output.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+use common::{analyze, bin, fixture, manifest_totals, ok};
 
 use proptest::prelude::*;
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_poslens"));
-    c.env("SOURCE_DATE_EPOCH", "1767225600");
-    c
-}
-
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(rel)
-}
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "exit {:?}\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn analyze(inputs: &[PathBuf], out: &Path, extra: &[&str]) -> Output {
-    ok(bin()
-        .arg("analyze")
-        .args(inputs)
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .output()
-        .unwrap())
-}
-
-fn manifest_totals(out: &Path) -> BTreeMap<String, u64> {
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
-    m["totals"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter_map(|(k, v)| v.as_u64().map(|v| (k.clone(), v)))
-        .collect()
-}
 
 fn rejects(out: &Path) -> Vec<(String, String)> {
     let mut r = csv::Reader::from_path(out.join("rejects.csv")).unwrap();

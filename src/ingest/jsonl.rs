@@ -712,55 +712,7 @@ mod tests {
     #[test]
     fn mutated_input_never_panics() {
         let base = [TRANSACTIONS, ALIASES, BROKEN].concat().into_bytes();
-        let noise: &[&[u8]] = &[
-            b"<",
-            b">",
-            b"/",
-            b"\"",
-            b"'",
-            b"&",
-            b"=",
-            b"<!",
-            b"<?",
-            b"]]>",
-            b"-->",
-            b"\n",
-            b"\r\n",
-            b"{",
-            b"}",
-            b"[",
-            b":",
-            b",",
-            b"\\",
-            b"\xff",
-            b"\xc3",
-            b"\xef\xbb\xbf",
-            b"</log>",
-            b"<log ",
-        ];
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move |n: usize| {
-            seed = seed
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            ((seed >> 33) as usize) % n.max(1)
-        };
-        for _ in 0..1500 {
-            let mut input = base.clone();
-            for _ in 0..1 + next(4) {
-                let at = next(input.len() + 1);
-                match next(3) {
-                    0 => {
-                        let piece = noise[next(noise.len())];
-                        input.splice(at..at, piece.iter().copied());
-                    }
-                    1 => {
-                        let end = (at + next(40)).min(input.len());
-                        input.drain(at..end);
-                    }
-                    _ => input.truncate(at),
-                }
-            }
+        for input in crate::ingest::mutate::mutations(&base, 1500) {
             let items = read_all(&input, &Mapping::default());
             let lines: Vec<u64> = items.iter().map(line_of).collect();
             assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{lines:?}");

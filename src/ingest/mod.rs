@@ -14,6 +14,8 @@ pub mod csv;
 pub mod decode;
 pub mod jpos;
 pub mod jsonl;
+#[cfg(test)]
+mod mutate;
 pub mod normalize;
 pub mod parquet;
 pub mod schema;
