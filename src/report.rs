@@ -143,6 +143,8 @@ pub struct OutageLine {
 #[derive(Debug, Clone, Serialize)]
 pub struct BurstLine {
     pub terminal_id: String,
+    /// `2026-11-08 03:00 – 2026-11-08 04:00`, local time.
+    pub label: String,
     pub start: String,
     pub end: String,
     pub fraud: u64,
@@ -351,6 +353,11 @@ pub fn build(
         .iter()
         .map(|b| BurstLine {
             terminal_id: b.terminal_id.clone(),
+            label: format!(
+                "{} – {}",
+                label(b.start, Bucket::Hour, tz),
+                label(b.end, Bucket::Hour, tz)
+            ),
             start: rfc3339(b.start, tz),
             end: rfc3339(b.end, tz),
             fraud: b.fraud,

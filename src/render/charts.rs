@@ -237,7 +237,7 @@ fn top_codes<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift>) -> R
         .filter(|c| c.class != Class::Approved)
         .take(12)
         .collect();
-    let n = codes.len().max(1) as i32;
+    let n = codes.len().max(1);
     let max = codes
         .iter()
         .map(|c| c.transactions)
@@ -246,12 +246,16 @@ fn top_codes<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift>) -> R
         .max(1) as f64
         * 1.25;
     let mut chart = ChartBuilder::on(root)
-        .caption("Most frequent failure codes (count)", caption_style())
+        .caption(
+            "Most frequent failure codes (count, coloured by class)",
+            caption_style(),
+        )
         .margin(14)
         .x_label_area_size(30)
         .y_label_area_size(330)
-        .build_cartesian_2d(0f64..max, 0..n)
+        .build_cartesian_2d(0f64..max, 0f64..n as f64)
         .map_err(err)?;
+    // Row k (from the top) is the band [n-1-k, n-k); labels sit at the band centres.
     let names: Vec<String> = codes
         .iter()
         .map(|c| ascii(&format!("{}  {}", c.response_code, c.meaning), 40))
@@ -259,11 +263,16 @@ fn top_codes<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift>) -> R
     chart
         .configure_mesh()
         .disable_y_mesh()
-        .y_labels(codes.len().max(1))
-        .y_label_formatter(&|i| {
-            // Row 0 is at the bottom: put the most frequent code at the top.
-            let idx = (n - 1 - *i) as usize;
-            names.get(idx).cloned().unwrap_or_default()
+        .y_labels(2 * n + 1)
+        .y_label_formatter(&|y| {
+            if (y - y.floor() - 0.5).abs() < 1e-6 {
+                names
+                    .get(n - 1 - y.floor() as usize)
+                    .cloned()
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            }
         })
         .x_label_formatter(&|x| format!("{x:.0}"))
         .x_label_style(label_style())
@@ -273,18 +282,18 @@ fn top_codes<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift>) -> R
         .draw()
         .map_err(err)?;
     for (idx, c) in codes.iter().enumerate() {
-        let row = n - 1 - idx as i32;
-        let colour = class_colour(c.class);
+        let y = (n - 1 - idx) as f64;
+        let v = c.transactions as f64;
         chart
             .draw_series(std::iter::once(Rectangle::new(
-                [(0.0, row), (c.transactions as f64, row + 1)],
-                colour.mix(0.85).filled(),
+                [(0.0, y + 0.15), (v, y + 0.85)],
+                class_colour(c.class).mix(0.9).filled(),
             )))
             .map_err(err)?;
         chart
             .draw_series(std::iter::once(Text::new(
                 format!("{} ({})", c.transactions, c.class.name()),
-                (c.transactions as f64 + max * 0.01, row),
+                (v + max * 0.01, y + 0.7),
                 label_style(),
             )))
             .map_err(err)?;

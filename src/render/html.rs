@@ -231,16 +231,7 @@ pub fn render(r: &Report, charts: &[(String, Vec<u8>)]) -> Vec<u8> {
     if !r.fraud_bursts.is_empty() {
         let _ = write!(h, "<h2>{}</h2>\n<ul>", esc(w.bursts_heading));
         for b in &r.fraud_bursts {
-            let _ = write!(
-                h,
-                "<li><b>{}</b>: {} {} / {} ({} → {})</li>",
-                esc(&b.terminal_id),
-                fmt_int(b.fraud),
-                esc(w.fraud_codes),
-                fmt_int(b.transactions),
-                esc(&b.start),
-                esc(&b.end)
-            );
+            let _ = write!(h, "<li>{}</li>", esc(&w.burst(b)));
         }
         h.push_str("</ul>\n");
     }

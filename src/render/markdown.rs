@@ -121,16 +121,7 @@ pub fn render(r: &Report) -> Vec<u8> {
     if !r.fraud_bursts.is_empty() {
         let _ = writeln!(m, "## {}\n", w.bursts_heading);
         for b in &r.fraud_bursts {
-            let _ = writeln!(
-                m,
-                "- **{}**: {} {} {} ({} → {})",
-                cell(&b.terminal_id),
-                fmt_int(b.fraud),
-                w.fraud_codes,
-                fmt_int(b.transactions),
-                b.start,
-                b.end
-            );
+            let _ = writeln!(m, "- {}", cell(&w.burst(b)));
         }
         m.push('\n');
     }

@@ -51,7 +51,6 @@ pub struct Words {
     pub outage_columns: [&'static str; 5],
     pub outage_note: &'static str,
     pub bursts_heading: &'static str,
-    pub fraud_codes: &'static str,
     pub terminals_heading: &'static str,
     pub terminal_columns: [&'static str; 7],
     pub data_heading: &'static str,
@@ -104,7 +103,6 @@ impl Words {
                 outage_note:
                     "Outages are upstream (issuer or switch): they never count against a terminal.",
                 bursts_heading: "Fraud-code bursts (possible card testing)",
-                fraud_codes: "fraud codes in",
                 terminals_heading: "Terminals (highest terminal-error rate first)",
                 terminal_columns: [
                     "Terminal",
@@ -161,7 +159,6 @@ impl Words {
                 outage_columns: ["时间", "小时数", "网络错误 / 交易", "比例", "受影响终端"],
                 outage_note: "中断发生在上游（发卡行或转接），不计入终端故障。",
                 bursts_heading: "欺诈类应答码集中出现（可能是盗卡测试）",
-                fraud_codes: "笔欺诈类应答，共",
                 terminals_heading: "终端（按终端类错误率从高到低）",
                 terminal_columns: [
                     "终端",
@@ -234,6 +231,21 @@ impl Words {
             format!(
                 "How: only terminal-side codes (card read, format, MAC/key, set-up errors) count, tested against the fleet baseline of {} (one-sided exact binomial test, Benjamini–Hochberg across terminals) and at least twice the baseline. Declines, fraud codes and network outages never flag a terminal.",
                 pct(r.baseline_rate)
+            )
+        }
+    }
+
+    /// One fraud-code burst in a sentence.
+    pub fn burst(&self, b: &crate::report::BurstLine) -> String {
+        if self.zh {
+            format!(
+                "{}：{} 内共 {} 笔交易，其中 {} 笔为欺诈类应答码",
+                b.terminal_id, b.label, b.transactions, b.fraud
+            )
+        } else {
+            format!(
+                "{}: {} fraud codes in {} transactions, {}",
+                b.terminal_id, b.fraud, b.transactions, b.label
             )
         }
     }
@@ -335,8 +347,8 @@ pub fn terminal_summary(r: &Report, out: &std::path::Path, cells: usize) -> Stri
     for b in &r.fraud_bursts {
         let _ = writeln!(
             s,
-            "  fraud-code burst: {} {} → {} ({} fraud codes in {} transactions)",
-            b.terminal_id, b.start, b.end, b.fraud, b.transactions
+            "  fraud-code burst: {} {} ({} fraud codes in {} transactions)",
+            b.terminal_id, b.label, b.fraud, b.transactions
         );
     }
     for g in &r.regressions {
