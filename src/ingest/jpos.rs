@@ -127,7 +127,7 @@ const CAPTURE_BYTES: usize = 4096;
 const MAX_DEPTH: usize = 256;
 
 /// The data elements we read; every other field's value is never decoded.
-const WANTED: [u32; 10] = [0, 2, 4, 11, 22, 37, 39, 41, 42, 49];
+const WANTED: [u32; 11] = [0, 2, 4, 11, 22, 37, 39, 41, 42, 43, 49];
 
 /// Sensitive data elements (PCI DSS): track 2, track 3, track 1, PIN block, ICC/EMV data.
 /// They are not in [`WANTED`], so never read; this list drives the masking of excerpts.
@@ -777,6 +777,19 @@ impl Msg {
         if let Some(id) = self.trimmed(37).or_else(|| self.trimmed(11)) {
             f.set(Field::TxnId, id);
         }
+        // Field 43, card acceptor name/location: in the ISO layout (40 characters) the name is
+        // the first 25, followed by city and country; shorter values are taken as the name.
+        if let Some(v) = self.get(43) {
+            let name: String = if v.chars().count() >= 38 {
+                v.chars().take(25).collect()
+            } else {
+                v.to_string()
+            };
+            let name = name.trim();
+            if !name.is_empty() {
+                f.set(Field::MerchantName, name);
+            }
+        }
         if f.get(Field::Currency).is_none() {
             if let Some(c) = self.amount_currency.as_deref().map(str::trim) {
                 if !c.is_empty() {
@@ -1070,6 +1083,7 @@ mod tests {
         assert_eq!(line, log_line(SESSION, 6));
         assert_eq!(f.get(Field::ResponseCode), Some("05"));
         assert_eq!(f.get(Field::TxnId), Some("000125"));
+        assert_eq!(f.get(Field::MerchantName), Some("HARBOUR BISTRO"));
         assert_eq!(f.get(Field::Amount), Some("000000089900"));
         assert_eq!(f.get(Field::EntryMode), Some("071"));
 
