@@ -121,7 +121,7 @@ fn load_cubes(cfg: &config::Config) -> Result<(ingest::IngestOutcome, cube::Cube
 
 fn analyze_command(cfg: &config::Config) -> Result<()> {
     let started = Instant::now();
-    let (outcome, cube) = if cfg.analyze.cubes.is_empty() {
+    let (mut outcome, cube) = if cfg.analyze.cubes.is_empty() {
         ingest_to_cube(&cfg.ingest)?
     } else {
         load_cubes(cfg)?
@@ -150,6 +150,7 @@ fn analyze_command(cfg: &config::Config) -> Result<()> {
     render::write_all(
         &cfg.analyze.out,
         &report,
+        &mut outcome.rejects,
         &cfg.options,
         &cfg.catalog.sha256,
         cfg.analyze.png,

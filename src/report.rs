@@ -10,7 +10,7 @@ use crate::analyze::periods::{label, rfc3339};
 use crate::analyze::{Analysis, ClassCounts, Status};
 use crate::classify::{Catalog, Class};
 use crate::config::{Bucket, Lang};
-use crate::ingest::{IngestOutcome, InputSummary, Reject};
+use crate::ingest::{IngestOutcome, InputSummary};
 
 /// Everything a reader of the report sees.
 #[derive(Debug, Clone, Serialize)]
@@ -43,8 +43,6 @@ pub struct Report {
     pub totals: InputSummary,
     /// Terminal × day cells for the heatmap (worst terminals first).
     pub heatmap: Heatmap,
-    #[serde(skip)]
-    pub rejects: Vec<Reject>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -438,7 +436,6 @@ pub fn build(
         inputs: ingest.inputs.clone(),
         totals,
         heatmap: heatmap(a, tz),
-        rejects: ingest.rejects.clone(),
     }
 }
 

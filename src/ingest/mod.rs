@@ -18,9 +18,10 @@ pub mod jsonl;
 mod mutate;
 pub mod normalize;
 pub mod parquet;
+pub mod rejects;
 pub mod schema;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -71,20 +72,13 @@ pub struct InputSummary {
     pub amounts_invalid: u64,
 }
 
-/// A row that could not be used, for `rejects.csv`. The excerpt is already scrubbed.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Reject {
-    pub file: String,
-    pub line: u64,
-    pub reason: String,
-    pub excerpt: String,
-}
+pub use rejects::{Reject, RejectLog};
 
 /// Everything ingest learned besides the transactions themselves.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Default)]
 pub struct IngestOutcome {
     pub inputs: Vec<InputSummary>,
-    pub rejects: Vec<Reject>,
+    pub rejects: RejectLog,
 }
 
 impl IngestOutcome {
@@ -105,22 +99,9 @@ impl IngestOutcome {
         t
     }
 
-    /// Reject counts per reason kind (the text before any quoted value), most frequent first.
+    /// Reject counts per reason kind, most frequent first.
     pub fn reasons(&self) -> Vec<(String, u64)> {
-        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        for r in &self.rejects {
-            let kind = r
-                .reason
-                .split(['"', ':'])
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_string();
-            *counts.entry(kind).or_default() += 1;
-        }
-        let mut v: Vec<_> = counts.into_iter().collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        v
+        self.rejects.reasons()
     }
 }
 
@@ -253,7 +234,7 @@ fn ingest_file(
     cfg: &IngestConfig,
     path: &Path,
     seen: &mut HashSet<u128>,
-    rejects: &mut Vec<Reject>,
+    rejects: &mut RejectLog,
     bar: Option<indicatif::ProgressBar>,
     sink: &mut dyn FnMut(Txn) -> Result<()>,
 ) -> Result<InputSummary> {
@@ -308,8 +289,9 @@ fn ingest_file(
                     file: display.clone(),
                     line,
                     reason,
-                    excerpt: scrub_pans(&excerpt_of(&excerpt, 200)),
-                });
+                    // One line per reject: multi-line XML events are flattened.
+                    excerpt: scrub_pans(&excerpt_of(&flatten_whitespace(&excerpt), 200)),
+                })?;
             }
             Item::Record { line, fields } => {
                 summary.rows_read += 1;
@@ -321,7 +303,7 @@ fn ingest_file(
                             line,
                             reason,
                             excerpt: fields_excerpt(&fields),
-                        });
+                        })?;
                     }
                     Ok(v) => {
                         if let Some(id) = fields.get(Field::TxnId) {
@@ -404,7 +386,7 @@ fn ingest_file(
             line: last_line + 1,
             reason: format!("file is truncated: the compressed data end early ({reason}); rows after line {last_line} are lost"),
             excerpt: String::new(),
-        });
+        })?;
     }
 
     // Hash the whole file even if a reader stopped early.
@@ -484,6 +466,11 @@ fn validate(f: &RawFields, cfg: &IngestConfig, amount_minor: bool) -> Result<Val
         code_padded,
         amount_invalid,
     })
+}
+
+/// Runs of whitespace (newlines, indentation) as one space.
+fn flatten_whitespace(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The canonical fields of a rejected record as `name=value` pairs, PAN cut and scrubbed.

@@ -194,20 +194,24 @@ pub fn flagged_terminals(r: &Report) -> Result<Vec<u8>> {
     )
 }
 
-pub fn rejects(r: &Report) -> Result<Vec<u8>> {
-    let rows = r
-        .rejects
-        .iter()
-        .map(|x| {
-            vec![
-                safe_text(&x.file),
-                x.line.to_string(),
-                safe_text(&x.reason),
-                safe_text(&x.excerpt),
-            ]
-        })
-        .collect();
-    write(&["file", "line", "reason", "excerpt"], rows)
+/// `rejects.csv`, streamed from the reject log into `out` (it can be larger than memory).
+pub fn rejects(log: &mut crate::ingest::RejectLog, out: &mut dyn std::io::Write) -> Result<()> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(out);
+    let err = |e: csv::Error| Error::internal("csv", e);
+    w.write_record(["file", "line", "reason", "excerpt"])
+        .map_err(err)?;
+    log.for_each(|x| {
+        w.write_record([
+            safe_text(&x.file),
+            x.line.to_string(),
+            safe_text(&x.reason),
+            safe_text(&x.excerpt),
+        ])
+        .map_err(err)
+    })?;
+    w.flush().map_err(|e| Error::internal("csv", e))
 }
 
 #[cfg(test)]

@@ -28,7 +28,6 @@ pub fn outputs(r: &Report, png: bool) -> Result<Vec<(String, Vec<u8>)>> {
         ("report.html".to_string(), html::render(r, &charts)),
         ("report.md".to_string(), markdown::render(r)),
         ("summary.json".to_string(), json::summary(r)?),
-        ("rejects.csv".to_string(), csv::rejects(r)?),
         ("csv/by_terminal.csv".to_string(), csv::by_terminal(r)?),
         ("csv/by_period.csv".to_string(), csv::by_period(r)?),
         ("csv/by_code.csv".to_string(), csv::by_code(r)?),
@@ -56,16 +55,21 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Write the files and then the manifest into `dir`.
+/// Write the files, `rejects.csv` (streamed from the reject log) and then the manifest into
+/// `dir`.
 pub fn write_all(
     dir: &Path,
     r: &Report,
+    rejects: &mut crate::ingest::RejectLog,
     options: &BTreeMap<String, String>,
     catalog_sha256: &str,
     png: bool,
 ) -> Result<Vec<OutputFile>> {
     let files = outputs(r, png)?;
-    let mut written = Vec::with_capacity(files.len() + 1);
+    let mut written = Vec::with_capacity(files.len() + 2);
+    written.push(write_streamed(dir, "rejects.csv", &mut |w| {
+        csv::rejects(rejects, w)
+    })?);
     for (rel, bytes) in &files {
         write_atomic(&dir.join(rel), bytes)?;
         written.push(OutputFile {
@@ -74,6 +78,7 @@ pub fn write_all(
             bytes: bytes.len() as u64,
         });
     }
+    written.sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = json::manifest(r, options, catalog_sha256, &written)?;
     write_atomic(&dir.join("manifest.json"), &manifest)?;
     written.push(OutputFile {
@@ -82,6 +87,68 @@ pub fn write_all(
         bytes: manifest.len() as u64,
     });
     Ok(written)
+}
+
+/// A writer that hashes and counts what passes through it.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Write an output too large to hold as bytes: streamed into a temporary file beside the
+/// target, hashed on the way, then renamed into place.
+fn write_streamed(
+    dir: &Path,
+    rel: &str,
+    fill: &mut dyn FnMut(&mut dyn Write) -> Result<()>,
+) -> Result<OutputFile> {
+    let path = dir.join(rel);
+    let werr = |source| Error::Write {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(werr)?;
+    let tmp = dir.join(format!(".{rel}.tmp{}", std::process::id()));
+    let file = std::fs::File::create(&tmp).map_err(werr)?;
+    let mut w = HashingWriter {
+        inner: std::io::BufWriter::new(file),
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
+    fill(&mut w)?;
+    w.flush().map_err(werr)?;
+    let HashingWriter {
+        inner,
+        hasher,
+        bytes,
+    } = w;
+    let file = inner.into_inner().map_err(|e| werr(e.into_error()))?;
+    file.sync_all().map_err(werr)?;
+    drop(file);
+    std::fs::rename(&tmp, &path).map_err(werr)?;
+    Ok(OutputFile {
+        path: rel.to_string(),
+        sha256: hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        bytes,
+    })
 }
 
 /// Write to a temporary file beside the target, then rename: a reader never sees half a file.

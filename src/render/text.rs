@@ -431,12 +431,7 @@ pub fn validation(o: &crate::ingest::IngestOutcome) -> String {
         let _ = writeln!(s, "\nrejected rows by reason:");
         for (reason, n) in &reasons {
             let _ = writeln!(s, "  {n:>8}  {reason}");
-            for r in o
-                .rejects
-                .iter()
-                .filter(|r| r.reason.starts_with(reason.as_str()))
-                .take(3)
-            {
+            for r in o.rejects.examples().iter().filter(|r| r.kind() == reason) {
                 let _ = writeln!(
                     s,
                     "            {}:{}: {} | {}",
