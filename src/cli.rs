@@ -76,7 +76,7 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// Output directory.
+    /// Output directory [default: reports/latest].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
