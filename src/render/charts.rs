@@ -123,6 +123,16 @@ pub fn all_png(r: &Report) -> Result<Vec<(String, Vec<u8>)>> {
     Ok(out)
 }
 
+/// Label of a horizontal band chart: row k from the top is the band [n-1-k, n-k) and is
+/// labelled at its centre; other tick positions stay blank.
+fn band_label(names: &[String], y: f64) -> String {
+    let n = names.len();
+    if (y - y.floor() - 0.5).abs() > 1e-6 || y < 0.0 || y.floor() as usize >= n {
+        return String::new();
+    }
+    names[n - 1 - y.floor() as usize].clone()
+}
+
 fn caption_style() -> TextStyle<'static> {
     ("sans-serif", 22).into_font().color(&RGBColor(30, 30, 30))
 }
@@ -264,16 +274,7 @@ fn top_codes<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift>) -> R
         .configure_mesh()
         .disable_y_mesh()
         .y_labels(2 * n + 1)
-        .y_label_formatter(&|y| {
-            if (y - y.floor() - 0.5).abs() < 1e-6 {
-                names
-                    .get(n - 1 - y.floor() as usize)
-                    .cloned()
-                    .unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .y_label_formatter(&|y| band_label(&names, *y))
         .x_label_formatter(&|x| format!("{x:.0}"))
         .x_label_style(label_style())
         .y_label_style(label_style())
@@ -335,17 +336,7 @@ fn worst_terminals<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift>
         .configure_mesh()
         .disable_y_mesh()
         .y_labels(2 * n + 1)
-        .y_label_formatter(&|y| {
-            let band = y - y.floor();
-            if (band - 0.5).abs() < 1e-6 {
-                names
-                    .get(n - 1 - y.floor() as usize)
-                    .cloned()
-                    .unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .y_label_formatter(&|y| band_label(&names, *y))
         .x_label_formatter(&|x| format!("{x:.1}%"))
         .x_desc("terminal-side errors, % of transactions (red: flagged; grey line: fleet baseline)")
         .axis_desc_style(label_style())
