@@ -32,6 +32,8 @@ pub struct Report {
     pub codes: Vec<CodeLine>,
     pub merchants: Vec<MerchantLine>,
     pub baseline_rate: f64,
+    /// Pearson chi-square / df of healthy terminals around the baseline (about 1: binomial fits).
+    pub baseline_dispersion: Option<f64>,
     pub flagged: Vec<FlagLine>,
     pub outages: Vec<OutageLine>,
     pub fraud_bursts: Vec<BurstLine>,
@@ -427,6 +429,7 @@ pub fn build(
         codes,
         merchants,
         baseline_rate: a.baseline_rate,
+        baseline_dispersion: a.baseline_dispersion,
         flagged,
         outages,
         fraud_bursts,

@@ -625,3 +625,71 @@ fn buckets_and_windows() {
         std::fs::read_to_string(win.join("csv/by_terminal.csv")).unwrap()
     );
 }
+
+/// `poslens codes` explains codes the way a merchant needs, in both languages and profiles,
+/// and exports the catalog as JSON and CSV.
+#[test]
+fn codes_command_explains_and_exports() {
+    let text =
+        |args: &[&str]| String::from_utf8(run_ok(bin().arg("codes").args(args)).stdout).unwrap();
+    let c9997 = text(&["9997"]);
+    assert!(c9997.starts_with("9997 — "), "{c9997}");
+    assert!(
+        c9997.contains("Class: terminal")
+            && c9997.contains("Likely causes:")
+            && c9997.contains("What to do:")
+    );
+    let c34 = text(&["34", "--lang", "zh"]);
+    assert!(
+        c34.contains("类别: fraud") && c34.contains("卡片异常"),
+        "{c34}"
+    );
+    let cup = text(&["34", "--profile", "cup"]);
+    assert!(cup.contains("UnionPay action class: D"), "{cup}");
+    assert!(
+        text(&["5"]).starts_with("05 — "),
+        "one-digit codes are read as two digits"
+    );
+
+    let all: serde_json::Value = serde_json::from_str(&text(&["--format", "json"])).unwrap();
+    assert_eq!(all["profile"], "iso8583");
+    assert!(all["codes"].as_array().unwrap().len() >= 104);
+    let csv_text = text(&["--profile", "cup", "--format", "csv"]);
+    assert!(csv_text.starts_with("code,class,meaning,causes,action,retry,who\n"));
+    assert!(csv_text.lines().any(|l| l.starts_with("A0,terminal,")));
+
+    let out = bin().args(["codes", "QQ"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown"));
+}
+
+/// The Chinese report under the UnionPay profile: Chinese text in HTML and Markdown, CUP
+/// meanings in by_code.csv, and the same numbers as the English run.
+#[test]
+fn chinese_report_with_cup_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let (en, zh) = (dir.path().join("en"), dir.path().join("zh"));
+    analyze(&[&fixture("csv/small.csv")], &en, &[]);
+    analyze(
+        &[&fixture("csv/small.csv")],
+        &zh,
+        &["--lang", "zh", "--profile", "cup"],
+    );
+    let html = std::fs::read_to_string(zh.join("report.html")).unwrap();
+    assert!(html.contains("<html lang=\"zh\">") && html.contains("交易为什么失败"));
+    assert!(std::fs::read_to_string(zh.join("report.md"))
+        .unwrap()
+        .contains("## 数据质量"));
+    let (_, codes) = read_csv(&zh.join("csv/by_code.csv"));
+    let c51 = codes.iter().find(|c| c["response_code"] == "51").unwrap();
+    assert!(
+        c51["meaning"]
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "{c51:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(en.join("csv/by_terminal.csv")).unwrap(),
+        std::fs::read_to_string(zh.join("csv/by_terminal.csv")).unwrap()
+    );
+}

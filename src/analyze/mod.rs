@@ -121,6 +121,8 @@ pub struct Analysis {
     pub by_merchant: Vec<MerchantRow>,
     /// The fleet's terminal-class rate the flags were tested against.
     pub baseline_rate: f64,
+    /// How well the binomial model fits the healthy fleet (see [`terminals::TerminalAnalysis`]).
+    pub baseline_dispersion: Option<f64>,
     pub flagged: Vec<Flag>,
     pub outages: Vec<Outage>,
     pub fraud_bursts: Vec<FraudBurst>,
@@ -196,6 +198,7 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
         by_code,
         by_merchant,
         baseline_rate: tt.baseline_rate,
+        baseline_dispersion: tt.dispersion,
         flagged: tt.flagged,
         outages,
         fraud_bursts,

@@ -89,6 +89,10 @@ pub struct TerminalAnalysis {
     pub rows: Vec<TerminalRow>,
     pub flagged: Vec<Flag>,
     pub baseline_rate: f64,
+    /// Pearson chi-square / degrees of freedom of the unflagged judged terminals around the
+    /// baseline: about 1 when the binomial model fits; well above 1 means the fleet is
+    /// overdispersed and p-values are optimistic.
+    pub dispersion: Option<f64>,
     pub daily: Vec<(String, i64, ClassCounts)>,
 }
 
@@ -237,10 +241,28 @@ pub fn analyze(
             .then(b.terminal_fault_rate.total_cmp(&a.terminal_fault_rate))
             .then(a.terminal_id.cmp(&b.terminal_id))
     });
+    let healthy: Vec<&ClassCounts> = judged
+        .iter()
+        .zip(&flagged_set)
+        .filter(|(_, f)| !**f)
+        .map(|(t, _)| &counts[t])
+        .collect();
+    let dispersion = (healthy.len() >= 2 && baseline > 0.0).then(|| {
+        let chi2: f64 = healthy
+            .iter()
+            .map(|c| {
+                let expected = c.transactions as f64 * baseline;
+                let diff = c.get(Class::Terminal) as f64 - expected;
+                diff * diff / (expected * (1.0 - baseline))
+            })
+            .sum();
+        chi2 / (healthy.len() - 1) as f64
+    });
     Ok(TerminalAnalysis {
         rows,
         flagged,
         baseline_rate: baseline,
+        dispersion,
         daily: daily
             .into_iter()
             .map(|((t, d), c)| (t.to_string(), d, c))

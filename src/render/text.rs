@@ -224,13 +224,19 @@ impl Words {
     pub fn flag_method(&self, r: &Report) -> String {
         if self.zh {
             format!(
-                "判定方法：只看终端类应答码（读卡、格式、MAC/密钥、设置错误），与整体基线 {} 比较（单侧精确二项检验，Benjamini–Hochberg 校正），并要求至少为基线的两倍。拒付、欺诈和网络中断不会让终端被判为故障。",
-                pct(r.baseline_rate)
+                "判定方法：只看终端类应答码（读卡、格式、MAC/密钥、设置错误），与整体基线 {} 比较（单侧精确二项检验，Benjamini–Hochberg 校正），并要求至少为基线的两倍。拒付、欺诈和网络中断不会让终端被判为故障。{}",
+                pct(r.baseline_rate),
+                r.baseline_dispersion
+                    .map(|d| format!("正常终端相对基线的离散度为 {d:.2}（约为 1 说明二项模型适用）。"))
+                    .unwrap_or_default()
             )
         } else {
             format!(
-                "How: only terminal-side codes (card read, format, MAC/key, set-up errors) count, tested against the fleet baseline of {} (one-sided exact binomial test, Benjamini–Hochberg across terminals) and at least twice the baseline. Declines, fraud codes and network outages never flag a terminal.",
-                pct(r.baseline_rate)
+                "How: only terminal-side codes (card read, format, MAC/key, set-up errors) count, tested against the fleet baseline of {} (one-sided exact binomial test, Benjamini–Hochberg across terminals) and at least twice the baseline. Declines, fraud codes and network outages never flag a terminal.{}",
+                pct(r.baseline_rate),
+                r.baseline_dispersion
+                    .map(|d| format!(" Dispersion of the healthy terminals around the baseline: {d:.2} (about 1 means the binomial model fits)."))
+                    .unwrap_or_default()
             )
         }
     }
