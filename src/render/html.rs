@@ -313,6 +313,26 @@ pub fn render(r: &Report, charts: &[(String, Vec<u8>)]) -> Vec<u8> {
         }
         h.push_str("</ul>\n");
     }
+    // Per input, for auditors: the reconciliation and the hash that identifies the file.
+    h.push_str("<table><tr>");
+    for c in w.input_columns {
+        let _ = write!(h, "<th>{}</th>", esc(c));
+    }
+    h.push_str("</tr>\n");
+    for i in &r.inputs {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td><code title=\"{}\">{}…</code></td></tr>",
+            esc(&i.path),
+            fmt_int(i.rows_read),
+            fmt_int(i.rows_accepted),
+            fmt_int(i.rows_rejected),
+            fmt_int(i.rows_duplicate),
+            esc(&i.sha256),
+            esc(i.sha256.get(..16).unwrap_or(&i.sha256))
+        );
+    }
+    h.push_str("</table>\n");
     h.push_str("</body></html>\n");
     h.into_bytes()
 }

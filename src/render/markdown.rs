@@ -155,5 +155,19 @@ pub fn render(r: &Report) -> Vec<u8> {
     for (reason, n) in &r.reject_reasons {
         let _ = writeln!(m, "- {}: {}", cell(reason), fmt_int(*n));
     }
+    let _ = writeln!(m, "\n| {} |", w.input_columns.join(" | "));
+    let _ = writeln!(m, "|{}", "---|".repeat(w.input_columns.len()));
+    for i in &r.inputs {
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {} | {} | `{}` |",
+            cell(&i.path),
+            fmt_int(i.rows_read),
+            fmt_int(i.rows_accepted),
+            fmt_int(i.rows_rejected),
+            fmt_int(i.rows_duplicate),
+            i.sha256
+        );
+    }
     m.into_bytes()
 }

@@ -56,6 +56,7 @@ pub struct Words {
     pub data_heading: &'static str,
     pub regressions_heading: &'static str,
     pub regression_columns: [&'static str; 6],
+    pub input_columns: [&'static str; 6],
 }
 
 impl Words {
@@ -123,6 +124,14 @@ impl Words {
                     "Mostly",
                     "p-value",
                 ],
+                input_columns: [
+                    "Input",
+                    "Read",
+                    "Accepted",
+                    "Rejected",
+                    "Duplicate",
+                    "SHA-256",
+                ],
             },
             Lang::Zh => Words {
                 zh: true,
@@ -172,6 +181,7 @@ impl Words {
                 data_heading: "数据质量",
                 regressions_heading: "与上周相比失败率上升",
                 regression_columns: ["终端/商户", "周", "上周", "本周", "主要类别", "p 值"],
+                input_columns: ["输入文件", "读取", "接受", "拒绝", "重复", "SHA-256"],
             },
         }
     }
