@@ -557,3 +557,48 @@ fn truncated_gzip_keeps_rows_before_the_cut() {
         "{rej:?}"
     );
 }
+
+/// A Parquet file larger than one read slice: every row is read exactly once, line numbers
+/// run on across slices, and an integer epoch-seconds timestamp column works.
+#[test]
+fn large_parquet_is_read_in_slices_without_loss() {
+    use polars::prelude::*;
+    let n = 250_001usize;
+    let ts: Vec<i64> = (0..n as i64).map(|i| 1_794_189_600 + i).collect();
+    let term: Vec<String> = (0..n).map(|i| format!("T{}", i % 13)).collect();
+    let code: Vec<String> = (0..n)
+        .map(|i| {
+            if i % 97 == 0 {
+                String::new()
+            } else {
+                "00".into()
+            }
+        })
+        .collect();
+    let mut df = DataFrame::new(
+        n,
+        vec![
+            Column::new("time".into(), ts),
+            Column::new("TID".into(), term),
+            Column::new("rc".into(), code),
+        ],
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pq = dir.path().join("big.parquet");
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let out = dir.path().join("o");
+    analyze(&[pq], &out, &[]);
+    let t = manifest_totals(&out);
+    let empty_codes = n.div_ceil(97) as u64;
+    assert_eq!(t["rows_read"], n as u64);
+    assert_eq!(t["rows_rejected"], empty_codes);
+    assert_eq!(t["rows_accepted"], n as u64 - empty_codes);
+    let rej = rejects(&out);
+    assert_eq!(
+        rej.last().unwrap().0,
+        (97 * (empty_codes - 1) + 1).to_string()
+    );
+}

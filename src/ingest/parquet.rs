@@ -2,7 +2,8 @@
 //!
 //! Columns are cast to text and handed over as [`Item::Record`]s, so Parquet rows go through
 //! the same validation as CSV rows. Timestamps may be text in any SPEC form or integer epoch
-//! seconds/milliseconds. "Line" numbers in rejects are 1-based row numbers.
+//! seconds/milliseconds. "Line" numbers in rejects are 1-based row numbers. The file is
+//! read in slices of rows, decoding only the mapped columns.
 
 use std::fs::File;
 use std::path::Path;
@@ -12,25 +13,33 @@ use polars::prelude::*;
 use super::schema::{Field, Item, Mapping, RawFields};
 use crate::error::{Error, Result};
 
+/// Rows decoded per slice: memory for a Parquet input stays bounded by one slice of the
+/// mapped columns, not the file.
+const SLICE_ROWS: usize = 100_000;
+
 pub fn read(
     path: &Path,
     mapping: &Mapping,
     emit: &mut dyn FnMut(Item) -> Result<()>,
 ) -> Result<()> {
-    let file = File::open(path).map_err(|source| Error::Open {
-        path: path.into(),
-        source,
-    })?;
+    let open = || {
+        File::open(path).map_err(|source| Error::Open {
+            path: path.into(),
+            source,
+        })
+    };
     let bad = |e: PolarsError| Error::BadInput {
         path: path.into(),
         reason: format!("not a readable Parquet file: {e}"),
     };
-    let df = ParquetReader::new(file).finish().map_err(bad)?;
-    let names: Vec<String> = df
-        .get_column_names()
-        .iter()
+    let mut reader = ParquetReader::new(open()?);
+    let names: Vec<String> = reader
+        .schema()
+        .map_err(bad)?
+        .iter_names()
         .map(|n| n.to_string())
         .collect();
+    let total = reader.num_rows().map_err(bad)?;
     let fields = mapping.resolve(&names);
     for f in Field::REQUIRED {
         if !fields.contains(&Some(f)) {
@@ -45,29 +54,48 @@ pub fn read(
             });
         }
     }
-    let mut columns = Vec::new();
-    for (name, field) in names.iter().zip(&fields) {
-        let Some(field) = field else { continue };
-        let text = df
-            .column(name)
-            .and_then(|c| c.cast(&DataType::String))
+    // Only the mapped columns are decoded.
+    let wanted: Vec<(String, Field)> = names
+        .iter()
+        .zip(&fields)
+        .filter_map(|(n, f)| f.map(|f| (n.clone(), f)))
+        .collect();
+    let projection: Vec<String> = wanted.iter().map(|(n, _)| n.clone()).collect();
+
+    let mut offset = 0;
+    while offset < total {
+        let df = ParquetReader::new(open()?)
+            .with_columns(Some(projection.clone()))
+            .with_slice(Some((offset, SLICE_ROWS)))
+            .finish()
             .map_err(bad)?;
-        columns.push((*field, text));
-    }
-    for row in 0..df.height() {
-        let mut raw = RawFields::default();
-        for (field, col) in &columns {
-            if let Some(v) = col.str().map_err(bad)?.get(row) {
-                let v = v.trim();
-                if !v.is_empty() {
-                    raw.set(*field, v);
+        let mut columns = Vec::with_capacity(wanted.len());
+        for (name, field) in &wanted {
+            let text = df
+                .column(name)
+                .and_then(|c| c.cast(&DataType::String))
+                .map_err(bad)?;
+            columns.push((*field, text));
+        }
+        for row in 0..df.height() {
+            let mut raw = RawFields::default();
+            for (field, col) in &columns {
+                if let Some(v) = col.str().map_err(bad)?.get(row) {
+                    let v = v.trim();
+                    if !v.is_empty() {
+                        raw.set(*field, v);
+                    }
                 }
             }
+            emit(Item::Record {
+                line: (offset + row) as u64 + 1,
+                fields: raw,
+            })?;
         }
-        emit(Item::Record {
-            line: row as u64 + 1,
-            fields: raw,
-        })?;
+        if df.height() == 0 {
+            break; // a file whose metadata overstates its rows: stop rather than loop
+        }
+        offset += df.height();
     }
     Ok(())
 }
