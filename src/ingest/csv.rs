@@ -9,7 +9,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use super::normalize::{excerpt_of, mask_pan};
+use super::normalize::{excerpt_of, mask_pan, scrub_pans};
 use super::schema::{Field, Item, Mapping, RawFields};
 use crate::error::{Error, Result};
 
@@ -187,7 +187,11 @@ fn row_excerpt(
             }
         })
         .collect();
-    excerpt_of(&parts.join(&(delimiter as char).to_string()), 200)
+    // Masked before the cut, so a card number straddling it cannot survive.
+    excerpt_of(
+        &scrub_pans(&parts.join(&(delimiter as char).to_string())),
+        200,
+    )
 }
 
 /// A file without a required field cannot be read at all: say which field is missing, what

@@ -273,7 +273,8 @@ impl<R> Tap<R> {
         let end = upto.min(self.capture.len());
         let text = String::from_utf8_lossy(&self.capture[..end]).into_owned();
         self.capture.clear();
-        excerpt(&mask_sensitive(&text))
+        // PANs are masked before the cut, so a card number straddling it cannot survive.
+        excerpt(&super::normalize::scrub_pans(&mask_sensitive(&text)))
     }
 }
 

@@ -342,7 +342,8 @@ fn reject(line: u64, reason: String, raw: &str) -> Item {
     Item::Reject {
         line,
         reason,
-        excerpt: excerpt(&mask_sensitive(raw)),
+        // PANs are masked before the cut, so a card number straddling it cannot survive.
+        excerpt: excerpt(&super::normalize::scrub_pans(&mask_sensitive(raw))),
     }
 }
 

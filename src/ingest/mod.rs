@@ -290,7 +290,7 @@ fn ingest_file(
                     line,
                     reason,
                     // One line per reject: multi-line XML events are flattened.
-                    excerpt: scrub_pans(&excerpt_of(&flatten_whitespace(&excerpt), 200)),
+                    excerpt: excerpt_of(&scrub_pans(&flatten_whitespace(&excerpt)), 200),
                 })?;
             }
             Item::Record { line, fields } => {
@@ -487,5 +487,5 @@ fn fields_excerpt(f: &RawFields) -> String {
             Some(format!("{}={}", field.name(), v))
         })
         .collect();
-    scrub_pans(&excerpt_of(&parts.join(" "), 200))
+    excerpt_of(&scrub_pans(&parts.join(" ")), 200)
 }
