@@ -6,7 +6,9 @@ use clap::Parser;
 fn main() {
     let cli = poslens::cli::Cli::parse();
     if let Err(e) = poslens::run(cli) {
-        eprintln!("poslens: error: {e}");
+        // Messages quote input (headers, values): mask anything that could be a card number.
+        let message = poslens::ingest::normalize::scrub_pans(&e.to_string());
+        eprintln!("poslens: error: {message}");
         std::process::exit(e.exit_code());
     }
 }

@@ -314,6 +314,8 @@ fn luhn_valid_pans_never_reach_any_output() {
         "2026-11-09 10:00:00,T1,00,,{},5555555555554444,extra\n",
         "x".repeat(158)
     ));
+    // A card number in the timestamp column: the reject reason quotes the value.
+    csv.push_str(&format!("{},T1,00,,swapped\n", pans[2]));
     let f = write(dir.path(), "cards.csv", csv.as_bytes());
     let j = write(
         dir.path(),
@@ -345,6 +347,27 @@ fn luhn_valid_pans_never_reach_any_output() {
         }
     }
     assert!(texts.iter().any(|t| t.contains("411111******1111")));
+
+    // A file without a header row: its first data row is read as the header, and the error
+    // that lists the "headers" found must not repeat the card number in it.
+    let headerless = write(
+        dir.path(),
+        "noheader.csv",
+        format!("2026-11-09 10:00:00,T1,00,{}\n", pans[0]).as_bytes(),
+    );
+    let out = bin()
+        .arg("analyze")
+        .arg(&headerless)
+        .arg("--out")
+        .arg(dir.path().join("h"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("missing required column") && !err.contains(pans[0]),
+        "{err}"
+    );
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

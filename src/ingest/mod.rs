@@ -288,7 +288,8 @@ fn ingest_file(
                 rejects.push(Reject {
                     file: display.clone(),
                     line,
-                    reason,
+                    // Reasons quote values, and a value may be a card number in the wrong column.
+                    reason: scrub_pans(&reason),
                     // One line per reject: multi-line XML events are flattened.
                     excerpt: excerpt_of(&scrub_pans(&flatten_whitespace(&excerpt)), 200),
                 })?;
@@ -301,7 +302,7 @@ fn ingest_file(
                         rejects.push(Reject {
                             file: display.clone(),
                             line,
-                            reason,
+                            reason: scrub_pans(&reason),
                             excerpt: fields_excerpt(&fields),
                         })?;
                     }
