@@ -5,7 +5,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use common::{analyze, bin, fixture, json, read_csv, run_ok};
+use common::{analyze, bin, fails, fixture, json, read_csv, run_ok};
 
 const SPEC_FILES: &[&str] = &[
     "report.html",
@@ -204,46 +204,41 @@ fn same_input_gives_identical_bytes() {
 fn exit_codes_and_messages() {
     let dir = tempfile::tempdir().unwrap();
     // Missing input: runtime error, 1.
-    let out = bin()
-        .args(["analyze", "/nonexistent/x.csv", "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.csv"));
+    let err = fails(
+        bin()
+            .args(["analyze", "/nonexistent/x.csv", "--out"])
+            .arg(dir.path()),
+        1,
+    );
+    assert!(err.contains("/nonexistent/x.csv"));
     // Usage error, 2.
-    let out = bin()
-        .args(["analyze", "--bucket", "fortnight", "x"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    fails(bin().args(["analyze", "--bucket", "fortnight", "x"]), 2);
     // Missing required column: names the field and the headers found.
     let f = dir.path().join("nocode.csv");
     std::fs::write(&f, "time,tid\n2026-11-09 10:00:00,T1\n").unwrap();
-    let out = bin()
-        .arg("analyze")
-        .arg(&f)
-        .arg("--out")
-        .arg(dir.path().join("o"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = fails(
+        bin()
+            .arg("analyze")
+            .arg(&f)
+            .arg("--out")
+            .arg(dir.path().join("o")),
+        1,
+    );
     assert!(
         err.contains("response_code") && err.contains("\"tid\""),
         "{err}"
     );
     // --strict with rejects: 1.
-    let out = bin()
-        .arg("analyze")
-        .arg(fixture("csv/small.csv"))
-        .arg("--strict")
-        .arg("--out")
-        .arg(dir.path().join("s"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("4 rows were rejected"));
+    let err = fails(
+        bin()
+            .arg("analyze")
+            .arg(fixture("csv/small.csv"))
+            .arg("--strict")
+            .arg("--out")
+            .arg(dir.path().join("s")),
+        1,
+    );
+    assert!(err.contains("4 rows were rejected"));
 }
 
 #[test]
@@ -458,15 +453,15 @@ fn saved_cubes_merge_to_the_same_report() {
         "merged halves = whole + the overlap counted once per half"
     );
     // A cube built in another zone is refused with a clear message.
-    let out = bin()
-        .args(["analyze", "--tz", "Asia/Shanghai", "--cube"])
-        .arg(dir.path().join("w0.parquet"))
-        .arg("--out")
-        .arg(dir.path().join("x"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--tz UTC"));
+    let err = fails(
+        bin()
+            .args(["analyze", "--tz", "Asia/Shanghai", "--cube"])
+            .arg(dir.path().join("w0.parquet"))
+            .arg("--out")
+            .arg(dir.path().join("x")),
+        2,
+    );
+    assert!(err.contains("--tz UTC"));
 }
 
 /// A terminal whose failures jump from the previous week to the last one is a regression.
@@ -658,9 +653,8 @@ fn codes_command_explains_and_exports() {
     assert!(csv_text.starts_with("code,class,meaning,causes,action,retry,who\n"));
     assert!(csv_text.lines().any(|l| l.starts_with("A0,terminal,")));
 
-    let out = bin().args(["codes", "QQ"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown"));
+    let err = fails(bin().args(["codes", "QQ"]), 2);
+    assert!(err.contains("unknown"));
 }
 
 /// The Chinese report under the UnionPay profile: Chinese text in HTML and Markdown, CUP

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use common::{analyze, bin, fixture, manifest_totals, ok};
+use common::{analyze, bin, fails, fixture, manifest_totals, ok};
 
 use proptest::prelude::*;
 
@@ -201,16 +201,16 @@ fn empty_and_header_only_files_read_zero_rows() {
     assert_eq!(inputs[0]["rows_read"], 0);
     assert_eq!(inputs[1]["rows_read"], 0);
     // Only empty input: no valid rows is a runtime error with a clear message.
-    let out = bin()
-        .arg("analyze")
-        .arg(&empty)
-        .arg(&header)
-        .arg("--out")
-        .arg(dir.path().join("e"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no valid transactions"));
+    let err = fails(
+        bin()
+            .arg("analyze")
+            .arg(&empty)
+            .arg(&header)
+            .arg("--out")
+            .arg(dir.path().join("e")),
+        1,
+    );
+    assert!(err.contains("no valid transactions"));
 }
 
 #[test]
@@ -252,15 +252,14 @@ fn map_option_and_config_file_and_missing_column_message() {
         "x.csv",
         b"When,Device,Result\n2026-11-09 10:00:00,D1,00\n",
     );
-    let out = bin()
-        .arg("analyze")
-        .arg(&f)
-        .arg("--out")
-        .arg(dir.path().join("o"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = fails(
+        bin()
+            .arg("analyze")
+            .arg(&f)
+            .arg("--out")
+            .arg(dir.path().join("o")),
+        1,
+    );
     assert!(
         err.contains("missing required column timestamp") && err.contains("\"Device\""),
         "{err}"
@@ -355,15 +354,14 @@ fn luhn_valid_pans_never_reach_any_output() {
         "noheader.csv",
         format!("2026-11-09 10:00:00,T1,00,{}\n", pans[0]).as_bytes(),
     );
-    let out = bin()
-        .arg("analyze")
-        .arg(&headerless)
-        .arg("--out")
-        .arg(dir.path().join("h"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = fails(
+        bin()
+            .arg("analyze")
+            .arg(&headerless)
+            .arg("--out")
+            .arg(dir.path().join("h")),
+        1,
+    );
     assert!(
         err.contains("missing required column") && !err.contains(pans[0]),
         "{err}"

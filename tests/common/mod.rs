@@ -34,6 +34,19 @@ pub fn run_ok(cmd: &mut Command) -> Output {
     ok(cmd.output().expect("binary runs"))
 }
 
+/// Run a command that must fail with exit status `code`; returns its stderr.
+pub fn fails(cmd: &mut Command, code: i32) -> String {
+    let out = cmd.output().expect("binary runs");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// `poslens analyze INPUTS --out OUT EXTRA...`, which must succeed.
 pub fn analyze<P: AsRef<Path>>(inputs: &[P], out: &Path, extra: &[&str]) -> Output {
     let mut c = bin();
