@@ -152,6 +152,16 @@ pub struct SampleArgs {
     /// Random seed; the same seed gives the same bytes.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+
+    /// Write one uncompressed `transactions.csv`, streamed day by day (for benchmarks at tens
+    /// of millions of rows), instead of weekly gzip files.
+    #[arg(long)]
+    pub one_file: bool,
+
+    /// Days start at local midnight in this zone and timestamps are written as RFC 3339 with
+    /// its offset (`2026-10-19T08:06:27+08:00`); default: naive UTC times.
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

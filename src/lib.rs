@@ -60,9 +60,7 @@ fn generated_at() -> String {
 
 /// Ingest every input into a cube.
 fn ingest_to_cube(cfg: &config::IngestConfig) -> Result<(ingest::IngestOutcome, cube::Cube)> {
-    let mut builder = cube::CubeBuilder::new(cfg.tz);
-    let outcome = ingest::ingest(cfg, &mut |t| builder.push(t))?;
-    let cube = builder.finish()?;
+    let (outcome, cube) = ingest::ingest(cfg, true)?;
     let totals = outcome.totals();
     if cfg.strict && totals.rows_rejected > 0 {
         let first = outcome
@@ -169,8 +167,7 @@ fn analyze_command(cfg: &config::Config) -> Result<()> {
 }
 
 fn validate_command(cfg: &config::IngestConfig) -> Result<()> {
-    let mut accepted_sink = |_t: ingest::Txn| Ok(());
-    let outcome = ingest::ingest(cfg, &mut accepted_sink)?;
+    let (outcome, _) = ingest::ingest(cfg, false)?;
     let text = render::text::validation(&outcome);
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     let totals = outcome.totals();

@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Datelike, Duration, NaiveDate, Offset, TimeZone};
 
 use crate::cli::SampleArgs;
 use crate::error::{Error, Result};
@@ -224,6 +224,14 @@ pub fn run(args: &SampleArgs) -> Result<()> {
             "--terminals and --days must be at least 1".into(),
         ));
     }
+    if args.one_file {
+        let rows = write_one_file(args)?;
+        println!(
+            "poslens sample: wrote {rows} rows to {}",
+            args.out.join("transactions.csv").display()
+        );
+        return Ok(());
+    }
     let files = generate(args)?;
     for (name, bytes) in &files {
         write_atomic(&args.out.join(name), bytes)?;
@@ -238,8 +246,81 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     Ok(())
 }
 
+fn sample_tz(args: &SampleArgs) -> Result<Option<chrono_tz::Tz>> {
+    args.tz
+        .as_deref()
+        .map(|z| {
+            z.parse::<chrono_tz::Tz>()
+                .map_err(|_| Error::Usage(format!("--tz: unknown time zone {z:?}")))
+        })
+        .transpose()
+}
+
+/// `--one-file`: the same data, written as they are generated, one day at a time, so memory
+/// holds a day of rows, not the whole sample. Malformed rows come from a random stream of
+/// their own (the weekly files draw them after generating everything); there are no
+/// overlapping exports in a single file.
+fn write_one_file(args: &SampleArgs) -> Result<u64> {
+    let path = args.out.join("transactions.csv");
+    let werr = |source| Error::Write {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&args.out).map_err(werr)?;
+    let file = std::fs::File::create(&path).map_err(werr)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut bad_rng = Rng(args.seed ^ 0xBAD0_DA7A);
+    out.write_all(HEADER.as_bytes()).map_err(werr)?;
+    out.write_all(b"\n").map_err(werr)?;
+    let mut n: u64 = 0;
+    let mut failed = None;
+    let (truth, _) = generate_days(args, &mut |_week, rows| {
+        for r in rows {
+            let mut text = r.line.clone();
+            text.push('\n');
+            if n % 4001 == 1000 {
+                text.push_str(&malformed(&mut bad_rng, (n / 4001) as usize, &r.line));
+                text.push('\n');
+            }
+            n += 1;
+            if let Err(e) = out.write_all(text.as_bytes()) {
+                failed.get_or_insert(e);
+            }
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(werr(e));
+    }
+    out.flush().map_err(werr)?;
+    write_atomic(&args.out.join("injected.toml"), truth.as_bytes())?;
+    Ok(n)
+}
+
+const HEADER: &str = "timestamp,terminal_id,merchant_id,merchant_name,txn_id,txn_type,amount,currency,card_scheme,entry_mode,response_code,latency_ms,pan";
+
 /// The sample as (file name, bytes): one gzip CSV per ISO week plus `injected.toml`.
 pub fn generate(args: &SampleArgs) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut weeks: Vec<(String, Vec<Row>)> = Vec::new();
+    let (truth, rng) = generate_days(args, &mut |week, rows| {
+        if weeks.last().map(|w| &w.0) != Some(&week) {
+            weeks.push((week, Vec::new()));
+        }
+        if let Some(w) = weeks.last_mut() {
+            w.1.extend(rows);
+        }
+    })?;
+    // Malformed rows draw from the main stream after all rows, as the sample always did, so
+    // `sample_logs/` stays byte for byte what it was.
+    write_weeks(rng, weeks, truth)
+}
+
+/// Generate the rows day by day (each day's rows sorted by time) and hand them to `on_day`
+/// with their ISO week; returns `injected.toml` and the random stream, to be continued.
+fn generate_days(
+    args: &SampleArgs,
+    on_day: &mut dyn FnMut(String, Vec<Row>),
+) -> Result<(String, Rng)> {
+    let tz = sample_tz(args)?;
     let mut rng = Rng(args.seed ^ 0x005E_ED0F_1A75);
     let n_terms = args.terminals as usize;
     let days = args.days;
@@ -399,14 +480,27 @@ pub fn generate(args: &SampleArgs) -> Result<Vec<(String, Vec<u8>)>> {
     };
 
     // Generate day by day so rows come out in time order within each week file.
-    let mut weeks: Vec<(String, Vec<Row>)> = Vec::new();
     let mut seq: u64 = 0;
     for d in 0..days {
         let date = start_date() + Duration::days(d as i64);
         let week = format!("{}-W{:02}", date.iso_week().year(), date.iso_week().week());
-        if weeks.last().map(|w| &w.0) != Some(&week) {
-            weeks.push((week, Vec::new()));
-        }
+        let midnight = match tz {
+            None => date
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight")
+                .and_utc()
+                .timestamp(),
+            Some(tz) => crate::analyze::periods::day_start(
+                date.and_hms_opt(12, 0, 0)
+                    .expect("noon")
+                    .and_utc()
+                    .timestamp()
+                    - tz.offset_from_utc_datetime(&date.and_hms_opt(12, 0, 0).expect("noon"))
+                        .fix()
+                        .local_minus_utc() as i64,
+                tz,
+            ),
+        };
         let weekend = date.weekday().num_days_from_monday() >= 5;
         let mut rows: Vec<Row> = Vec::new();
         for t in &terminals {
@@ -421,20 +515,12 @@ pub fn generate(args: &SampleArgs) -> Result<Vec<(String, Vec<u8>)>> {
             for _ in 0..count {
                 let hour = rng.pick(&weights);
                 let secs = hour as i64 * 3600 + rng.below(3600) as i64;
-                let ts = date
-                    .and_hms_opt(0, 0, 0)
-                    .expect("midnight")
-                    .and_utc()
-                    .timestamp()
-                    + secs;
+                let ts = midnight + secs;
                 let in_outage = ts >= outage_start.and_utc().timestamp()
                     && ts < outage_end.and_utc().timestamp();
                 let code = pick_code(&mut rng, t, mer, d, in_outage);
                 seq += 1;
-                rows.push(Row {
-                    ts,
-                    line: row(&mut rng, ts, t, mer, code, seq),
-                });
+                rows.push(row(&mut rng, ts, tz, t, mer, code, seq));
             }
             if Some(t.id.as_str()) == burst_terminal.map(|i| terminals[i].id.as_str())
                 && d == burst_day
@@ -448,18 +534,24 @@ pub fn generate(args: &SampleArgs) -> Result<Vec<(String, Vec<u8>)>> {
                 for k in 0..30 {
                     let code = if k % 5 == 4 { "14" } else { rng.pick(FRAUD) };
                     seq += 1;
-                    rows.push(Row {
-                        ts: base + k * 40,
-                        line: row(&mut rng, base + k * 40, t, mer, code, seq),
-                    });
+                    rows.push(row(&mut rng, base + k * 40, tz, t, mer, code, seq));
                 }
             }
         }
         rows.sort_by(|a, b| a.ts.cmp(&b.ts).then(a.line.cmp(&b.line)));
-        weeks.last_mut().expect("pushed above").1.extend(rows);
+        on_day(week, rows);
     }
+    Ok((truth, rng))
+}
 
-    let header = "timestamp,terminal_id,merchant_id,merchant_name,txn_id,txn_type,amount,currency,card_scheme,entry_mode,response_code,latency_ms,pan";
+/// One gzip CSV per week (each repeating the last rows of the week before, as overlapping
+/// exports do, with a few malformed rows spread through it), plus `injected.toml`.
+fn write_weeks(
+    mut rng: Rng,
+    weeks: Vec<(String, Vec<Row>)>,
+    truth: String,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let header = HEADER;
     let mut files = Vec::new();
     let mut previous_tail: Vec<String> = Vec::new();
     for (wi, (week, rows)) in weeks.iter().enumerate() {
@@ -531,8 +623,23 @@ fn pick_code(rng: &mut Rng, t: &Terminal, m: &Merchant, day: u32, in_outage: boo
     "00"
 }
 
-fn row(rng: &mut Rng, ts: i64, t: &Terminal, m: &Merchant, code: &str, seq: u64) -> String {
+fn row(
+    rng: &mut Rng,
+    ts: i64,
+    tz: Option<chrono_tz::Tz>,
+    t: &Terminal,
+    m: &Merchant,
+    code: &str,
+    seq: u64,
+) -> Row {
     let when = chrono::DateTime::from_timestamp(ts, 0).unwrap_or_default();
+    let stamp = match tz {
+        None => when.format("%Y-%m-%d %H:%M:%S").to_string(),
+        Some(tz) => when
+            .with_timezone(&tz)
+            .format("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string(),
+    };
     let (lo, hi) = m.kind.amount();
     let amount = lo + (hi - lo) * rng.f64() * rng.f64();
     let (bin, scheme) = rng.pick(&[
@@ -551,9 +658,8 @@ fn row(rng: &mut Rng, ts: i64, t: &Terminal, m: &Merchant, code: &str, seq: u64)
     } else {
         m.name.to_string()
     };
-    format!(
-        "{},{},{},{},{:012},sale,{:.2},CNY,{},{},{},{},{}******{:04}",
-        when.format("%Y-%m-%d %H:%M:%S"),
+    let rest = format!(
+        ",{},{},{},{:012},sale,{:.2},CNY,{},{},{},{},{}******{:04}",
         t.id,
         m.id,
         name,
@@ -565,7 +671,11 @@ fn row(rng: &mut Rng, ts: i64, t: &Terminal, m: &Merchant, code: &str, seq: u64)
         latency,
         bin,
         rng.below(10000)
-    )
+    );
+    Row {
+        ts,
+        line: format!("{stamp}{rest}"),
+    }
 }
 
 /// A malformed variant of a good row, cycling through the kinds real exports contain.

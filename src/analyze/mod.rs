@@ -37,6 +37,14 @@ impl ClassCounts {
         self.by_class[class.index()] += n;
     }
 
+    /// Add another slice's counts.
+    pub fn merge(&mut self, other: &ClassCounts) {
+        self.transactions += other.transactions;
+        for (a, b) in self.by_class.iter_mut().zip(other.by_class) {
+            *a += b;
+        }
+    }
+
     pub fn get(&self, class: Class) -> u64 {
         self.by_class[class.index()]
     }
@@ -53,6 +61,26 @@ impl ClassCounts {
     /// terminal-class failures / transactions.
     pub fn terminal_fault_rate(&self) -> f64 {
         ratio(self.get(Class::Terminal), self.transactions)
+    }
+}
+
+/// The class of every code in the cube, looked up in the catalog once: analysis asks for the
+/// class of millions of cells, and a hash lookup is much cheaper than the catalog's.
+pub struct CodeClasses {
+    classes: std::collections::HashMap<String, Class, crate::cube::FastState>,
+}
+
+impl CodeClasses {
+    pub fn new<'a>(catalog: &Catalog, codes: impl Iterator<Item = &'a str>) -> CodeClasses {
+        let mut classes = std::collections::HashMap::with_hasher(crate::cube::fast_state());
+        for code in codes {
+            classes.insert(code.to_string(), catalog.class_of(code));
+        }
+        CodeClasses { classes }
+    }
+
+    pub fn class_of(&self, code: &str) -> Class {
+        self.classes.get(code).copied().unwrap_or(Class::Unknown)
     }
 }
 
@@ -135,6 +163,7 @@ pub struct Analysis {
 /// Run every analysis over the cube.
 pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> Result<Analysis> {
     let by_code_cells = cube.rollup(&[CODE])?;
+    let classes = CodeClasses::new(catalog, by_code_cells.iter().map(|c| c.keys[0].text()));
     let mut totals = ClassCounts::default();
     let mut amount_minor = 0;
     for c in &by_code_cells {
@@ -157,10 +186,10 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
 
     let term_hour_code = cube.rollup(&[TERMINAL, HOUR, CODE])?;
     let term_merchant = cube.rollup(&[TERMINAL, MERCHANT])?;
-    let tt = terminals::analyze(&term_hour_code, &term_merchant, catalog, cfg, tz)?;
+    let tt = terminals::analyze(&term_hour_code, &term_merchant, &classes, cfg, tz)?;
 
-    let outages = outages(&hourly, &term_hour_code, catalog);
-    let fraud_bursts = fraud_bursts(&term_hour_code, catalog, &totals);
+    let outages = outages(&hourly, &term_hour_code, &classes);
+    let fraud_bursts = fraud_bursts(&term_hour_code, &classes, &totals);
     let by_merchant = by_merchant(cube, catalog)?;
 
     let mut regressions = Vec::new();
@@ -171,7 +200,7 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
         regressions.extend(regressions::find(
             "terminal",
             &term_hour_code,
-            catalog,
+            &classes,
             weeks,
             cfg.fdr,
             tz,
@@ -180,7 +209,7 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
         regressions.extend(regressions::find(
             "merchant",
             &merchant_hour_code,
-            catalog,
+            &classes,
             weeks,
             cfg.fdr,
             tz,
@@ -266,7 +295,7 @@ fn by_merchant(cube: &Cube, catalog: &Catalog) -> Result<Vec<MerchantRow>> {
 fn outages(
     hourly: &BTreeMap<i64, ClassCounts>,
     term_hour_code: &[crate::cube::Cell],
-    catalog: &Catalog,
+    catalog: &CodeClasses,
 ) -> Vec<Outage> {
     const MIN_HOUR_VOLUME: u64 = 10;
     const Z_THRESHOLD: f64 = 6.0;
@@ -333,22 +362,46 @@ fn outages(
 
 /// Fraud bursts: a terminal-hour with at least 5 fraud-class codes, far more than the fleet's
 /// fraud rate explains (p < 1e-6), merged over consecutive hours.
+/// ((terminal, hour), (fraud codes, transactions)).
+type TerminalHour<'a> = ((&'a str, i64), (u64, u64));
+
 fn fraud_bursts(
     term_hour_code: &[crate::cube::Cell],
-    catalog: &Catalog,
+    catalog: &CodeClasses,
     totals: &ClassCounts,
 ) -> Vec<FraudBurst> {
     let fleet = ratio(totals.get(Class::Fraud), totals.transactions).max(1e-6);
-    let mut per: BTreeMap<(String, i64), (u64, u64)> = BTreeMap::new();
+    // Cells come sorted by (terminal, hour): each terminal-hour is one run.
+    let mut per: Vec<TerminalHour> = Vec::new();
     for c in term_hour_code {
-        let e = per
-            .entry((c.keys[0].text().to_string(), c.keys[1].hour()))
-            .or_default();
+        let key = (c.keys[0].text(), c.keys[1].hour());
+        if per.last().is_none_or(|p| p.0 != key) {
+            per.push((key, (0, 0)));
+        }
+        let Some((_, e)) = per.last_mut() else {
+            continue;
+        };
         e.1 += c.transactions;
         if catalog.class_of(c.keys[2].text()) == Class::Fraud {
             e.0 += c.transactions;
         }
     }
+    // Runs are in key order already when the cells are; sorting and merging make sure.
+    per.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut merged: Vec<TerminalHour> = Vec::with_capacity(per.len());
+    for (k, (f, n)) in per {
+        match merged.last_mut() {
+            Some((lk, (lf, ln))) if *lk == k => {
+                *lf += f;
+                *ln += n;
+            }
+            _ => merged.push((k, (f, n))),
+        }
+    }
+    let per = merged
+        .into_iter()
+        .filter(|(_, (fraud, _))| *fraud >= 5)
+        .map(|((t, h), v)| ((t.to_string(), h), v));
     let mut out: Vec<FraudBurst> = Vec::new();
     for ((term, hour), (fraud, n)) in per {
         if fraud < 5 {

@@ -11,8 +11,9 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::periods::{day_start, next_period, week_start};
+use super::CodeClasses as Catalog;
 use super::{stats, ClassCounts};
-use crate::classify::{Catalog, Class};
+use crate::classify::Class;
 use crate::cube::Cell;
 
 /// One entity whose failure rate rose.
@@ -59,19 +60,35 @@ pub fn find(
 ) -> Vec<Regression> {
     let (prev, cur) = weeks;
     let cur_end = next_period(cur, crate::config::Bucket::Week, tz);
+    // Cells come sorted by entity: sum each entity's run, then store it once.
     let mut per: BTreeMap<&str, (ClassCounts, ClassCounts)> = BTreeMap::new();
+    let mut run: Option<(&str, ClassCounts, ClassCounts)> = None;
     for c in cells {
         let h = c.keys[1].hour();
         if h < prev || h >= cur_end {
             continue;
         }
-        let e = per.entry(c.keys[0].text()).or_default();
+        let id = c.keys[0].text();
+        if run.as_ref().is_none_or(|r| r.0 != id) {
+            if let Some((rid, a, b)) = run.take() {
+                let e = per.entry(rid).or_default();
+                e.0.merge(&a);
+                e.1.merge(&b);
+            }
+            run = Some((id, ClassCounts::default(), ClassCounts::default()));
+        }
+        let Some(r) = run.as_mut() else { continue };
         let class = catalog.class_of(c.keys[2].text());
         if h < cur {
-            e.0.add(class, c.transactions);
+            r.1.add(class, c.transactions);
         } else {
-            e.1.add(class, c.transactions);
+            r.2.add(class, c.transactions);
         }
+    }
+    if let Some((rid, a, b)) = run {
+        let e = per.entry(rid).or_default();
+        e.0.merge(&a);
+        e.1.merge(&b);
     }
     let judged: Vec<(&str, ClassCounts, ClassCounts)> = per
         .into_iter()

@@ -22,10 +22,11 @@ use std::collections::BTreeMap;
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::periods::day_start;
+use super::periods::{day_start, next_period};
+use super::CodeClasses as Catalog;
 use super::{ratio, stats, ClassCounts};
-use crate::classify::{Catalog, Class};
-use crate::config::AnalyzeConfig;
+use crate::classify::Class;
+use crate::config::{AnalyzeConfig, Bucket};
 use crate::cube::Cell;
 use crate::error::Result;
 
@@ -110,28 +111,61 @@ pub fn analyze(
     cfg: &AnalyzeConfig,
     tz: Tz,
 ) -> Result<TerminalAnalysis> {
-    // Counts per terminal, per terminal × day, and terminal-class codes per terminal.
+    // Counts per terminal, per terminal × day, and terminal-class codes per terminal. Cells
+    // come sorted by terminal and hour, so runs of one terminal (and one day) are summed
+    // locally and stored once: a map operation per run, not per cell (3M cells in a big
+    // fleet).
     let mut counts: BTreeMap<&str, ClassCounts> = BTreeMap::new();
     let mut daily: BTreeMap<(&str, i64), ClassCounts> = BTreeMap::new();
     let mut fault_codes: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
-    let mut day_cache: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut run_term: Option<&str> = None;
+    let mut run_counts = ClassCounts::default();
+    let mut run_day: Option<i64> = None;
+    let mut day_counts = ClassCounts::default();
+    // (hour, day) of the last lookup: a local day spans 24 consecutive hours.
+    let mut day_of: (i64, i64, i64) = (i64::MIN, i64::MIN, 0);
     for c in term_hour_code {
         let term = c.keys[0].text();
         let hour = c.keys[1].hour();
         let code = c.keys[2].text();
         let class = catalog.class_of(code);
-        counts.entry(term).or_default().add(class, c.transactions);
-        let day = *day_cache.entry(hour).or_insert_with(|| day_start(hour, tz));
-        daily
-            .entry((term, day))
-            .or_default()
-            .add(class, c.transactions);
+        if run_term != Some(term) {
+            if let Some(t) = run_term {
+                counts.entry(t).or_default().merge(&run_counts);
+                if let Some(d) = run_day {
+                    daily.entry((t, d)).or_default().merge(&day_counts);
+                }
+            }
+            run_term = Some(term);
+            run_counts = ClassCounts::default();
+            run_day = None;
+        }
+        if !(day_of.0..day_of.1).contains(&hour) {
+            let d = day_start(hour, tz);
+            day_of = (d, next_period(d, Bucket::Day, tz), d);
+        }
+        let day = day_of.2;
+        if run_day != Some(day) {
+            if let Some(d) = run_day {
+                daily.entry((term, d)).or_default().merge(&day_counts);
+            }
+            run_day = Some(day);
+            day_counts = ClassCounts::default();
+        }
+        run_counts.add(class, c.transactions);
+        day_counts.add(class, c.transactions);
         if class == Class::Terminal {
             *fault_codes
                 .entry(term)
                 .or_default()
                 .entry(code)
                 .or_default() += c.transactions;
+        }
+    }
+    if let Some(t) = run_term {
+        counts.entry(t).or_default().merge(&run_counts);
+        if let Some(d) = run_day {
+            daily.entry((t, d)).or_default().merge(&day_counts);
         }
     }
     let merchant_of = main_merchant(term_merchant);

@@ -2,15 +2,18 @@
 //! CRLF accepted.
 //!
 //! Rows are read with the `csv` crate as byte records in flexible mode, so a ragged or
-//! undecodable row never stops the file: it becomes an [`Item::Reject`] with its line, and
+//! undecodable row never stops the file: it becomes a [`Row::Reject`] with its line, and
 //! reading goes on. (polars' CSV reader cannot be this layer: it pads short rows and turns bad
 //! values into nulls.)
+//!
+//! The file is cut into chunks at record boundaries ([`split_point`], quote-aware) so that
+//! chunks can be parsed on several threads ([`parse_chunk`]); fields are borrowed from the
+//! record, never copied.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use super::normalize::{excerpt_of, mask_pan, scrub_pans};
-use super::schema::{Field, Item, Mapping, RawFields};
+use super::schema::{Field, Mapping, RefFields};
 use crate::error::{Error, Result};
 
 /// Delimiters we detect, in order of preference on a tie.
@@ -46,46 +49,40 @@ pub fn detect_delimiter(first_line: &[u8]) -> u8 {
     }
 }
 
-/// Read one CSV/TSV stream. `delimiter` forces one (TSV); otherwise it is detected.
-pub fn read<R: Read>(
-    input: R,
+/// What a CSV file's header row says: the delimiter, the columns and the fields they feed.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub delimiter: u8,
+    pub columns: Vec<Option<Field>>,
+    pub pan_col: Option<usize>,
+    pub decoding: Decoding,
+}
+
+/// Read the header row from the start of a file's (decoded) bytes. Returns the layout and how
+/// many bytes the header took, or None when `head` holds no complete header yet (read more)
+/// or the file is empty (`at_eof`).
+pub fn read_header(
+    head: &[u8],
+    at_eof: bool,
     path: &Path,
     delimiter: Option<u8>,
     decoding: Decoding,
     mapping: &Mapping,
-    emit: &mut dyn FnMut(Item) -> Result<()>,
-) -> Result<()> {
-    let mut buffered = BufReader::with_capacity(1 << 16, input);
-    let peek = buffered.fill_buf().map_err(|source| Error::Read {
-        path: path.into(),
-        source,
-    })?;
-    if peek.is_empty() {
-        return Ok(()); // empty file: nothing to read, nothing lost
+) -> Result<Option<(Layout, usize)>> {
+    if head.is_empty() {
+        return Ok(None); // empty file: nothing to read, nothing lost
     }
-    let first_line_end = peek.iter().position(|&b| b == b'\n').unwrap_or(peek.len());
-    let delimiter = delimiter.unwrap_or_else(|| detect_delimiter(&peek[..first_line_end]));
-
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(buffered);
+    let first_line_end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+    let delimiter = delimiter.unwrap_or_else(|| detect_delimiter(&head[..first_line_end]));
+    let mut reader = reader_for(head, delimiter);
     let mut record = csv::ByteRecord::new();
-    let read_err = |e: csv::Error| match e.into_kind() {
-        csv::ErrorKind::Io(source) => Error::Read {
-            path: path.into(),
-            source,
-        },
-        other => Error::BadInput {
-            path: path.into(),
-            reason: format!("{other:?}"),
-        },
-    };
-
-    // Header row.
-    if !reader.read_byte_record(&mut record).map_err(read_err)? {
-        return Ok(());
+    let more = reader
+        .read_byte_record(&mut record)
+        .map_err(|e| read_err(e, path))?;
+    let consumed = reader.position().byte() as usize;
+    // The header is complete once the reader has gone past its terminator (or the file ends).
+    if !more || (consumed >= head.len() && !at_eof) {
+        return Ok(None);
     }
     let headers: Vec<String> = record
         .iter()
@@ -94,43 +91,158 @@ pub fn read<R: Read>(
     let columns = mapping.resolve(&headers);
     check_required(path, &headers, &columns)?;
     let pan_col = columns.iter().position(|c| *c == Some(Field::Pan));
+    Ok(Some((
+        Layout {
+            delimiter,
+            columns,
+            pan_col,
+            decoding,
+        },
+        consumed,
+    )))
+}
 
-    while reader.read_byte_record(&mut record).map_err(read_err)? {
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+fn reader_for(bytes: &[u8], delimiter: u8) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes)
+}
+
+fn read_err(e: csv::Error, path: &Path) -> Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => Error::Read {
+            path: path.into(),
+            source,
+        },
+        other => Error::BadInput {
+            path: path.into(),
+            reason: format!("{other:?}"),
+        },
+    }
+}
+
+/// Where a chunk of CSV may end: just after the last newline that is not inside a quoted
+/// field, so chunks can be parsed independently and in parallel. `bytes` must start at the
+/// start of a record. Quoting follows the csv crate: a quote opens a quoted field only at the
+/// start of a field, `""` inside one is a literal quote, and any other quote is data. Returns
+/// None when no such newline exists yet.
+pub fn split_point(bytes: &[u8], delimiter: u8) -> Option<usize> {
+    // The common case, a chunk without quotes: the last newline.
+    let Some(first_quote) = memchr::memchr(b'"', bytes) else {
+        return memchr::memrchr(b'\n', bytes).map(|i| i + 1);
+    };
+    let mut last = memchr::memrchr(b'\n', &bytes[..first_quote]).map(|i| i + 1);
+    let mut in_quotes = false;
+    let mut i = first_quote;
+    while i < bytes.len() {
+        match memchr::memchr2(b'"', b'\n', &bytes[i..]) {
+            None => break,
+            Some(off) => {
+                let p = i + off;
+                if bytes[p] == b'\n' {
+                    if !in_quotes {
+                        last = Some(p + 1);
+                    }
+                    i = p + 1;
+                } else if in_quotes {
+                    match bytes.get(p + 1) {
+                        Some(b'"') => i = p + 2, // an escaped quote
+                        Some(_) => {
+                            in_quotes = false;
+                            i = p + 1;
+                        }
+                        None => break, // the next byte decides: read more first
+                    }
+                } else {
+                    let field_start = p == 0
+                        || matches!(bytes[p - 1], b'\n' | b'\r')
+                        || bytes[p - 1] == delimiter;
+                    in_quotes = field_start;
+                    i = p + 1;
+                }
+            }
+        }
+    }
+    last
+}
+
+/// One row of a chunk, as the pipeline needs it.
+pub enum Row<'r> {
+    /// A candidate transaction (validation happens downstream).
+    Fields { line: u64, fields: RefFields<'r> },
+    /// A row that cannot be used at all: wrong number of fields, NUL or undecodable bytes.
+    /// The excerpt is already masked and cut.
+    Reject {
+        line: u64,
+        reason: String,
+        excerpt: String,
+    },
+}
+
+/// Parse one chunk of records (starting at a record boundary, `first_line` being the line
+/// the chunk starts on) and hand every row to `on_row`. Blank lines are skipped.
+pub fn parse_chunk(
+    chunk: &[u8],
+    first_line: u64,
+    layout: &Layout,
+    path: &Path,
+    on_row: &mut dyn FnMut(Row<'_>) -> Result<()>,
+) -> Result<()> {
+    let mut reader = reader_for(chunk, layout.delimiter);
+    let mut record = csv::ByteRecord::new();
+    // Line numbers are counted here, from the bytes: the csv crate does not count the newline
+    // of a skipped blank line, so its numbers drift after one (and would differ by chunk).
+    let (mut line, mut counted_to) = (first_line, 0usize);
+    while reader
+        .read_byte_record(&mut record)
+        .map_err(|e| read_err(e, path))?
+    {
+        let start = record.position().map_or(counted_to, |p| p.byte() as usize);
+        let mut start = start.clamp(counted_to, chunk.len());
+        // The position of a record that follows blank lines is that of the blank lines.
+        while matches!(chunk.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        line += memchr::memchr_iter(b'\n', &chunk[counted_to..start]).count() as u64;
+        counted_to = start;
+        let line = line;
         if record.len() == 1 && record[0].iter().all(|b| b.is_ascii_whitespace()) {
             continue; // a blank line is not a row
         }
-        let excerpt = || row_excerpt(&record, delimiter, pan_col, decoding);
-        if record.len() != headers.len() {
-            emit(Item::Reject {
+        let excerpt =
+            |r: &csv::ByteRecord| row_excerpt(r, layout.delimiter, layout.pan_col, layout.decoding);
+        if record.len() != layout.columns.len() {
+            on_row(Row::Reject {
                 line,
                 reason: format!(
                     "wrong number of fields: expected {}, found {}",
-                    headers.len(),
+                    layout.columns.len(),
                     record.len()
                 ),
-                excerpt: excerpt(),
+                excerpt: excerpt(&record),
             })?;
             continue;
         }
-        match row_fields(&record, &columns, decoding) {
-            Ok(fields) => emit(Item::Record { line, fields })?,
-            Err(reason) => emit(Item::Reject {
+        match row_fields(&record, &layout.columns, layout.decoding) {
+            Ok(fields) => on_row(Row::Fields { line, fields })?,
+            Err(reason) => on_row(Row::Reject {
                 line,
                 reason,
-                excerpt: excerpt(),
+                excerpt: excerpt(&record),
             })?,
         }
     }
     Ok(())
 }
 
-fn row_fields(
-    record: &csv::ByteRecord,
+fn row_fields<'r>(
+    record: &'r csv::ByteRecord,
     columns: &[Option<Field>],
     decoding: Decoding,
-) -> Result<RawFields, String> {
-    let mut fields = RawFields::default();
+) -> Result<RefFields<'r>, String> {
+    let mut fields = RefFields::default();
     for (raw, col) in record.iter().zip(columns) {
         let Some(field) = col else { continue };
         if raw.contains(&0) {
@@ -169,7 +281,7 @@ fn decode_lossy(raw: &[u8], _decoding: Decoding) -> String {
 
 /// The row as text for `rejects.csv`, with the PAN column cut to six and four. (The pipeline
 /// also masks any Luhn-valid digit run in it before writing.)
-fn row_excerpt(
+pub fn row_excerpt(
     record: &csv::ByteRecord,
     delimiter: u8,
     pan_col: Option<usize>,

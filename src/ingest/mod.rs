@@ -21,22 +21,22 @@ pub mod parquet;
 pub mod rejects;
 pub mod schema;
 
-use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use serde::Serialize;
 
 use crate::config::{Format, IngestConfig};
+use crate::cube::{Cube, CubeBuilder};
 use crate::error::{Error, Result};
 use decode::{Hashing, Transcoder};
 use normalize::{
-    currency_exponent, excerpt_of, mask_pan, normalize_code, parse_amount, parse_timestamp,
+    currency_exponent, excerpt_of, mask_pan, normalize_code_ref, parse_amount, parse_timestamp,
     scrub_pans,
 };
-use schema::{Field, Item, RawFields};
+use schema::{Field, FieldSource, Item};
 
 /// One clean transaction, as the cube needs it. Card data is not carried past ingest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,30 +181,34 @@ fn detect_format(path: &Path, head: &[u8]) -> Format {
     }
 }
 
-/// Read every input; hand each clean, first-seen transaction to `sink`.
-pub fn ingest(
-    cfg: &IngestConfig,
-    sink: &mut dyn FnMut(Txn) -> Result<()>,
-) -> Result<IngestOutcome> {
+/// Read every input into a cube (when `build_cube`), accounting for every row.
+///
+/// Files are read one after the other, in the order given; an uncompressed or gzip CSV/TSV
+/// file is cut into chunks that all cores parse at once (see [`read_csv`]), the other formats
+/// are read on one thread. Each thread folds its rows into its own [`CubeBuilder`]; they are
+/// added up at the end, so the cube does not depend on the number of threads.
+pub fn ingest(cfg: &IngestConfig, build_cube: bool) -> Result<(IngestOutcome, Cube)> {
     let files = discover(&cfg.inputs)?;
     let mut outcome = IngestOutcome::default();
-    let mut seen: HashSet<u128> = HashSet::new();
+    let dedup = Dedup::new();
+    let threads = rayon::current_num_threads().max(1);
+    let mut builders: Vec<CubeBuilder> = (0..threads).map(|_| CubeBuilder::new(cfg.tz)).collect();
     let bar = progress_bar(&files);
     for path in &files {
-        let summary = ingest_file(
+        let ctx = Accept {
             cfg,
-            path,
-            &mut seen,
-            &mut outcome.rejects,
-            bar.clone(),
-            sink,
-        )?;
+            dedup: &dedup,
+            amount_minor: false,
+            build_cube,
+        };
+        let summary = ingest_file(ctx, path, &mut outcome.rejects, bar.clone(), &mut builders)?;
         outcome.inputs.push(summary);
     }
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    Ok(outcome)
+    drop(dedup);
+    Ok((outcome, Cube::from_builders(builders)?))
 }
 
 /// A byte-based progress bar on stderr for inputs over 16 MiB; indicatif draws nothing when
@@ -230,14 +234,167 @@ fn progress_bar(files: &[PathBuf]) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+/// Row counts of one input, added up across threads.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    read: u64,
+    accepted: u64,
+    rejected: u64,
+    duplicate: u64,
+    outside_window: u64,
+    codes_padded: u64,
+    amounts_invalid: u64,
+    /// The highest line seen (for the truncated-gzip reject).
+    last_line: u64,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.read += o.read;
+        self.accepted += o.accepted;
+        self.rejected += o.rejected;
+        self.duplicate += o.duplicate;
+        self.outside_window += o.outside_window;
+        self.codes_padded += o.codes_padded;
+        self.amounts_invalid += o.amounts_invalid;
+        self.last_line = self.last_line.max(o.last_line);
+    }
+
+    fn into_summary(self, s: &mut InputSummary) {
+        s.rows_read += self.read;
+        s.rows_accepted += self.accepted;
+        s.rows_rejected += self.rejected;
+        s.rows_duplicate += self.duplicate;
+        s.rows_outside_window += self.outside_window;
+        s.codes_padded += self.codes_padded;
+        s.amounts_invalid += self.amounts_invalid;
+    }
+}
+
+/// The transactions seen so far, for duplicate detection (see [`dedup_key`]).
+///
+/// Sharded by the hour of the transaction so threads rarely wait on one another, and so that
+/// a 64-bit fingerprint only has to be unique among the rows of one shard (at 50M rows, about
+/// 200k per shard: the chance that two different transactions share a fingerprint is below
+/// 1e-6 for the whole run). Memory: about 9 bytes per row that has a `txn_id` (8-byte
+/// fingerprint plus hash-table control byte, tables rounded up to a power of two), i.e.
+/// roughly 150 MB at 10M rows and 0.6 GB at 50M; rows without a `txn_id` cost nothing.
+struct Dedup {
+    shards: Vec<std::sync::Mutex<std::collections::HashSet<u64, crate::cube::FastState>>>,
+}
+
+const DEDUP_SHARDS: usize = 256;
+
+impl Dedup {
+    fn new() -> Dedup {
+        Dedup {
+            shards: (0..DEDUP_SHARDS)
+                .map(|_| {
+                    std::sync::Mutex::new(std::collections::HashSet::with_hasher(
+                        crate::cube::fast_state(),
+                    ))
+                })
+                .collect(),
+        }
+    }
+
+    /// Record a transaction; false if it was seen before.
+    fn insert(&self, ts: i64, key: u64) -> bool {
+        let shard = ts.div_euclid(3600).rem_euclid(DEDUP_SHARDS as i64) as usize;
+        let mut set = match self.shards[shard].lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        set.insert(key)
+    }
+}
+
+/// The identity of a transaction for duplicate detection: the same row exported twice.
+///
+/// A repeated `txn_id` alone does not make a duplicate: terminals reset their trace number
+/// (STAN) at every batch close and STANs wrap at 999999, so the same number comes back on the
+/// same terminal on another day. The key is every field that describes the transaction as
+/// written — terminal, `txn_id`, timestamp text, response code text, amount and currency
+/// text, merchant id and name — so an overlapping re-export (byte-identical rows) is counted
+/// once and two real transactions never collapse. Because the key holds everything the cube
+/// records, which copy of a duplicate is kept cannot change any output.
+fn dedup_key<F: FieldSource>(f: &F, txn_id: &str) -> u64 {
+    use std::hash::BuildHasher;
+    let get = |field| f.get(field).unwrap_or("");
+    foldhash::quality::FixedState::with_seed(0x0005_ca1e_d0d0).hash_one((
+        get(Field::TerminalId),
+        txn_id,
+        get(Field::Timestamp),
+        get(Field::ResponseCode),
+        get(Field::Amount),
+        get(Field::Currency),
+        get(Field::MerchantId),
+        get(Field::MerchantName),
+    ))
+}
+
+/// What every thread needs to judge a row.
+#[derive(Clone, Copy)]
+struct Accept<'c> {
+    cfg: &'c IngestConfig,
+    dedup: &'c Dedup,
+    /// jPOS amounts are in minor units already.
+    amount_minor: bool,
+    build_cube: bool,
+}
+
+impl Accept<'_> {
+    /// Validate one candidate row, drop it if it is a duplicate, fold it into the cube.
+    /// Returns the reject reason when the row cannot be used.
+    fn row<F: FieldSource>(
+        &self,
+        f: &F,
+        counts: &mut Counts,
+        cube: &mut CubeBuilder,
+    ) -> Result<Option<String>> {
+        counts.read += 1;
+        let v = match validate(f, self.cfg, self.amount_minor) {
+            Ok(v) => v,
+            Err(reason) => {
+                counts.rejected += 1;
+                return Ok(Some(reason));
+            }
+        };
+        if let Some(id) = f.get(Field::TxnId) {
+            if !self.dedup.insert(v.ts, dedup_key(f, id)) {
+                counts.duplicate += 1;
+                return Ok(None);
+            }
+        }
+        counts.accepted += 1;
+        counts.codes_padded += v.code_padded as u64;
+        counts.amounts_invalid += v.amount_invalid as u64;
+        let in_window =
+            self.cfg.since.is_none_or(|s| v.ts >= s) && self.cfg.until.is_none_or(|u| v.ts < u);
+        if !in_window {
+            counts.outside_window += 1;
+        } else if self.build_cube {
+            cube.add(
+                v.ts,
+                v.terminal_id,
+                v.merchant_id,
+                v.merchant_name,
+                &v.response_code,
+                v.amount_minor.unwrap_or(0),
+            )?;
+        }
+        Ok(None)
+    }
+}
+
 fn ingest_file(
-    cfg: &IngestConfig,
+    mut ctx: Accept<'_>,
     path: &Path,
-    seen: &mut HashSet<u128>,
     rejects: &mut RejectLog,
     bar: Option<indicatif::ProgressBar>,
-    sink: &mut dyn FnMut(Txn) -> Result<()>,
+    builders: &mut [CubeBuilder],
 ) -> Result<InputSummary> {
+    let cfg = ctx.cfg;
     let display = path.display().to_string();
     let file = File::open(path).map_err(|source| Error::Open {
         path: path.into(),
@@ -271,94 +428,34 @@ fn ingest_file(
         format: Some(format),
         ..Default::default()
     };
-    let amount_minor = format == Format::Jpos;
-    let mut last_line = 0u64;
-    let mut on_item = |item: Item| -> Result<()> {
-        let (Item::Record { line, .. } | Item::Reject { line, .. } | Item::Skip { line }) = &item;
-        last_line = last_line.max(*line);
-        match item {
-            Item::Skip { .. } => summary.events_skipped += 1,
-            Item::Reject {
-                line,
-                reason,
-                excerpt,
-            } => {
-                summary.rows_read += 1;
-                summary.rows_rejected += 1;
-                rejects.push(Reject {
-                    file: display.clone(),
-                    line,
-                    // Reasons quote values, and a value may be a card number in the wrong column.
-                    reason: scrub_pans(&reason),
-                    // One line per reject: multi-line XML events are flattened.
-                    excerpt: excerpt_of(&scrub_pans(&flatten_whitespace(&excerpt)), 200),
-                })?;
-            }
-            Item::Record { line, fields } => {
-                summary.rows_read += 1;
-                match validate(&fields, cfg, amount_minor) {
-                    Err(reason) => {
-                        summary.rows_rejected += 1;
-                        rejects.push(Reject {
-                            file: display.clone(),
-                            line,
-                            reason: scrub_pans(&reason),
-                            excerpt: fields_excerpt(&fields),
-                        })?;
-                    }
-                    Ok(v) => {
-                        if let Some(id) = fields.get(Field::TxnId) {
-                            if !seen.insert(txn_key(&v.txn.terminal_id, id)) {
-                                summary.rows_duplicate += 1;
-                                return Ok(());
-                            }
-                        }
-                        summary.rows_accepted += 1;
-                        summary.codes_padded += v.code_padded as u64;
-                        summary.amounts_invalid += v.amount_invalid as u64;
-                        let in_window = cfg.since.is_none_or(|s| v.txn.ts >= s)
-                            && cfg.until.is_none_or(|u| v.txn.ts < u);
-                        if in_window {
-                            sink(v.txn)?;
-                        } else {
-                            summary.rows_outside_window += 1;
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    };
-
+    ctx.amount_minor = format == Format::Jpos;
+    let mut counts = Counts::default();
     match format {
         Format::Csv | Format::Tsv => {
             let delim = (format == Format::Tsv).then_some(b'\t');
-            if cfg.encoding == encoding_rs::UTF_8 {
-                csv::read(
+            let file_counts = if cfg.encoding == encoding_rs::UTF_8 {
+                read_csv(
+                    ctx,
                     &mut content,
                     path,
                     delim,
                     csv::Decoding::Utf8,
-                    &cfg.mapping,
-                    &mut on_item,
-                )?;
+                    rejects,
+                    builders,
+                )?
             } else {
                 let t = Transcoder::new(&mut content, cfg.encoding);
-                csv::read(
+                read_csv(
+                    ctx,
                     t,
                     path,
                     delim,
                     csv::Decoding::Transcoded(cfg.encoding),
-                    &cfg.mapping,
-                    &mut on_item,
-                )?;
-            }
-        }
-        Format::Jsonl => {
-            jsonl::read(&mut content, &cfg.mapping, &mut on_item).map_err(|e| with_path(e, path))?
-        }
-        Format::Jpos => {
-            jpos::read(&mut content, &cfg.mapping, &mut on_item).map_err(|e| with_path(e, path))?
+                    rejects,
+                    builders,
+                )?
+            };
+            counts.add(&file_counts);
         }
         Format::Cube => {
             return Err(Error::BadInput {
@@ -366,17 +463,54 @@ fn ingest_file(
                 reason: "this is a saved cube: render it with `poslens analyze --cube FILE`".into(),
             });
         }
-        Format::Parquet => {
-            if gz {
-                return Err(Error::BadInput {
-                    path: path.into(),
-                    reason: "gzip-compressed Parquet is not supported (Parquet compresses its own pages): decompress it first".into(),
-                });
+        Format::Parquet if gz => {
+            return Err(Error::BadInput {
+                path: path.into(),
+                reason: "gzip-compressed Parquet is not supported (Parquet compresses its own pages): decompress it first".into(),
+            });
+        }
+        Format::Jsonl | Format::Jpos | Format::Parquet => {
+            let cube = &mut builders[0];
+            let mut on_item = |item: Item| -> Result<()> {
+                let (Item::Record { line, .. } | Item::Reject { line, .. } | Item::Skip { line }) =
+                    &item;
+                counts.last_line = counts.last_line.max(*line);
+                match item {
+                    Item::Skip { .. } => summary.events_skipped += 1,
+                    Item::Reject {
+                        line,
+                        reason,
+                        excerpt,
+                    } => {
+                        counts.read += 1;
+                        counts.rejected += 1;
+                        rejects.push(reader_reject(&display, line, &reason, &excerpt))?;
+                    }
+                    Item::Record { line, fields } => {
+                        if let Some(reason) = ctx.row(&fields, &mut counts, cube)? {
+                            rejects.push(Reject {
+                                file: display.clone(),
+                                line,
+                                reason: scrub_pans(&reason),
+                                excerpt: fields_excerpt(&fields),
+                            })?;
+                        }
+                    }
+                }
+                Ok(())
+            };
+            match format {
+                Format::Jsonl => jsonl::read(&mut content, &cfg.mapping, &mut on_item)
+                    .map_err(|e| with_path(e, path))?,
+                Format::Jpos => jpos::read(&mut content, &cfg.mapping, &mut on_item)
+                    .map_err(|e| with_path(e, path))?,
+                // Parquet needs random access: read it by path (still hashed below as a stream).
+                _ => parquet::read(path, &cfg.mapping, &mut on_item)?,
             }
-            // Parquet needs random access: read it by path (still hashed below as a stream).
-            parquet::read(path, &cfg.mapping, &mut on_item)?
         }
     }
+    counts.into_summary(&mut summary);
+    let last_line = counts.last_line;
 
     // A gzip file cut short: everything before the cut was read; the lost tail is one reject.
     if let Some(reason) = cut.and_then(|c| c.borrow_mut().take()) {
@@ -404,21 +538,250 @@ fn ingest_file(
     Ok(summary)
 }
 
-/// The identity of a transaction for duplicate detection: (terminal, txn_id), because STANs
-/// and many RRNs are only unique per terminal. Kept as a 128-bit hash (two SipHash passes with
-/// fixed keys, so deterministic) rather than the strings: 16 bytes per transaction bounds the
-/// memory of a long run, and a collision needs about 2^64 transactions. (The hasher is fixed
-/// within a run; nothing hashed here is ever stored.)
-fn txn_key(terminal: &str, txn_id: &str) -> u128 {
-    use std::hash::{Hash, Hasher};
-    let half = |salt: u8| {
-        let mut h = std::hash::DefaultHasher::new();
-        salt.hash(&mut h);
-        terminal.hash(&mut h);
-        txn_id.hash(&mut h);
-        h.finish()
+/// A unit a reader could not use at all, for `rejects.csv`: reason and excerpt masked, the
+/// excerpt on one line and cut.
+fn reader_reject(file: &str, line: u64, reason: &str, excerpt: &str) -> Reject {
+    Reject {
+        file: file.to_string(),
+        line,
+        // Reasons quote values, and a value may be a card number in the wrong column.
+        reason: scrub_pans(reason),
+        // One line per reject: multi-line XML events are flattened.
+        excerpt: excerpt_of(&scrub_pans(&flatten_whitespace(excerpt)), 200),
+    }
+}
+
+/// Bytes of CSV handed to one thread at a time.
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// The chunk size: [`CHUNK_BYTES`], or `POSLENS_CHUNK_BYTES` when set — a testing knob, so
+/// the tests can cut small files into many chunks and show that the cut changes nothing.
+fn chunk_bytes() -> usize {
+    std::env::var("POSLENS_CHUNK_BYTES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(CHUNK_BYTES, |n| n.max(1))
+}
+
+/// One chunk of a CSV file on its way to a parser thread.
+struct Chunk {
+    index: u64,
+    first_line: u64,
+    bytes: Vec<u8>,
+}
+
+/// What a parser thread found in one chunk: the counts and the rejects, in line order.
+struct ChunkDone {
+    index: u64,
+    counts: Counts,
+    rejects: Vec<Reject>,
+}
+
+/// Read one CSV/TSV stream on all threads.
+///
+/// This thread reads (and, through the readers below it, hashes and decompresses) the input,
+/// cuts it into chunks of about [`CHUNK_BYTES`] at record boundaries ([`csv::split_point`]),
+/// counts their lines and sends them to the parser threads; each parser folds its rows into
+/// its own cube builder. Rejects come back per chunk and are written in chunk order, so
+/// `rejects.csv` is the same for any number of threads.
+fn read_csv<R: Read>(
+    ctx: Accept<'_>,
+    mut input: R,
+    path: &Path,
+    delimiter: Option<u8>,
+    decoding: csv::Decoding,
+    rejects: &mut RejectLog,
+    builders: &mut [CubeBuilder],
+) -> Result<Counts> {
+    let read_err = |source| Error::Read {
+        path: path.into(),
+        source,
     };
-    ((half(1) as u128) << 64) | half(2) as u128
+    // The header row.
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + (1 << 16));
+    let mut eof = fill(&mut input, &mut buf, 1 << 16).map_err(read_err)?;
+    let (layout, consumed) = loop {
+        match csv::read_header(&buf, eof, path, delimiter, decoding, &ctx.cfg.mapping)? {
+            Some(h) => break h,
+            None if eof => return Ok(Counts::default()),
+            None => {
+                let want = buf.len() + (1 << 16);
+                eof = fill(&mut input, &mut buf, want).map_err(read_err)?;
+            }
+        }
+    };
+    let first_line = 1 + memchr::memchr_iter(b'\n', &buf[..consumed]).count() as u64;
+    buf.drain(..consumed);
+
+    let chunk_size = chunk_bytes();
+    let display = path.display().to_string();
+    let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(builders.len() * 2);
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<Result<ChunkDone>>();
+    let layout = &layout;
+    let display = &display;
+    std::thread::scope(|scope| -> Result<Counts> {
+        for cube in builders.iter_mut() {
+            let rx = chunk_rx.clone();
+            let tx = done_tx.clone();
+            scope.spawn(move || {
+                for chunk in rx {
+                    let done = parse_chunk(ctx, chunk, layout, path, display, cube);
+                    let failed = done.is_err();
+                    if tx.send(done).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(chunk_rx);
+        drop(done_tx);
+
+        let mut collector = Collector::default();
+        let mut index = 0u64;
+        let mut line = first_line;
+        let mut outcome: Result<()> = Ok(());
+        while outcome.is_ok() {
+            if !eof && buf.len() < chunk_size {
+                eof = fill(&mut input, &mut buf, chunk_size).map_err(read_err)?;
+            }
+            if buf.is_empty() {
+                break;
+            }
+            // Cut at the last record end within the chunk size, else at the last one we hold.
+            let limit = chunk_size.min(buf.len());
+            let cut = if eof && limit == buf.len() {
+                buf.len()
+            } else {
+                match csv::split_point(&buf[..limit], layout.delimiter)
+                    .or_else(|| csv::split_point(&buf, layout.delimiter))
+                {
+                    Some(cut) => cut,
+                    // A record longer than what we hold: read on until it ends.
+                    None if !eof => {
+                        let want = buf.len() + chunk_size.max(1 << 16);
+                        eof = fill(&mut input, &mut buf, want).map_err(read_err)?;
+                        continue;
+                    }
+                    None => buf.len(),
+                }
+            };
+            let mut next = Vec::with_capacity(chunk_size + (1 << 16));
+            next.extend_from_slice(&buf[cut..]);
+            buf.truncate(cut);
+            let bytes = std::mem::replace(&mut buf, next);
+            let lines = memchr::memchr_iter(b'\n', &bytes).count() as u64;
+            let chunk = Chunk {
+                index,
+                first_line: line,
+                bytes,
+            };
+            if chunk_tx.send(chunk).is_err() {
+                break; // every parser stopped: one of them failed, its error is in the results
+            }
+            index += 1;
+            line += lines;
+            while let Ok(done) = done_rx.try_recv() {
+                outcome = outcome.and_then(|_| collector.take(done, rejects));
+            }
+        }
+        drop(chunk_tx);
+        for done in done_rx {
+            outcome = outcome.and_then(|_| collector.take(done, rejects));
+        }
+        outcome?;
+        if collector.next != index {
+            return Err(Error::internal("ingest", "a CSV chunk was lost"));
+        }
+        Ok(collector.counts)
+    })
+}
+
+/// Puts chunk results back in order: counts are added up, rejects written in line order.
+#[derive(Default)]
+struct Collector {
+    next: u64,
+    pending: std::collections::BTreeMap<u64, ChunkDone>,
+    counts: Counts,
+}
+
+impl Collector {
+    fn take(&mut self, done: Result<ChunkDone>, rejects: &mut RejectLog) -> Result<()> {
+        let done = done?;
+        self.pending.insert(done.index, done);
+        while let Some(done) = self.pending.remove(&self.next) {
+            self.counts.add(&done.counts);
+            for r in done.rejects {
+                rejects.push(r)?;
+            }
+            self.next += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Read until `buf` holds at least `want` bytes or the input ends; true at the end.
+fn fill<R: Read>(input: &mut R, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+    while buf.len() < want {
+        let start = buf.len();
+        buf.resize(want.max(start + (1 << 16)), 0);
+        match input.read(&mut buf[start..]) {
+            Ok(0) => {
+                buf.truncate(start);
+                return Ok(true);
+            }
+            Ok(n) => buf.truncate(start + n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(start),
+            Err(e) => {
+                buf.truncate(start);
+                return Err(e);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Parse one chunk on a parser thread.
+fn parse_chunk(
+    ctx: Accept<'_>,
+    chunk: Chunk,
+    layout: &csv::Layout,
+    path: &Path,
+    display: &str,
+    cube: &mut CubeBuilder,
+) -> Result<ChunkDone> {
+    let mut counts = Counts::default();
+    let mut rejects = Vec::new();
+    csv::parse_chunk(&chunk.bytes, chunk.first_line, layout, path, &mut |row| {
+        match row {
+            csv::Row::Fields { line, fields } => {
+                counts.last_line = counts.last_line.max(line);
+                if let Some(reason) = ctx.row(&fields, &mut counts, cube)? {
+                    rejects.push(Reject {
+                        file: display.to_string(),
+                        line,
+                        reason: scrub_pans(&reason),
+                        excerpt: fields_excerpt(&fields),
+                    });
+                }
+            }
+            csv::Row::Reject {
+                line,
+                reason,
+                excerpt,
+            } => {
+                counts.last_line = counts.last_line.max(line);
+                counts.read += 1;
+                counts.rejected += 1;
+                rejects.push(reader_reject(display, line, &reason, &excerpt));
+            }
+        }
+        Ok(())
+    })?;
+    Ok(ChunkDone {
+        index: chunk.index,
+        counts,
+        rejects,
+    })
 }
 
 /// Give a bare I/O error from a reader the path it happened on.
@@ -432,21 +795,29 @@ fn with_path(e: Error, path: &Path) -> Error {
     }
 }
 
-struct Valid {
-    txn: Txn,
+struct Valid<'a> {
+    ts: i64,
+    terminal_id: &'a str,
+    merchant_id: &'a str,
+    merchant_name: &'a str,
+    response_code: std::borrow::Cow<'a, str>,
+    /// Integer minor units; None when the input had no (valid) amount.
+    amount_minor: Option<i64>,
     code_padded: bool,
     amount_invalid: bool,
 }
 
 /// Check one candidate row: required fields present and parseable.
-fn validate(f: &RawFields, cfg: &IngestConfig, amount_minor: bool) -> Result<Valid, String> {
+fn validate<'a, F: FieldSource>(
+    f: &'a F,
+    cfg: &IngestConfig,
+    amount_minor: bool,
+) -> Result<Valid<'a>, String> {
     let ts_raw = f.get(Field::Timestamp).ok_or("empty timestamp")?;
     let ts = parse_timestamp(ts_raw, cfg.tz)?;
-    let terminal_id = f
-        .get(Field::TerminalId)
-        .ok_or("empty terminal_id")?
-        .to_string();
-    let (response_code, code_padded) = normalize_code(f.get(Field::ResponseCode).unwrap_or(""))?;
+    let terminal_id = f.get(Field::TerminalId).ok_or("empty terminal_id")?;
+    let (response_code, code_padded) =
+        normalize_code_ref(f.get(Field::ResponseCode).unwrap_or(""))?;
     let exponent = currency_exponent(f.get(Field::Currency));
     let (amount_minor, amount_invalid) = match f.get(Field::Amount) {
         None => (None, false),
@@ -456,14 +827,12 @@ fn validate(f: &RawFields, cfg: &IngestConfig, amount_minor: bool) -> Result<Val
         },
     };
     Ok(Valid {
-        txn: Txn {
-            ts,
-            terminal_id,
-            merchant_id: f.get(Field::MerchantId).unwrap_or("").to_string(),
-            merchant_name: f.get(Field::MerchantName).unwrap_or("").to_string(),
-            response_code,
-            amount_minor,
-        },
+        ts,
+        terminal_id,
+        merchant_id: f.get(Field::MerchantId).unwrap_or(""),
+        merchant_name: f.get(Field::MerchantName).unwrap_or(""),
+        response_code,
+        amount_minor,
         code_padded,
         amount_invalid,
     })
@@ -475,7 +844,7 @@ fn flatten_whitespace(s: &str) -> String {
 }
 
 /// The canonical fields of a rejected record as `name=value` pairs, PAN cut and scrubbed.
-fn fields_excerpt(f: &RawFields) -> String {
+fn fields_excerpt<F: FieldSource>(f: &F) -> String {
     let parts: Vec<String> = Field::ALL
         .iter()
         .filter_map(|&field| {

@@ -141,6 +141,12 @@ fn local_to_utc(n: NaiveDateTime, tz: Tz, raw: &str) -> Result<i64, String> {
 /// become two digits; the bool says so, so the run can count it. Letters are upper-cased
 /// (`a0` is CUP's `A0`).
 pub fn normalize_code(raw: &str) -> Result<(String, bool), String> {
+    normalize_code_ref(raw).map(|(c, padded)| (c.into_owned(), padded))
+}
+
+/// [`normalize_code`] without an allocation when the code is already clean (the hot path).
+pub fn normalize_code_ref(raw: &str) -> Result<(std::borrow::Cow<'_, str>, bool), String> {
+    use std::borrow::Cow;
     let s = raw.trim().trim_matches('"').trim();
     if s.is_empty() {
         return Err("empty response code".into());
@@ -149,9 +155,12 @@ pub fn normalize_code(raw: &str) -> Result<(String, bool), String> {
         return Err(format!("invalid response code {:?}", excerpt_of(s, 20)));
     }
     if s.len() == 1 && s.as_bytes()[0].is_ascii_digit() {
-        return Ok((format!("0{s}"), true));
+        return Ok((Cow::Owned(format!("0{s}")), true));
     }
-    Ok((s.to_ascii_uppercase(), false))
+    if s.bytes().any(|b| b.is_ascii_lowercase()) {
+        return Ok((Cow::Owned(s.to_ascii_uppercase()), false));
+    }
+    Ok((Cow::Borrowed(s), false))
 }
 
 /// Minor-unit exponent of a currency (ISO 4217), by alpha or numeric code. Most are 2.

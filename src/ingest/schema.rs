@@ -245,6 +245,34 @@ impl RawFields {
     }
 }
 
+/// The same, borrowed from a parsed record: the CSV hot path fills one per row without
+/// allocating.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RefFields<'a>([Option<&'a str>; Field::COUNT]);
+
+impl<'a> RefFields<'a> {
+    pub fn set(&mut self, f: Field, value: &'a str) {
+        self.0[f.index()] = Some(value);
+    }
+}
+
+/// Read access to a candidate row's fields, owned or borrowed: validation is written once.
+pub trait FieldSource {
+    fn get(&self, f: Field) -> Option<&str>;
+}
+
+impl FieldSource for RawFields {
+    fn get(&self, f: Field) -> Option<&str> {
+        RawFields::get(self, f)
+    }
+}
+
+impl FieldSource for RefFields<'_> {
+    fn get(&self, f: Field) -> Option<&str> {
+        self.0[f.index()]
+    }
+}
+
 /// What a format reader hands to the pipeline, one per input unit (row, line or log event).
 // Items are handed over one at a time and never stored in bulk, so the size difference between
 // the variants costs nothing; boxing the record would cost an allocation per row.
