@@ -149,8 +149,8 @@ pub struct Entry {
     /// China UnionPay terminal action class (A–E), in the `cup` profile.
     pub cup_class: Option<String>,
     /// Is a row with this code a transaction? `false` for intermediate messages that are not
-    /// the outcome of one (ISO `09` "request in progress": the real answer follows), which
-    /// analysis leaves out of transaction counts. Data files write `transaction = false`.
+    /// the outcome of one (ISO `09` "request in progress": the real answer follows), for
+    /// analysis to leave out of transaction counts. Data files write `transaction = false`.
     pub transaction: bool,
 }
 
