@@ -148,6 +148,10 @@ pub struct Entry {
     pub zh: Text,
     /// China UnionPay terminal action class (A–E), in the `cup` profile.
     pub cup_class: Option<String>,
+    /// Is a row with this code a transaction? `false` for intermediate messages that are not
+    /// the outcome of one (ISO `09` "request in progress": the real answer follows), for
+    /// analysis to leave out of transaction counts. Data files write `transaction = false`.
+    pub transaction: bool,
 }
 
 impl Entry {
@@ -174,6 +178,7 @@ struct RawEntry {
     en: Option<Text>,
     zh: Option<Text>,
     cup_class: Option<String>,
+    transaction: Option<bool>,
     // The flat form for user files: English text at the top level.
     meaning: Option<String>,
     causes: Option<Vec<String>>,
@@ -359,6 +364,9 @@ impl Catalog {
                     if let Some(c) = e.cup_class {
                         old.cup_class = Some(c);
                     }
+                    if let Some(t) = e.transaction {
+                        old.transaction = t;
+                    }
                     match (en, e.zh) {
                         (Some(en), Some(zh)) => {
                             old.en = en;
@@ -390,6 +398,7 @@ impl Catalog {
                             en,
                             zh,
                             cup_class: e.cup_class,
+                            transaction: e.transaction.unwrap_or(true),
                         },
                     );
                 }
@@ -415,6 +424,12 @@ impl Catalog {
         self.lookup(code).map_or(Class::Unknown, |e| e.class)
     }
 
+    /// Does a row with this code count as a transaction? `false` only for codes the catalog
+    /// marks as intermediate messages (`transaction = false`); unknown codes count.
+    pub fn is_transaction(&self, code: &str) -> bool {
+        self.lookup(code).is_none_or(|e| e.transaction)
+    }
+
     /// Every entry, sorted by code.
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.entries.values()
@@ -430,7 +445,8 @@ impl Catalog {
 }
 
 /// Read a user code table: TOML (`[[codes]]` entries) or CSV (`code,class,meaning,causes,action`
-/// with optional `retry`, `who`, `meaning_zh`, `causes_zh`, `action_zh`; causes separated by `;`).
+/// with optional `retry`, `transaction`, `who`, `meaning_zh`, `causes_zh`, `action_zh`; causes
+/// separated by `;`).
 fn read_user_file(path: &Path) -> Result<(Vec<u8>, RawCatalog)> {
     let bytes = std::fs::read(path).map_err(|source| Error::Open {
         path: path.into(),
@@ -501,14 +517,16 @@ fn csv_table(path: &Path, text: &str) -> Result<RawCatalog> {
             strip_prefix.push(p.to_string());
             continue;
         }
-        let retry = match get("retry") {
-            None => None,
-            Some(v) => Some(match v.to_ascii_lowercase().as_str() {
-                "yes" | "true" | "y" | "1" => true,
-                "no" | "false" | "n" | "0" => false,
-                _ => return Err(bad(line, format!("retry must be yes or no, got {v:?}"))),
-            }),
+        let yes_no = |name: &str| match get(name) {
+            None => Ok(None),
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "yes" | "true" | "y" | "1" => Ok(Some(true)),
+                "no" | "false" | "n" | "0" => Ok(Some(false)),
+                _ => Err(bad(line, format!("{name} must be yes or no, got {v:?}"))),
+            },
         };
+        let retry = yes_no("retry")?;
+        let transaction = yes_no("transaction")?;
         let who = match split(get("who")) {
             None => None,
             Some(list) => Some(
@@ -539,6 +557,7 @@ fn csv_table(path: &Path, text: &str) -> Result<RawCatalog> {
             en: None,
             zh,
             cup_class: get("cup_class").map(str::to_string),
+            transaction,
             meaning: get("meaning").map(str::to_string),
             causes: split(get("causes")),
             action: get("action").map(str::to_string),
