@@ -54,7 +54,9 @@ pub struct InputArgs {
     #[arg(long)]
     pub strict: bool,
 
-    /// Response-code profile: `iso8583` (default), `cup`, or a code file (TOML or CSV).
+    /// Response-code profile: `auto` (default: ISO 8583:1987, 3-digit codes as ISO 8583:1993
+    /// action codes), `iso8583`, `iso8583-1993` (alias `iso8583-2003`), `jpos-cmf`, `cup`, or a
+    /// code file (TOML or CSV).
     #[arg(long, value_name = "P")]
     pub profile: Option<String>,
 
@@ -114,7 +116,8 @@ pub struct CodesArgs {
     /// The code to explain; without it, list the whole profile.
     pub code: Option<String>,
 
-    /// Response-code profile: `iso8583` (default), `cup`, or a code file.
+    /// Response-code profile: `auto` (default), `iso8583`, `iso8583-1993` (alias
+    /// `iso8583-2003`), `jpos-cmf`, `cup`, or a code file.
     #[arg(long, value_name = "P")]
     pub profile: Option<String>,
 

@@ -306,7 +306,7 @@ fn load_catalog(
     let profile = profile
         .cloned()
         .or(file.profile.clone())
-        .unwrap_or_else(|| "iso8583".into());
+        .unwrap_or_else(|| crate::classify::AUTO.into());
     let codes = codes.cloned().or(file.codes.clone());
     options.insert("profile".into(), profile.clone());
     if let Some(c) = &codes {

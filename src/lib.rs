@@ -194,8 +194,9 @@ fn codes_command(args: &cli::CodesArgs) -> Result<()> {
                 Some(e) => vec![e],
                 None => {
                     return Err(Error::Usage(format!(
-                        "code {norm} is not in the {} profile; it would be classed `unknown`. Add it with --codes FILE",
-                        catalog.profile
+                        "code {norm} is not in the {} profile; it would be classed `unknown`. Add it with --codes FILE{}",
+                        catalog.profile,
+                        render::codes::shape_hint(&catalog, &norm)
                     )))
                 }
             }
@@ -204,7 +205,10 @@ fn codes_command(args: &cli::CodesArgs) -> Result<()> {
     };
     let text = match args.format {
         CodesFormat::Table => match &args.code {
-            Some(_) => render::codes::explain(&catalog, entries[0], zh),
+            Some(_) => {
+                render::codes::explain(&catalog, entries[0], zh)
+                    + &render::codes::action_code_note(&catalog, &entries[0].code, zh)
+            }
             None => render::codes::table(&catalog, zh),
         },
         CodesFormat::Json => render::codes::json(&catalog, entries)?,

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::analyze::periods::{label, rfc3339};
 use crate::analyze::{Analysis, ClassCounts, Status};
-use crate::classify::{Catalog, Class};
+use crate::classify::{Catalog, Class, TableUsage};
 use crate::config::{Bucket, Lang};
 use crate::ingest::{IngestOutcome, InputSummary};
 
@@ -22,6 +22,9 @@ pub struct Report {
     pub bucket: Bucket,
     pub lang: Lang,
     pub profile: String,
+    /// Which code tables explained the data (under `auto`: ISO 8583:1987 and, for 3-digit
+    /// codes, ISO 8583:1993), with the codes and transactions each one read.
+    pub catalog_tables: Vec<TableUsage>,
     /// First and last hour with data, local time.
     pub data_from: String,
     pub data_to: String,
@@ -400,6 +403,8 @@ pub fn build(
         bucket: a.bucket,
         lang,
         profile: catalog.profile.clone(),
+        catalog_tables: catalog
+            .table_usage(a.by_code.iter().map(|c| (c.code.as_str(), c.transactions))),
         data_from: a
             .first_hour
             .map(|h| label(h, Bucket::Hour, tz))

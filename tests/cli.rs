@@ -647,7 +647,8 @@ fn codes_command_explains_and_exports() {
     );
 
     let all: serde_json::Value = serde_json::from_str(&text(&["--format", "json"])).unwrap();
-    assert_eq!(all["profile"], "iso8583");
+    // The default profile is `auto`: the 1987 table plus the 1993 action codes (issue 14).
+    assert_eq!(all["profile"], "auto");
     assert!(all["codes"].as_array().unwrap().len() >= 104);
     let csv_text = text(&["--profile", "cup", "--format", "csv"]);
     assert!(csv_text.starts_with("code,class,meaning,causes,action,retry,who\n"));
@@ -686,4 +687,114 @@ fn chinese_report_with_cup_profile() {
         std::fs::read_to_string(en.join("csv/by_terminal.csv")).unwrap(),
         std::fs::read_to_string(zh.join("csv/by_terminal.csv")).unwrap()
     );
+}
+
+/// Issue 14: without --profile, a 3-digit code is explained from the ISO 8583:1993 table, with
+/// a note saying why; --profile iso8583 forces the 1987 table and the error points at the 1993
+/// profile; the 1993 profile (and its 2003 alias) explains codes in Chinese.
+#[test]
+fn codes_reads_iso8583_1993_action_codes_issue_14() {
+    let text =
+        |args: &[&str]| String::from_utf8(run_ok(bin().arg("codes").args(args)).stdout).unwrap();
+    let c911 = text(&["911"]);
+    assert!(c911.starts_with("911 — Card issuer timed out\n"), "{c911}");
+    assert!(c911.contains("Class: network"), "{c911}");
+    assert!(
+        c911.contains("3-digit codes are ISO 8583:1993/2003 action codes"),
+        "{c911}"
+    );
+    assert!(
+        !text(&["05"]).contains("action codes"),
+        "no note for 1987 codes"
+    );
+
+    let err = fails(bin().args(["codes", "911", "--profile", "iso8583"]), 2);
+    assert!(
+        err.contains("unknown") && err.contains("--profile iso8583-1993"),
+        "{err}"
+    );
+
+    let zh = text(&["116", "--profile", "iso8583-1993", "--lang", "zh"]);
+    assert!(zh.starts_with("116 — 余额不足\n"), "{zh}");
+    assert!(
+        zh.contains("类别: declined") && zh.contains("怎么办:"),
+        "{zh}"
+    );
+    assert!(
+        !zh.contains("注："),
+        "no note when the profile was named: {zh}"
+    );
+    assert_eq!(
+        text(&["116", "--profile", "iso8583-2003", "--lang", "zh"]),
+        zh,
+        "iso8583-2003 is an alias"
+    );
+
+    let cmf = text(&["1016", "--profile", "jpos-cmf"]);
+    assert!(cmf.contains("Class: declined"), "{cmf}");
+    let err = fails(bin().args(["codes", "1016"]), 2);
+    assert!(err.contains("--profile jpos-cmf"), "{err}");
+}
+
+/// Issue 14: an ISO 8583:1993 switch log (3-digit codes) is classified by the 1993 table by
+/// default: `000` is approved, not `unknown`, and the manifest and report say which table read
+/// the codes. Forcing --profile iso8583 gives the old answer (every code unknown).
+#[test]
+fn analyze_reads_iso8583_1993_logs_issue_14() {
+    let dir = tempfile::tempdir().unwrap();
+    let (auto, forced) = (dir.path().join("auto"), dir.path().join("forced"));
+    analyze(&[&fixture("csv/iso1993.csv")], &auto, &[]);
+
+    let (_, codes) = read_csv(&auto.join("csv/by_code.csv"));
+    let class: BTreeMap<&str, (&str, &str)> = codes
+        .iter()
+        .map(|c| {
+            (
+                c["response_code"].as_str(),
+                (c["class"].as_str(), c["transactions"].as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(class["000"], ("approved", "272"));
+    assert_eq!(class["100"], ("declined", "16"));
+    assert_eq!(class["116"], ("declined", "24"));
+    assert_eq!(class["911"], ("network", "8"));
+
+    let summary = json(&auto.join("summary.json"));
+    assert_eq!(summary["profile"], "auto");
+    assert!((summary["headline"]["failure_rate"].as_f64().unwrap() - 48.0 / 320.0).abs() < 1e-12);
+    assert_eq!(summary["unknown_codes"].as_array().unwrap().len(), 0);
+
+    let manifest = json(&auto.join("manifest.json"));
+    assert_eq!(manifest["catalog"]["profile"], "auto");
+    let tables = manifest["catalog_tables"].as_array().unwrap();
+    let row = |name: &str| {
+        tables
+            .iter()
+            .find(|t| t["table"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {tables:?}"))
+    };
+    assert_eq!(row("iso8583-1993")["reads"], "three_digit_codes");
+    assert_eq!(row("iso8583-1993")["codes"], 4);
+    assert_eq!(row("iso8583-1993")["transactions"], 320);
+    assert_eq!(row("iso8583")["transactions"], 0);
+    assert_eq!(row("unknown")["transactions"], 0);
+
+    let md = std::fs::read_to_string(auto.join("report.md")).unwrap();
+    assert!(
+        md.contains("iso8583-1993 (ISO 8583:1993/2003 field 39 action codes (3 digits); 3-digit codes: 4 codes, 320 transactions)"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(auto.join("report.html")).unwrap();
+    assert!(html.contains("3-digit codes were read as ISO 8583:1993/2003 action codes"));
+
+    analyze(
+        &[&fixture("csv/iso1993.csv")],
+        &forced,
+        &["--profile", "iso8583"],
+    );
+    let summary = json(&forced.join("summary.json"));
+    assert_eq!(summary["headline"]["failure_rate"], 1.0);
+    let (_, codes) = read_csv(&forced.join("csv/by_code.csv"));
+    assert!(codes.iter().all(|c| c["class"] == "unknown"));
 }

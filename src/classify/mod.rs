@@ -4,6 +4,13 @@
 //! profile may extend another (`cup` extends `iso8583`); a user file (`--codes`, TOML or CSV)
 //! extends or overrides the active profile and may strip a host prefix (`0051` → `51`).
 //! Every code maps to exactly one [`Class`]; codes not in the catalog are `unknown`.
+//!
+//! The default profile, `auto`, holds two tables and picks one by the code's shape: ISO
+//! 8583:1987 has no 3-digit codes, so a 3-digit numeric code is an ISO 8583:1993/2003 action
+//! code (`000`, `116`, `911`) and is looked up in that table; every other code (`00`, `Y1`,
+//! `9997`) in the 1987 one. The message's MTI would say the same (first digit 0 = 1987,
+//! 1 = 1993, 2 = 2003), but the shape travels with the code into the cube, so a saved cube is
+//! classified the same way. Callers only see [`Catalog::lookup`] and [`Catalog::class_of`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,6 +23,48 @@ use crate::error::{Error, Result};
 
 const ISO8583: &str = include_str!("data/iso8583.toml");
 const CUP: &str = include_str!("data/cup.toml");
+const ISO8583_1993: &str = include_str!("data/iso8583-1993.toml");
+const JPOS_CMF: &str = include_str!("data/jpos-cmf.toml");
+
+/// The default profile: ISO 8583:1987, with 3-digit codes read as ISO 8583:1993 action codes.
+pub const AUTO: &str = "auto";
+
+/// Profile names for messages.
+const PROFILE_NAMES: &str =
+    "auto (the default), iso8583, iso8583-1993 (or iso8583-2003), jpos-cmf, cup";
+
+/// The files a built-in profile is made of, base first; `None` for any other name.
+fn builtin_files(name: &str) -> Option<&'static [(&'static str, &'static str)]> {
+    let files: &'static [(&'static str, &'static str)] = match name {
+        "iso8583" => &[("iso8583.toml", ISO8583)],
+        "cup" => &[("iso8583.toml", ISO8583), ("cup.toml", CUP)],
+        // ISO 8583:2003 kept the 1993 action codes (see the file's header).
+        "iso8583-1993" | "iso8583-2003" => &[("iso8583-1993.toml", ISO8583_1993)],
+        "jpos-cmf" => &[("jpos-cmf.toml", JPOS_CMF)],
+        _ => return None,
+    };
+    Some(files)
+}
+
+/// An ISO 8583:1993/2003 action code by its shape: exactly three digits. ISO 8583:1987 codes
+/// are two characters, and the 4-digit codes in the wild (`9997`, jPOS CMF) are not 1993 codes.
+pub fn is_action_code(code: &str) -> bool {
+    code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The built-in profile whose table has codes of this shape, for hints when a code is not
+/// found: 2 characters → `iso8583`, 3 digits → `iso8583-1993`, 4 digits → `jpos-cmf`.
+pub fn profile_for_shape(code: &str) -> Option<&'static str> {
+    if is_action_code(code) {
+        Some("iso8583-1993")
+    } else if code.len() == 4 && code.bytes().all(|b| b.is_ascii_digit()) {
+        Some("jpos-cmf")
+    } else if code.len() == 2 {
+        Some("iso8583")
+    } else {
+        None
+    }
+}
 
 /// The class of a response code (SPEC "Classification").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -185,7 +234,7 @@ struct RawEntry {
     action: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCatalog {
     profile: Option<String>,
@@ -222,30 +271,96 @@ pub struct Catalog {
     /// UnionPay terminal action classes, when the profile defines them.
     pub cup_classes: BTreeMap<String, LabelPair>,
     entries: BTreeMap<String, Entry>,
+    /// The second table of the `auto` profile; `None` for a profile of one table.
+    split: Option<Split>,
+}
+
+/// The `auto` profile: `entries` hold the ISO 8583:1987 table, `action_codes` the ISO
+/// 8583:1993 table that 3-digit codes are looked up in first.
+#[derive(Debug, Clone, Serialize)]
+struct Split {
+    /// Name and title of the 1987 table, since `profile` and `title` describe the pair.
+    base_profile: String,
+    base_title: String,
+    action_codes: Box<Catalog>,
+}
+
+/// Which table of a catalog explained a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Base,
+    ActionCodes,
+}
+
+/// Which codes a table was asked about (see [`TableUsage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reads {
+    /// Every code: the profile has one table.
+    AllCodes,
+    /// 3-digit numeric codes (ISO 8583:1993/2003 action codes).
+    ThreeDigitCodes,
+    /// Every code that is not a 3-digit action code (2-character codes, `9997`, `Y1` …), and
+    /// 3-digit codes the action-code table does not have.
+    OtherCodes,
+    /// No table explained these codes: they are `unknown`.
+    NoTable,
+}
+
+impl Reads {
+    pub fn label(self, zh: bool) -> &'static str {
+        match (self, zh) {
+            (Reads::AllCodes, false) => "all codes",
+            (Reads::ThreeDigitCodes, false) => "3-digit codes",
+            (Reads::OtherCodes, false) => "2-character and other codes",
+            (Reads::NoTable, false) => "in no table",
+            (Reads::AllCodes, true) => "全部应答码",
+            (Reads::ThreeDigitCodes, true) => "3位数字码",
+            (Reads::OtherCodes, true) => "2位码及其他",
+            (Reads::NoTable, true) => "不在任何码表中",
+        }
+    }
+}
+
+/// How much of the data one table of the catalog explained, for the manifest and the
+/// report: which tables were used, and why (the shape of the codes each one reads).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableUsage {
+    /// The table's profile name (`iso8583`, `iso8583-1993`, …), or `unknown` for the codes
+    /// no table has.
+    pub table: String,
+    pub title: String,
+    pub reads: Reads,
+    /// Distinct codes this table explained.
+    pub codes: u64,
+    pub transactions: u64,
 }
 
 impl Catalog {
-    /// Load a profile (`iso8583`, `cup` or a file) and optionally a user table on top.
+    /// Load a profile (`auto`, a built-in name or a file) and optionally a user table on top.
     pub fn load(profile: &str, extra: Option<&Path>) -> Result<Catalog> {
         let mut hasher = Sha256::new();
         let mut cat = match profile {
-            "iso8583" | "cup" => Catalog::builtin(profile, &mut hasher),
+            AUTO => Catalog::auto(&mut hasher),
+            name if builtin_files(name).is_some() => Catalog::builtin(name, &mut hasher),
             other => {
                 let path = Path::new(other);
                 if !path.exists() {
                     return Err(Error::Usage(format!(
-                        "unknown profile {other:?}: use iso8583, cup, or the path of a code file"
+                        "unknown profile {other:?}: use {PROFILE_NAMES}, or the path of a code file"
                     )));
                 }
                 let (bytes, raw) = read_user_file(path)?;
                 hasher.update(&bytes);
                 let mut base = match raw.extends.as_deref() {
-                    Some(b @ ("iso8583" | "cup")) => Catalog::builtin(b, &mut hasher),
+                    Some(b) if builtin_files(b).is_some() => Catalog::builtin(b, &mut hasher),
                     Some(b) => {
                         return Err(Error::BadLine {
                             path: path.into(),
                             line: 1,
-                            reason: format!("extends {b:?}: only iso8583 or cup can be extended"),
+                            reason: format!(
+                                "extends {b:?}: only iso8583, iso8583-1993, jpos-cmf or cup can be extended"
+                            ),
                         })
                     }
                     None => Catalog::empty(),
@@ -259,8 +374,21 @@ impl Catalog {
             }
         };
         if let Some(path) = extra {
-            let (bytes, raw) = read_user_file(path)?;
+            let (bytes, mut raw) = read_user_file(path)?;
             hasher.update(&bytes);
+            // Under `auto` a user's 3-digit codes extend or override the action-code table,
+            // where lookups of 3-digit codes go.
+            if let Some(split) = cat.split.as_mut() {
+                let (three, rest) = std::mem::take(&mut raw.codes)
+                    .into_iter()
+                    .partition(|e| is_action_code(e.code.get_ref().trim()));
+                raw.codes = rest;
+                let action = RawCatalog {
+                    codes: three,
+                    ..RawCatalog::default()
+                };
+                split.action_codes.apply(action, path, &bytes)?;
+            }
             cat.apply(raw, path, &bytes)?;
         }
         cat.sha256 = hasher
@@ -280,17 +408,30 @@ impl Catalog {
             strip_prefix: Vec::new(),
             cup_classes: BTreeMap::new(),
             entries: BTreeMap::new(),
+            split: None,
         }
+    }
+
+    /// The `auto` profile: the ISO 8583:1987 table, with the ISO 8583:1993 table for 3-digit
+    /// codes.
+    fn auto(hasher: &mut Sha256) -> Catalog {
+        let mut cat = Catalog::builtin("iso8583", hasher);
+        let action = Catalog::builtin("iso8583-1993", hasher);
+        let base_title = cat.title.clone();
+        cat.title = format!("{base_title}; 3-digit codes: {}", action.title);
+        cat.sources.extend(action.sources.iter().cloned());
+        cat.split = Some(Split {
+            base_profile: std::mem::replace(&mut cat.profile, AUTO.into()),
+            base_title,
+            action_codes: Box::new(action),
+        });
+        cat
     }
 
     /// Built-in profiles are compiled in and tested; a failure to parse them is a bug.
     fn builtin(name: &str, hasher: &mut Sha256) -> Catalog {
         let mut cat = Catalog::empty();
-        let chain: &[(&str, &str)] = if name == "cup" {
-            &[("iso8583.toml", ISO8583), ("cup.toml", CUP)]
-        } else {
-            &[("iso8583.toml", ISO8583)]
-        };
+        let chain = builtin_files(name).unwrap_or_else(|| panic!("no built-in profile {name}"));
         for (file, text) in chain {
             hasher.update(text.as_bytes());
             let raw: RawCatalog = toml::from_str(text)
@@ -298,7 +439,10 @@ impl Catalog {
             cat.apply(raw, Path::new(file), text.as_bytes())
                 .unwrap_or_else(|e| panic!("built-in catalog {file} is invalid: {e}"));
         }
-        cat.profile = name.to_string();
+        cat.profile = match name {
+            "iso8583-2003" => "iso8583-1993".to_string(),
+            _ => name.to_string(),
+        };
         cat
     }
 
@@ -407,8 +551,24 @@ impl Catalog {
         Ok(())
     }
 
-    /// The entry for a code, trying the code as it is, then with a configured prefix stripped.
+    /// The entry for a code: a 3-digit code in the action-code table first (under `auto`),
+    /// then the code as it is, then with a configured prefix stripped.
     pub fn lookup(&self, code: &str) -> Option<&Entry> {
+        self.resolve(code).map(|(_, e)| e)
+    }
+
+    /// The table that explains a code, and its entry.
+    fn resolve(&self, code: &str) -> Option<(Part, &Entry)> {
+        if let Some(split) = self.split.as_ref().filter(|_| is_action_code(code)) {
+            if let Some(e) = split.action_codes.lookup(code) {
+                return Some((Part::ActionCodes, e));
+            }
+        }
+        self.lookup_here(code).map(|e| (Part::Base, e))
+    }
+
+    /// [`Catalog::lookup`] in this table alone.
+    fn lookup_here(&self, code: &str) -> Option<&Entry> {
         if let Some(e) = self.entries.get(code) {
             return Some(e);
         }
@@ -430,17 +590,76 @@ impl Catalog {
         self.lookup(code).is_none_or(|e| e.transaction)
     }
 
-    /// Every entry, sorted by code.
+    /// Every entry, sorted by code (under `auto`: the 1987 table, then the action codes).
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.values()
+        let action = self
+            .split
+            .iter()
+            .flat_map(|s| s.action_codes.entries.values());
+        self.entries.values().chain(action)
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() + self.split.as_ref().map_or(0, |s| s.action_codes.len())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
+    }
+
+    /// True under `auto`: 3-digit codes are read as ISO 8583:1993 action codes.
+    pub fn reads_action_codes(&self) -> bool {
+        self.split.is_some()
+    }
+
+    /// The profile name of the table that explains a code (under `auto`: `iso8583` or
+    /// `iso8583-1993`).
+    pub fn table_of(&self, code: &str) -> Option<&str> {
+        let split = self.split.as_ref();
+        let name = match self.resolve(code)?.0 {
+            Part::ActionCodes => split.map_or(&self.profile, |s| &s.action_codes.profile),
+            Part::Base => split.map_or(&self.profile, |s| &s.base_profile),
+        };
+        Some(name.as_str())
+    }
+
+    /// Which tables explained the data and how much of it, given each distinct code with its
+    /// transactions: one row per table of the catalog (even if it explained nothing), then
+    /// one `unknown` row for the codes no table has.
+    pub fn table_usage<'a>(
+        &self,
+        counts: impl IntoIterator<Item = (&'a str, u64)>,
+    ) -> Vec<TableUsage> {
+        let row = |table: &str, title: &str, reads| TableUsage {
+            table: table.to_string(),
+            title: title.to_string(),
+            reads,
+            codes: 0,
+            transactions: 0,
+        };
+        let mut rows = match &self.split {
+            None => vec![row(&self.profile, &self.title, Reads::AllCodes)],
+            Some(s) => vec![
+                row(&s.base_profile, &s.base_title, Reads::OtherCodes),
+                row(
+                    &s.action_codes.profile,
+                    &s.action_codes.title,
+                    Reads::ThreeDigitCodes,
+                ),
+            ],
+        };
+        rows.push(row("unknown", "", Reads::NoTable));
+        let unknown = rows.len() - 1;
+        for (code, n) in counts {
+            let i = match self.resolve(code) {
+                Some((Part::Base, _)) => 0,
+                Some((Part::ActionCodes, _)) => 1,
+                None => unknown,
+            };
+            rows[i].codes += 1;
+            rows[i].transactions += n;
+        }
+        rows
     }
 }
 

@@ -12,9 +12,21 @@ fn cup() -> Catalog {
     Catalog::load("cup", None).unwrap()
 }
 
+fn iso1993() -> Catalog {
+    Catalog::load("iso8583-1993", None).unwrap()
+}
+
+fn cmf() -> Catalog {
+    Catalog::load("jpos-cmf", None).unwrap()
+}
+
+fn auto() -> Catalog {
+    Catalog::load(AUTO, None).unwrap()
+}
+
 #[test]
 fn builtin_files_have_no_duplicate_codes() {
-    for text in [ISO8583, CUP] {
+    for text in [ISO8583, CUP, ISO8583_1993, JPOS_CMF] {
         let raw: RawCatalog = toml::from_str(text).unwrap();
         let mut seen = std::collections::BTreeSet::new();
         for e in &raw.codes {
@@ -29,9 +41,9 @@ fn builtin_files_have_no_duplicate_codes() {
 
 #[test]
 fn every_entry_has_a_class_and_both_languages() {
-    for cat in [iso(), cup()] {
+    for (cat, min) in [(iso(), 100), (cup(), 100), (iso1993(), 99), (cmf(), 104)] {
         assert!(
-            cat.len() >= 100,
+            cat.len() >= min,
             "{} has only {} codes",
             cat.profile,
             cat.len()
@@ -121,6 +133,12 @@ fn spec_fixed_points_hold() {
         assert_eq!(cup.class_of(code), want, "{code} in cup");
     }
     assert_eq!(cup.class_of("QQ"), Class::Unknown);
+    // The default profile reads 3-digit codes with the 1993 table and keeps every 1987 point.
+    let auto = auto();
+    for (code, class) in FIXED_POINTS {
+        assert_eq!(auto.class_of(code), *class, "{code} in auto");
+    }
+    assert_eq!(auto.class_of("QQ"), Class::Unknown);
 }
 
 #[test]
@@ -450,6 +468,266 @@ fn user_files_can_mark_non_transaction_codes() {
         .to_string();
     assert!(
         err.contains(":2:") && err.contains("transaction must be yes or no"),
+        "{err}"
+    );
+}
+
+/// Issue 14: the ISO 8583:1993 action codes, by the standard's groups.
+#[test]
+fn iso1993_covers_the_published_action_codes() {
+    let cat = iso1993();
+    let ranges: &[(u32, u32)] = &[
+        (0, 7),
+        (100, 129),
+        (200, 210),
+        (300, 309),
+        (400, 400),
+        (500, 504),
+        (600, 606),
+        (700, 700),
+        (800, 800),
+        (900, 923),
+        (950, 950),
+    ];
+    let mut expected = 0;
+    for &(from, to) in ranges {
+        for n in from..=to {
+            let code = format!("{n:03}");
+            assert!(cat.lookup(&code).is_some(), "missing {code}");
+            expected += 1;
+        }
+    }
+    assert_eq!(cat.len(), expected, "codes outside the published groups");
+    assert!(cat.entries().all(|e| is_action_code(&e.code)));
+    // ISO 8583:2003 kept the 1993 action codes: the alias is the same table.
+    let alias = Catalog::load("iso8583-2003", None).unwrap();
+    assert_eq!(alias.profile, "iso8583-1993");
+    assert_eq!(alias.sha256, cat.sha256);
+}
+
+#[test]
+fn iso1993_classes_follow_the_spec() {
+    let cat = iso1993();
+    let fixed: &[(&str, Class)] = &[
+        // the issue's fixed points
+        ("000", Class::Approved),
+        ("100", Class::Declined),
+        ("116", Class::Declined),
+        ("208", Class::Fraud),
+        ("904", Class::Terminal),
+        ("911", Class::Network),
+        // 0xx approved
+        ("001", Class::Approved),
+        ("002", Class::Approved),
+        ("007", Class::Approved),
+        // 1xx by cause: funds, PIN, limits, expiry -> declined
+        ("101", Class::Declined),
+        ("106", Class::Declined),
+        ("117", Class::Declined),
+        ("121", Class::Declined),
+        // fraud and security
+        ("102", Class::Fraud),
+        ("122", Class::Fraud),
+        ("129", Class::Fraud),
+        // merchant, terminal, keys
+        ("109", Class::Terminal),
+        ("120", Class::Terminal),
+        ("126", Class::Terminal),
+        ("128", Class::Terminal),
+        // 2xx: every pick-up is fraud
+        ("200", Class::Fraud),
+        ("201", Class::Fraud),
+        ("209", Class::Fraud),
+        ("210", Class::Fraud),
+        // 3xx-8xx
+        ("300", Class::Approved),
+        ("302", Class::Terminal),
+        ("305", Class::Network),
+        ("400", Class::Approved),
+        ("500", Class::Approved),
+        ("501", Class::Terminal),
+        ("600", Class::Approved),
+        ("601", Class::Terminal),
+        ("700", Class::Approved),
+        ("800", Class::Approved),
+        // 9xx
+        ("901", Class::Approved),
+        ("902", Class::Terminal),
+        ("906", Class::Network),
+        ("907", Class::Network),
+        ("909", Class::Network),
+        ("912", Class::Network),
+        ("913", Class::Terminal),
+        ("916", Class::Terminal),
+        ("917", Class::Terminal),
+        ("920", Class::Network),
+        ("923", Class::Network),
+    ];
+    for (code, class) in fixed {
+        assert_eq!(cat.class_of(code), *class, "{code}");
+    }
+    for n in 200..=210 {
+        assert_eq!(cat.class_of(&format!("{n}")), Class::Fraud, "pick-up {n}");
+    }
+}
+
+/// jPOS CMF: 0xxx approved and nothing else is; 1001-1029 copy ISO 8583:1993 101-129 and
+/// must be classed alike; 9102/9107 copy 902/907.
+#[test]
+fn jpos_cmf_classes_follow_the_grouping() {
+    let (cat, iso) = (cmf(), iso1993());
+    for e in cat.entries() {
+        assert_eq!(e.code.len(), 4, "{}", e.code);
+        assert!(e.code.bytes().all(|b| b.is_ascii_digit()), "{}", e.code);
+        assert_eq!(
+            e.class == Class::Approved,
+            e.code.starts_with('0'),
+            "{}: only 0xxx codes are approvals",
+            e.code
+        );
+    }
+    for n in 1..=29 {
+        let (c, i) = (format!("10{n:02}"), format!("1{n:02}"));
+        if c == "1010" {
+            continue; // added from the ISO 8583:2023 alignment; 110 is its counterpart too
+        }
+        assert_eq!(cat.class_of(&c), iso.class_of(&i), "{c} vs {i}");
+    }
+    let fixed: &[(&str, Class)] = &[
+        ("0000", Class::Approved),
+        ("0004", Class::Approved),
+        ("0885", Class::Approved),
+        ("1016", Class::Declined),
+        ("1017", Class::Declined),
+        ("1035", Class::Declined),
+        ("1002", Class::Fraud),
+        ("1032", Class::Fraud),
+        ("1009", Class::Terminal),
+        ("1020", Class::Terminal),
+        ("1028", Class::Terminal),
+        ("1060", Class::Terminal),
+        ("1819", Class::Terminal),
+        ("1811", Class::Network),
+        ("9102", Class::Terminal),
+        ("9107", Class::Network),
+    ];
+    for (code, class) in fixed {
+        assert_eq!(cat.class_of(code), *class, "{code}");
+    }
+}
+
+/// Issue 14: by default a 3-digit code is read with the ISO 8583:1993 table and every other
+/// code with the 1987 one; naming a profile forces its table.
+#[test]
+fn auto_picks_the_table_by_the_codes_shape() {
+    let (cat, iso) = (auto(), iso());
+    assert_eq!(cat.profile, AUTO);
+    assert!(cat.reads_action_codes() && !iso.reads_action_codes());
+    assert_eq!(cat.class_of("000"), Class::Approved);
+    assert_eq!(cat.class_of("911"), Class::Network);
+    assert_eq!(cat.table_of("911"), Some("iso8583-1993"));
+    assert_eq!(cat.class_of("00"), Class::Approved);
+    assert_eq!(cat.table_of("05"), Some("iso8583"));
+    assert_eq!(cat.lookup("51"), iso.lookup("51"));
+    // 9997 is 4 digits: the 1987 table (acquirer code), not an action code.
+    assert_eq!(cat.class_of("9997"), Class::Terminal);
+    assert_eq!(cat.class_of("0000"), Class::Unknown);
+    assert_eq!(cat.len(), iso.len() + iso1993().len());
+    // Forced tables.
+    assert_eq!(iso.class_of("000"), Class::Unknown);
+    assert_eq!(iso1993().class_of("00"), Class::Unknown);
+    for (name, class) in [
+        ("000", Class::Approved),
+        ("100", Class::Declined),
+        ("208", Class::Fraud),
+    ] {
+        assert_eq!(cat.class_of(name), class);
+    }
+}
+
+#[test]
+fn auto_sends_a_users_3_digit_codes_to_the_action_table() {
+    let f = user_file(
+        ".toml",
+        r#"
+strip_prefix = ["0"]
+[[codes]]
+code = "911"
+class = "terminal"
+meaning = "Our host times out: terminal link"
+[[codes]]
+code = "N7"
+class = "declined"
+meaning = "CVV2 mismatch"
+"#,
+    );
+    let cat = Catalog::load(AUTO, Some(f.path())).unwrap();
+    assert_eq!(cat.class_of("911"), Class::Terminal);
+    assert_eq!(cat.table_of("911"), Some("iso8583-1993"));
+    assert_eq!(cat.class_of("N7"), Class::Declined);
+    // A 3-digit code the action table lacks still meets the 1987 table's prefix rules.
+    assert_eq!(cat.class_of("051"), Class::Declined);
+    assert_eq!(cat.lookup("051").unwrap().code, "51");
+}
+
+#[test]
+fn table_usage_reports_each_table_and_the_unknown_codes() {
+    let counts = [
+        ("000", 800),
+        ("116", 12),
+        ("00", 100),
+        ("05", 3),
+        ("QQ", 2),
+        ("0000", 1),
+    ];
+    let rows = auto().table_usage(counts);
+    let got: Vec<(&str, Reads, u64, u64)> = rows
+        .iter()
+        .map(|r| (r.table.as_str(), r.reads, r.codes, r.transactions))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("iso8583", Reads::OtherCodes, 2, 103),
+            ("iso8583-1993", Reads::ThreeDigitCodes, 2, 812),
+            ("unknown", Reads::NoTable, 2, 3),
+        ]
+    );
+    let rows = iso().table_usage(counts);
+    let got: Vec<(&str, Reads, u64, u64)> = rows
+        .iter()
+        .map(|r| (r.table.as_str(), r.reads, r.codes, r.transactions))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("iso8583", Reads::AllCodes, 2, 103),
+            ("unknown", Reads::NoTable, 4, 815),
+        ]
+    );
+}
+
+#[test]
+fn shape_suggests_a_profile() {
+    assert_eq!(profile_for_shape("911"), Some("iso8583-1993"));
+    assert_eq!(profile_for_shape("1016"), Some("jpos-cmf"));
+    assert_eq!(profile_for_shape("51"), Some("iso8583"));
+    assert_eq!(profile_for_shape("A1B"), None);
+    assert!(!is_action_code("9997") && !is_action_code("05") && !is_action_code("A11"));
+}
+
+#[test]
+fn user_files_may_extend_the_new_profiles() {
+    let f = user_file(
+        ".toml",
+        "extends = \"iso8583-1993\"\n[[codes]]\ncode = \"940\"\nclass = \"network\"\nmeaning = \"Database error\"\n",
+    );
+    let cat = Catalog::load(f.path().to_str().unwrap(), None).unwrap();
+    assert_eq!(cat.class_of("940"), Class::Network);
+    assert_eq!(cat.class_of("911"), Class::Network);
+    let err = Catalog::load("iso8583-1994", None).unwrap_err().to_string();
+    assert!(
+        err.contains("iso8583-1993") && err.contains("jpos-cmf"),
         "{err}"
     );
 }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::classify::{Catalog, Entry};
+use crate::classify::{self, Catalog, Entry};
 use crate::error::{Error, Result};
 
 /// Display width: CJK characters take two columns in a terminal.
@@ -88,6 +88,37 @@ pub fn explain(cat: &Catalog, e: &Entry, zh: bool) -> String {
     }
     let _ = writeln!(s, "{l_source}: {}", e.source);
     s
+}
+
+/// The line after an explanation that says why a 3-digit code was read with the ISO
+/// 8583:1993 table (the default profile picks the table by the code's shape).
+pub fn action_code_note(cat: &Catalog, code: &str, zh: bool) -> String {
+    if !(cat.reads_action_codes() && cat.table_of(code) == Some("iso8583-1993")) {
+        return String::new();
+    }
+    if zh {
+        "注：3位数字码是ISO 8583:1993/2003行为码，因此按iso8583-1993码表解释（--profile iso8583 只使用1987码表）。\n".into()
+    } else {
+        "Note: 3-digit codes are ISO 8583:1993/2003 action codes, so this one is explained from the iso8583-1993 table (--profile iso8583 reads the 1987 table only).\n".into()
+    }
+}
+
+/// For a code the profile lacks: a hint when its shape belongs to another built-in table,
+/// e.g. a 3-digit code asked of the 1987 table. Empty when there is nothing to suggest.
+pub fn shape_hint(cat: &Catalog, code: &str) -> String {
+    let p = cat.profile.as_str();
+    match classify::profile_for_shape(code) {
+        Some("iso8583-1993") if !cat.reads_action_codes() && p != "iso8583-1993" => {
+            ". 3-digit codes are ISO 8583:1993/2003 action codes: use --profile iso8583-1993, or leave --profile out (the default, auto, reads them with that table)".into()
+        }
+        Some("jpos-cmf") if p != "jpos-cmf" => {
+            ". 4-digit codes may be jPOS CMF result codes: try --profile jpos-cmf".into()
+        }
+        Some("iso8583") if matches!(p, "iso8583-1993" | "jpos-cmf") => {
+            ". 2-character codes are ISO 8583:1987 response codes: use --profile iso8583, or leave --profile out".into()
+        }
+        _ => String::new(),
+    }
 }
 
 /// The whole profile as an aligned table.

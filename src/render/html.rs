@@ -306,6 +306,7 @@ pub fn render(r: &Report, charts: &[(String, Vec<u8>)]) -> Vec<u8> {
         esc(w.data_heading),
         esc(&w.reconciliation(r))
     );
+    let _ = writeln!(h, "<p class=\"note\">{}</p>", esc(&w.catalog_note(r)));
     if !r.reject_reasons.is_empty() {
         h.push_str("<ul>");
         for (reason, n) in &r.reject_reasons {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::classify::TableUsage;
 use crate::error::{Error, Result};
 use crate::ingest::InputSummary;
 use crate::report::{BurstLine, ClassLine, FlagLine, Headline, OutageLine, RegressionLine, Report};
@@ -92,6 +93,8 @@ struct Manifest<'a> {
     generated_at: &'a str,
     options: &'a BTreeMap<String, String>,
     catalog: Catalog<'a>,
+    /// Which code tables explained the data, and how much of it.
+    catalog_tables: &'a [TableUsage],
     inputs: &'a [InputSummary],
     totals: Totals,
     outputs: &'a [OutputFile],
@@ -113,6 +116,7 @@ pub fn manifest(
             profile: &r.profile,
             sha256: catalog_sha256,
         },
+        catalog_tables: &r.catalog_tables,
         inputs: &r.inputs,
         totals: Totals {
             rows_read: t.rows_read,

@@ -152,6 +152,7 @@ pub fn render(r: &Report) -> Vec<u8> {
     }
 
     let _ = writeln!(m, "## {}\n\n{}\n", w.data_heading, w.reconciliation(r));
+    let _ = writeln!(m, "{}\n", cell(&w.catalog_note(r)));
     for (reason, n) in &r.reject_reasons {
         let _ = writeln!(m, "- {}: {}", cell(reason), fmt_int(*n));
     }

@@ -2,7 +2,7 @@
 //! and Chinese, and number formatting. Kept in one place so the formats say the same thing.
 
 use crate::analyze::Status;
-use crate::classify::Class;
+use crate::classify::{Class, Reads};
 use crate::config::Lang;
 use crate::report::Report;
 
@@ -271,6 +271,73 @@ impl Words {
             format!("仅显示前 40 个；全部 {n} 个终端见 csv/by_terminal.csv。")
         } else {
             format!("Showing 40 of {n} terminals; all are in csv/by_terminal.csv.")
+        }
+    }
+
+    /// Which code tables read the data and why (the shape of the codes each one reads), e.g.
+    /// "Response codes read with iso8583 (…; 2-character and other codes: 14 codes, 9,000
+    /// transactions) and iso8583-1993 (…; 3-digit codes: 3 codes, 812 transactions). …"
+    pub fn catalog_note(&self, r: &Report) -> String {
+        let used = |reads: Reads| {
+            r.catalog_tables
+                .iter()
+                .find(|t| t.reads == reads && t.transactions > 0)
+        };
+        let parts: Vec<String> = r
+            .catalog_tables
+            .iter()
+            .filter(|t| t.transactions > 0 && t.reads != Reads::NoTable)
+            .map(|t| {
+                let what = self.codes_and_transactions(t.codes, t.transactions);
+                if self.zh {
+                    format!(
+                        "{}（{}；{}：{what}）",
+                        t.table,
+                        t.title,
+                        t.reads.label(true)
+                    )
+                } else {
+                    format!(
+                        "{} ({}; {}: {what})",
+                        t.table,
+                        t.title,
+                        t.reads.label(false)
+                    )
+                }
+            })
+            .collect();
+        let mut s = match (self.zh, parts.is_empty()) {
+            (false, false) => format!("Response codes read with {}.", parts.join(" and ")),
+            (true, false) => format!("应答码按以下码表解读：{}。", parts.join("；")),
+            (false, true) => "No response code was found in the code tables.".into(),
+            (true, true) => "没有应答码能在码表中找到。".into(),
+        };
+        if used(Reads::ThreeDigitCodes).is_some() {
+            s.push_str(if self.zh {
+                "ISO 8583:1987 没有3位应答码，因此3位数字码按 ISO 8583:1993/2003 行为码解读（用 --profile 可只用一个码表）。"
+            } else {
+                " ISO 8583:1987 has no 3-digit codes, so 3-digit codes were read as ISO 8583:1993/2003 action codes (--profile picks a single table instead)."
+            });
+        }
+        if let Some(u) = used(Reads::NoTable) {
+            let what = self.codes_and_transactions(u.codes, u.transactions);
+            s.push_str(&if self.zh {
+                format!("不在任何码表中：{what}。")
+            } else {
+                format!(" In no table: {what}.")
+            });
+        }
+        s
+    }
+
+    /// "3 codes, 812 transactions" / "3 个应答码，812 笔交易".
+    fn codes_and_transactions(&self, codes: u64, transactions: u64) -> String {
+        let n = fmt_int(transactions);
+        match (self.zh, codes == 1, transactions == 1) {
+            (true, _, _) => format!("{codes} 个应答码，{n} 笔交易"),
+            (false, true, true) => format!("1 code, {n} transaction"),
+            (false, true, false) => format!("1 code, {n} transactions"),
+            (false, false, _) => format!("{codes} codes, {n} transactions"),
         }
     }
 
