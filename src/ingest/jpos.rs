@@ -29,52 +29,107 @@
 //!
 //! An event is a transaction iff it contains a *card response*: an `<isomsg>` (not nested in
 //! another `<isomsg>`) whose MTI (field 0) is four digits with a message function (third
-//! digit) of `1` (response) or `3` (advice response) — 0110, 0210, 0230, 0410, 0430, … — and
-//! which carries field 39. Network-management messages (message class `8`, e.g. 0810 echo
-//! or sign-on responses) are *not* card transactions: even with field 39 they are skipped,
-//! as are requests (0200), session events and every other event: each gives one
-//! [`Item::Skip`]. If one event holds several card responses (a transaction-manager dump),
-//! the first one counts; one event never yields more than one record.
+//! digit) of `1` (response) or `3` (advice response) — 0110, 0210, 0230, 0410, 1110, 1210,
+//! 1430, … — and which carries field 39. Network-management messages (message class `8`,
+//! e.g. 0810 echo or 1814 sign-on responses) are *not* card transactions: even with field 39
+//! they are skipped, as are requests (0200, 1200), session events and every other event:
+//! each gives one [`Item::Skip`] (counted as `events_skipped`). If one event holds several
+//! card responses, the first one counts; one event never yields more than one record. A
+//! response that is a second sighting of one already counted (below) is a skip too.
 //!
 //! A card response becomes an [`Item::Record`] with:
 //!
 //! | field | from |
 //! |---|---|
 //! | timestamp | the event's `at` attribute, converted (below) |
-//! | terminal_id | field 41, trimmed |
-//! | response_code | field 39, trimmed, as text (`05` stays `05`) |
-//! | merchant_id | field 42, trimmed (it is space-padded to 15) |
-//! | amount | field 4 as-is: **minor units** (`000000001250` = 12.50) |
+//! | terminal_id | field 41, trimmed at both ends only (`TERM 001` keeps its space); else the request's; else [`NO_TERMINAL`] `(none)` |
+//! | response_code | field 39, trimmed, as text (`05` stays `05`, ISO 8583:1993's `000` stays `000`) |
+//! | merchant_id | field 42, trimmed (it is space-padded to 15); else the request's |
+//! | merchant_name | field 43 (the first 25 characters of the 40-character layout); else the request's |
+//! | amount | field 4 as-is: **minor units** (`000000001250` = 12.50); else the request's |
 //! | txn_id | field 37 (RRN) trimmed, or field 11 (STAN) when 37 is absent or blank |
-//! | txn_type | the MTI |
-//! | currency | field 49, else the `currency` attribute of field 4 |
-//! | entry_mode | field 22 |
-//! | pan | field 2 as-is (the pipeline masks it) |
+//! | txn_type | the MTI; its first digit is the ISO 8583 version (0 = 1987, 1 = 1993, 2 = 2003) |
+//! | currency | field 49, else the `currency` attribute of field 4; else the request's |
+//! | entry_mode | field 22; else the request's |
+//! | pan | field 2 as-is (the pipeline masks it); never taken from the request |
 //!
-//! A field that is absent or blank is left unset; a response without field 41 is still a
-//! record (the pipeline rejects it for its empty terminal). Values are not validated here.
-//! Only those data elements are ever decoded: track 2 (35), track 3 (36), track 1 (45),
-//! PIN block (52), EMV data (55) and everything else are skipped without reading their value.
-//! Only top-level fields of the outer `<isomsg>` count: subfields of nested
-//! `<isomsg id="127">` / `<isomsg id="48">` are ignored.
+//! A field that is absent or blank is left unset. Values are not validated here.
+//! Only those data elements (and 7, 12, 13 for telling copies apart) are ever decoded: track 2
+//! (35), track 3 (36), track 1 (45), PIN block (52), EMV data (55) and everything else are
+//! skipped without reading their value. Only top-level fields of the outer `<isomsg>` count:
+//! subfields of nested `<isomsg id="127">` / `<isomsg id="48">` are ignored.
 //!
 //! Field 4 written by jPOS's `ISOAmount` (`type="amount"`, `value="12.50"`, with a
 //! `currency` attribute) is in major units; it is passed through as-is, so the pipeline can
 //! tell it by its decimal point.
 //!
+//! # A response takes what it lacks from its request
+//!
+//! Switches often answer with only the MTI, STAN (11), RRN (37) and field 39: the terminal
+//! and merchant are in the request, logged a few milliseconds before on the same channel.
+//! Every card request (function `0` or `2`, not network management) with a STAN and a field
+//! 41 or 42 is remembered — also one inside a transaction manager's `<context>` — and a
+//! response takes the fields above it lacks from *its* request: the latest one with the
+//! same STAN whose MTI it answers (0200 → 0210, 0100 → 0110, 0220 → 0230, 1200 → 1210; a
+//! repeat 0201 counts as 0200), logged at most 120 s before it, whose RRN, field 41 and
+//! field 42 do not contradict the response's. A request from the response's own realm (its
+//! channel, named after the peer's address) is preferred, so two terminals using the same
+//! STAN at once on two connections are not mixed up; failing that, all candidates must agree
+//! on terminal and merchant, or the response stays unpaired. A response with neither its own
+//! field 41 nor a request is kept with terminal id `(none)` rather than rejected (analysis
+//! never flags it). Memory is bounded: the last 20 000 requests within 120 s (see `link.rs`).
+//!
+//! # The same message logged twice counts once
+//!
+//! When a jPOS server and its client run in one JVM, every response is logged by both: the
+//! server's channel `send` and the client's `receive`, usually on different realms, a few
+//! milliseconds apart. A transaction manager may dump the same message again in its
+//! `<context>` when the transaction ends, and a server and its channel may both log it. Such a
+//! second sighting is an [`Item::Skip`]: it is one log line of a transaction seen twice, not a
+//! transaction, so it is not a row (`rows_read` does not count it; `events_skipped` does).
+//!
+//! A card response is a second sighting iff an earlier one
+//! - has the same MTI, STAN, RRN, field 39, field 41, field 42, amount (4), transmission
+//!   date/time (7) and local time/date (12, 13), trimmed, absent equal to absent (the
+//!   response's own fields, before anything is taken from a request);
+//! - was logged within 2 s of it (30 s when either is a dump — a message outside
+//!   `<send>`/`<receive>`, e.g. in a `<context>` — as the dump is written when the
+//!   transaction ends);
+//! - and was not yet seen from the same vantage point: direction (`send`, `receive`, dump)
+//!   and realm. Copies are matched to the oldest such message first (first in, first out).
+//!
+//! So a test client that reuses STAN 000001 for every message keeps each transaction: one
+//! with a different RRN, amount, code or time (more than 2 s later) is another message, and
+//! even two identical ones a second apart stay two, because each vantage point logs each of
+//! them once. The same event from the same vantage twice (a log concatenated with itself) is
+//! not a second sighting here; the pipeline's duplicate rule deals with it. Events whose `at`
+//! cannot be read are never second sightings. The *first* sighting is the record: its line,
+//! its `at`, and pairing done for it.
+//!
 //! # The `at` timestamp
 //!
-//! - ISO-8601 (`2014-01-04T19:00:08.515-03:00`, `…Z`, jPOS 2.x): passed through unchanged.
-//! - `java.util.Date.toString()` plus `.millis` (jPOS 1.x:
-//!   `Sat Jan 04 19:00:08 CST 2014.515`): converted to `2014-01-04 19:00:08.515`, a *naive*
-//!   local time. The zone abbreviation is dropped on purpose: `CST` is China (+08:00) or US
-//!   Central (-06:00), `IST` India, Ireland or Israel; the pipeline reads the naive time in the
-//!   user's `--tz`. Unambiguous zones are kept: `UTC`/`GMT`/`UT`/`Z` give
-//!   `2014-01-04T19:00:08.515Z`, and `GMT+08:00` (what Java prints for a custom offset) gives
-//!   `2014-01-04T19:00:08.515+08:00`. Old jPOS wrote the millis as `getTime() % 1000`
-//!   *without* zero padding, so `.5` means 5 ms and becomes `.005`. No millis → none added.
-//! - Missing `at`: timestamp unset. Anything else: passed through as-is; the pipeline
-//!   rejects it with a clear reason.
+//! Every form jPOS has written is read (details and examples in `at.rs`):
+//! - ISO 8601 with 0–9 fraction digits, naive (jPOS 2.x writes `LocalDateTime`, which drops
+//!   `:00` seconds: `2020-10-08T17:49` becomes `…T17:49:00`) or with `Z`/`±HH:MM`/`±HHMM`/`±HH`
+//!   (a `[Region/City]` suffix is dropped, the offset is kept);
+//! - `java.util.Date.toString()` plus jPOS 1.x's unpadded `.millis` (`Sat Jan 04 19:00:08 CST
+//!   2014.515`; `.5` means 5 ms and becomes `.005`);
+//! - `EEE MMM dd HH:mm:ss.SSS zzz yyyy` (`Thu Oct 08 17:49:39.830 EAT 2020`), and both without
+//!   milliseconds.
+//!
+//! The Java forms become `2014-01-04 19:00:08.515`, a *naive* local time: zone abbreviations
+//! are dropped on purpose (`CST` is China, US Central or Cuba, `IST` India, Ireland or Israel)
+//! and the pipeline reads the time in the user's `--tz`. Unambiguous zones are kept: `UTC`,
+//! `GMT`, `UT`, `Z` give `…Z`, and `GMT+08:00` (what Java prints for a custom offset) gives
+//! `…+08:00`. The millisecond fraction is always kept in the text, so two responses a few
+//! milliseconds apart keep different timestamps. Missing `at`: timestamp unset. Anything
+//! else: passed through as-is; the pipeline rejects it with a clear reason.
+//!
+//! Fields 12/13 (local transaction time/date) are not used for the timestamp even when
+//! present: in ISO 8583:1987 they carry no year and no zone (`hhmmss`, `MMDD`; 1993's field 12
+//! `YYMMDDhhmmss` still has no zone), and they are the terminal's clock, which drifts and is
+//! set by hand; `at` is the host's clock, with a year, one clock for every terminal in the
+//! log, and the time the response was actually logged.
 //!
 //! # Broken input
 //!
@@ -99,8 +154,10 @@
 //!
 //! Line numbers are those of the `<log` start tag (1-based), counted from the bytes the parser
 //! consumed. The input is streamed through one reused buffer; memory does not grow with the
-//! file. Reject excerpts are the event's raw text from `<log`, with the values of the sensitive
-//! fields above replaced by `***`, cut to 200 characters.
+//! file (the remembered requests and responses are bounded by count and age). A rejected
+//! event is remembered neither as a request nor as a sighting. Reject excerpts are the
+//! event's raw text from `<log`, with the values of the sensitive fields above replaced by
+//! `***`, cut to 200 characters.
 //!
 //! `mapping` is accepted for a uniform reader signature but unused: jPOS fields are numbered,
 //! not named.
@@ -115,6 +172,15 @@ use quick_xml::Reader;
 
 use super::schema::{Field, Item, Mapping, RawFields};
 
+mod at;
+mod link;
+
+use link::Link;
+
+/// The terminal id of a response that carries no field 41 and whose request was not found.
+/// Analysis never flags it; data quality reports it.
+pub const NO_TERMINAL: &str = "(none)";
+
 /// Excerpts are cut to this many characters.
 const EXCERPT_CHARS: usize = 200;
 
@@ -127,7 +193,11 @@ const CAPTURE_BYTES: usize = 4096;
 const MAX_DEPTH: usize = 256;
 
 /// The data elements we read; every other field's value is never decoded.
-const WANTED: [u32; 11] = [0, 2, 4, 11, 22, 37, 39, 41, 42, 43, 49];
+const WANTED: [u32; 14] = [0, 2, 4, 7, 11, 12, 13, 22, 37, 39, 41, 42, 43, 49];
+
+/// At most this many requests of one event are considered for pairing (a transaction
+/// manager's context holds one or two); it bounds the memory of a hostile event.
+const MAX_EVENT_REQUESTS: usize = 16;
 
 /// Sensitive data elements (PCI DSS): track 2, track 3, track 1, PIN block, ICC/EMV data.
 /// They are not in [`WANTED`], so never read; this list drives the masking of excerpts.
@@ -338,6 +408,8 @@ struct State {
     open: Option<Open>,
     /// Start line of content seen outside any `<log>` that is not yet reported.
     orphan: Option<u64>,
+    /// Recent requests and responses, for pairing and for recognising second sightings.
+    link: Link,
 }
 
 impl State {
@@ -378,7 +450,7 @@ impl State {
                 if let Some(open) = &mut self.open {
                     if open.end(name) {
                         if let Some(open) = self.open.take() {
-                            cx.out.push(open.finish(cx.tap));
+                            cx.out.push(open.finish(cx.tap, &mut self.link));
                         }
                     }
                 } else if name == b"log" {
@@ -512,24 +584,34 @@ fn tag_text(open: &[u8], s: &BytesStart<'_>, close: &[u8]) -> Vec<u8> {
 struct Open {
     line: u64,
     at: Option<String>,
+    /// The `realm` attribute (lossily decoded: it is only compared, never output).
+    realm: String,
     /// Names of the open elements, `log` first.
     stack: Vec<Vec<u8>>,
     /// The outermost `<isomsg>` being read.
     msg: Option<Msg>,
     /// The first card response seen in this event.
     response: Option<Msg>,
+    /// Card requests seen in this event (a context dump holds the request too).
+    requests: Vec<Msg>,
     /// Why this event is a reject, once it is known to be one.
     bad: Option<String>,
 }
 
 impl Open {
     fn new(line: u64, s: &BytesStart<'_>, decoder: Decoder) -> Self {
+        let realm = match raw_attribute(s, b"realm") {
+            Ok(Some(raw)) => String::from_utf8_lossy(&raw).into_owned(),
+            _ => String::new(),
+        };
         let mut open = Open {
             line,
             at: None,
+            realm,
             stack: vec![b"log".to_vec()],
             msg: None,
             response: None,
+            requests: Vec::new(),
             bad: None,
         };
         match attribute(s, b"at", decoder) {
@@ -560,9 +642,16 @@ impl Open {
         if name == b"field" && self.in_top_isomsg() {
             self.field(s, decoder);
         }
-        self.stack.push(name.to_vec());
         if name == b"isomsg" && self.msg.is_none() {
-            self.msg = Some(Msg::new(self.stack.len()));
+            let direction = match self.stack.last().map(Vec::as_slice) {
+                Some(b"send") => Direction::Send,
+                Some(b"receive") => Direction::Receive,
+                _ => Direction::Dump,
+            };
+            self.stack.push(name.to_vec());
+            self.msg = Some(Msg::new(self.stack.len(), direction));
+        } else {
+            self.stack.push(name.to_vec());
         }
     }
 
@@ -595,8 +684,10 @@ impl Open {
             .is_some_and(|m| self.stack.len() < m.depth)
         {
             if let Some(msg) = self.msg.take() {
-                if self.response.is_none() && msg.is_card_response() {
-                    self.response = Some(msg);
+                if msg.is_card_response() {
+                    self.response.get_or_insert(msg);
+                } else if msg.is_card_request() && self.requests.len() < MAX_EVENT_REQUESTS {
+                    self.requests.push(msg);
                 }
             }
         }
@@ -643,24 +734,33 @@ impl Open {
         }
     }
 
-    /// The unit's item, once its `</log>` has been read.
-    fn finish<R>(self, tap: &mut Tap<R>) -> Item {
+    /// The unit's item, once its `</log>` has been read: its requests are remembered, and
+    /// its card response, unless it is a second sighting, becomes a record.
+    fn finish<R>(self, tap: &mut Tap<R>, link: &mut Link) -> Item {
         if let Some(reason) = self.bad {
             let all = tap.captured();
-            Item::Reject {
+            return Item::Reject {
                 line: self.line,
                 reason,
                 excerpt: tap.finish(all),
-            }
-        } else {
-            tap.stop();
-            match self.response {
-                Some(msg) => Item::Record {
-                    line: self.line,
-                    fields: msg.into_fields(self.at.as_deref()),
-                },
-                None => Item::Skip { line: self.line },
-            }
+            };
+        }
+        tap.stop();
+        let stamp = self.at.as_deref().map(at::convert);
+        let ms = stamp.as_ref().and_then(|s| s.ms);
+        for request in &self.requests {
+            link.remember(request, &self.realm, ms);
+        }
+        let Some(mut msg) = self.response else {
+            return Item::Skip { line: self.line };
+        };
+        if link.is_echo(&msg, &self.realm, ms) {
+            return Item::Skip { line: self.line };
+        }
+        link.pair(&mut msg, &self.realm, ms);
+        Item::Record {
+            line: self.line,
+            fields: msg.into_fields(stamp.map(|s| s.text)),
         }
     }
 }
@@ -709,21 +809,61 @@ fn parse_id(raw: &[u8]) -> Option<u32> {
     s.parse().ok()
 }
 
+/// Where an outer `<isomsg>` was logged: as a channel's traffic (`<send>`/`<receive>`), or
+/// anywhere else — a transaction manager's `<context>`, an `<info>`, straight in `<log>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Send,
+    Receive,
+    Dump,
+}
+
 /// The wanted data elements of one outer `<isomsg>`.
 struct Msg {
     /// Length of the element stack with this isomsg open (its index + 1).
     depth: usize,
+    direction: Direction,
     values: [Option<String>; WANTED.len()],
     /// `currency` attribute of an `ISOAmount` field 4.
     amount_currency: Option<String>,
 }
 
 impl Msg {
-    fn new(depth: usize) -> Self {
+    fn new(depth: usize, direction: Direction) -> Self {
         Msg {
             depth,
+            direction,
             values: Default::default(),
             amount_currency: None,
+        }
+    }
+
+    /// A copy with only the data elements `ids`.
+    fn only(&self, ids: &[u32]) -> Msg {
+        let mut m = Msg::new(self.depth, self.direction);
+        for &id in ids {
+            if let Some(v) = self.get(id) {
+                m.set(id, v.to_string());
+            }
+        }
+        if ids.contains(&4) {
+            m.amount_currency = self.amount_currency.clone();
+        }
+        m
+    }
+
+    /// Take the data elements `ids` this message lacks (absent or blank) from `other`.
+    fn inherit(&mut self, other: &Msg, ids: &[u32]) {
+        for &id in ids {
+            if self.trimmed(id).is_some() {
+                continue;
+            }
+            if let Some(v) = other.trimmed(id) {
+                self.set(id, v.to_string());
+                if id == 4 {
+                    self.amount_currency = other.amount_currency.clone();
+                }
+            }
         }
     }
 
@@ -757,10 +897,23 @@ impl Msg {
             && self.get(39).is_some()
     }
 
-    fn into_fields(self, at: Option<&str>) -> RawFields {
+    /// A request (function digit 0) or advice (2) that is not network management; the
+    /// requests a response can be paired with.
+    fn is_card_request(&self) -> bool {
+        let Some(mti) = self.trimmed(0) else {
+            return false;
+        };
+        let b = mti.as_bytes();
+        b.len() == 4
+            && b.iter().all(u8::is_ascii_digit)
+            && matches!(b[2], b'0' | b'2')
+            && b[1] != b'8'
+    }
+
+    fn into_fields(self, at: Option<String>) -> RawFields {
         let mut f = RawFields::default();
         if let Some(at) = at {
-            f.set(Field::Timestamp, convert_at(at));
+            f.set(Field::Timestamp, at);
         }
         let trimmed = [
             (Field::TerminalId, 41),
@@ -774,6 +927,9 @@ impl Msg {
             if let Some(v) = self.trimmed(id) {
                 f.set(field, v);
             }
+        }
+        if f.get(Field::TerminalId).is_none() {
+            f.set(Field::TerminalId, NO_TERMINAL);
         }
         if let Some(id) = self.trimmed(37).or_else(|| self.trimmed(11)) {
             f.set(Field::TxnId, id);
@@ -806,86 +962,6 @@ impl Msg {
         }
         f
     }
-}
-
-/// The `at` attribute as the pipeline should read it (see the module doc).
-fn convert_at(raw: &str) -> String {
-    java_date(raw).unwrap_or_else(|| raw.to_string())
-}
-
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// `EEE MMM dd HH:mm:ss zzz yyyy[.S{1,3}]` → ISO-style text; `None` if it is not that form.
-fn java_date(raw: &str) -> Option<String> {
-    let parts: Vec<&str> = raw.split_whitespace().collect();
-    let (weekday, month, day, time, zone, year) = match parts[..] {
-        [w, m, d, t, z, y] => (w, m, d, t, Some(z), y),
-        [w, m, d, t, y] => (w, m, d, t, None, y),
-        _ => return None,
-    };
-    let digits = |s: &str, n: std::ops::RangeInclusive<usize>| {
-        n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
-    };
-    if weekday.len() != 3 || !weekday.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return None;
-    }
-    let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month))? + 1;
-    if !digits(day, 1..=2) {
-        return None;
-    }
-    let t = time.as_bytes();
-    let time_ok = t.len() == 8
-        && t.iter().enumerate().all(|(i, b)| {
-            if i == 2 || i == 5 {
-                *b == b':'
-            } else {
-                b.is_ascii_digit()
-            }
-        });
-    if !time_ok {
-        return None;
-    }
-    let (year, millis) = match year.split_once('.') {
-        Some((y, ms)) if digits(ms, 1..=3) => (y, Some(ms)),
-        Some(_) => return None,
-        None => (year, None),
-    };
-    if !digits(year, 4..=4) {
-        return None;
-    }
-    // old jPOS appended `getTime() % 1000` unpadded: ".5" is 5 ms
-    let frac = millis.map(|ms| format!(".{ms:0>3}")).unwrap_or_default();
-    let date = format!("{year}-{month:02}-{day:0>2}");
-    let zone = match zone {
-        None => None,
-        Some(z) if ["UTC", "GMT", "UT", "Z"].contains(&z) => Some("Z".to_string()),
-        Some(z) => gmt_offset(z),
-    };
-    Some(match zone {
-        Some(z) => format!("{date}T{time}{frac}{z}"),
-        None => format!("{date} {time}{frac}"),
-    })
-}
-
-/// `GMT+08:00` / `GMT-0330` / `UTC+8` → `+08:00` / `-03:30` / `+08:00`; `None` otherwise.
-fn gmt_offset(zone: &str) -> Option<String> {
-    let rest = zone
-        .strip_prefix("GMT")
-        .or_else(|| zone.strip_prefix("UTC"))?;
-    let sign = rest.chars().next().filter(|c| matches!(c, '+' | '-'))?;
-    let hm: String = rest[1..].chars().filter(|c| *c != ':').collect();
-    if !hm.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let (h, m) = match hm.len() {
-        1 | 2 => (hm.as_str(), "00"),
-        3 => (&hm[..1], &hm[1..]),
-        4 => (&hm[..2], &hm[2..]),
-        _ => return None,
-    };
-    Some(format!("{sign}{h:0>2}:{m}"))
 }
 
 /// At most [`EXCERPT_CHARS`] characters (cut on a char boundary).
@@ -989,6 +1065,10 @@ mod tests {
     const LEGACY: &str = include_str!("../../tests/fixtures/jpos/legacy-bare.xml");
     const TRUNCATED_LOG: &str = include_str!("../../tests/fixtures/jpos/truncated.xml");
     const MALFORMED: &str = include_str!("../../tests/fixtures/jpos/malformed.xml");
+    const TODAY_AT: &str = include_str!("../../tests/fixtures/jpos/q2-today-at.xml");
+    const NO_41: &str = include_str!("../../tests/fixtures/jpos/switch-no-41.xml");
+    const ONE_JVM: &str = include_str!("../../tests/fixtures/jpos/one-jvm-double.xml");
+    const ISO93: &str = include_str!("../../tests/fixtures/jpos/iso1993-switch.xml");
 
     fn read_bytes(input: &[u8]) -> Vec<Item> {
         let mut items = Vec::new();
@@ -1095,10 +1175,10 @@ mod tests {
         assert_eq!(f.get(Field::TerminalId), Some("T0000023"));
         assert_eq!(f.get(Field::Pan), None);
 
-        // a response without field 41 is still a record
+        // a response without field 41 and without a request is still a record
         let (_, f) = recs[3];
         assert_eq!(f.get(Field::TxnType), Some("0110"));
-        assert_eq!(f.get(Field::TerminalId), None);
+        assert_eq!(f.get(Field::TerminalId), Some(NO_TERMINAL));
         assert_eq!(f.get(Field::ResponseCode), Some("91"));
     }
 
@@ -1127,7 +1207,16 @@ mod tests {
     #[test]
     fn sensitive_fields_never_appear() {
         let mut all = String::new();
-        for text in [SESSION, LEGACY, TRUNCATED_LOG, MALFORMED] {
+        for text in [
+            SESSION,
+            LEGACY,
+            TRUNCATED_LOG,
+            MALFORMED,
+            TODAY_AT,
+            NO_41,
+            ONE_JVM,
+            ISO93,
+        ] {
             all.push_str(&format!("{:?}", parse(text)));
         }
         // and in rejects too: cut the session log right inside field 55 and after 35/52
@@ -1174,52 +1263,6 @@ mod tests {
                 log_line(LEGACY, 5)
             ]
         );
-    }
-
-    #[test]
-    fn at_conversion() {
-        let cases = [
-            (
-                "2014-01-04T19:00:08.515-03:00",
-                "2014-01-04T19:00:08.515-03:00",
-            ),
-            ("2024-03-01T02:15:02.291Z", "2024-03-01T02:15:02.291Z"),
-            (
-                "Sat Jan 04 19:00:08 CST 2014.515",
-                "2014-01-04 19:00:08.515",
-            ),
-            ("Sat Jan 04 19:00:08 CST 2014", "2014-01-04 19:00:08"),
-            ("Sat Jan 4 19:00:08 BRT 2014.7", "2014-01-04 19:00:08.007"),
-            (
-                "Sat Jan 04 19:00:08 UTC 2014.515",
-                "2014-01-04T19:00:08.515Z",
-            ),
-            (
-                "Sat Jan 04 19:00:08 GMT 2014.515",
-                "2014-01-04T19:00:08.515Z",
-            ),
-            (
-                "Sat Jan 04 19:00:08 GMT-03:00 2014.5",
-                "2014-01-04T19:00:08.005-03:00",
-            ),
-            (
-                "Fri Dec 31 23:59:59 GMT+0530 2021.999",
-                "2021-12-31T23:59:59.999+05:30",
-            ),
-            (
-                "Sat Foo 04 19:00:08 CST 2014",
-                "Sat Foo 04 19:00:08 CST 2014",
-            ),
-            (
-                "Sat Jan 04 19:00:08 CST 2014.5155",
-                "Sat Jan 04 19:00:08 CST 2014.5155",
-            ),
-            ("yesterday", "yesterday"),
-            ("", ""),
-        ];
-        for (raw, want) in cases {
-            assert_eq!(convert_at(raw), want, "{raw}");
-        }
     }
 
     #[test]
@@ -1317,6 +1360,338 @@ mod tests {
         assert_eq!(f.get(Field::TerminalId), Some("T1"));
     }
 
+    /// (terminal, merchant, code, amount, txn type) of each record.
+    fn summary(items: &[Item]) -> Vec<[Option<&str>; 5]> {
+        records(items)
+            .iter()
+            .map(|(_, f)| {
+                [
+                    f.get(Field::TerminalId),
+                    f.get(Field::MerchantId),
+                    f.get(Field::ResponseCode),
+                    f.get(Field::Amount),
+                    f.get(Field::TxnType),
+                ]
+            })
+            .collect()
+    }
+
+    fn timestamps(items: &[Item]) -> Vec<&str> {
+        records(items)
+            .iter()
+            .map(|(_, f)| f.get(Field::Timestamp).unwrap_or(""))
+            .collect()
+    }
+
+    #[test]
+    fn todays_at_form_with_millis_before_the_zone() {
+        let items = parse(TODAY_AT);
+        assert_eq!(
+            timestamps(&items),
+            [
+                "2020-10-08 17:49:39.830",
+                "2020-10-08 17:50:02.104",
+                "2020-10-08 17:52:10",
+                "2020-10-08 17:52:10.004",
+                "2020-10-08 17:56:12.663",
+            ]
+        );
+        assert_eq!(skips(&items).len(), 10);
+        assert!(rejects(&items).is_empty());
+        let codes: Vec<_> = summary(&items).iter().map(|r| r[2]).collect();
+        assert_eq!(
+            codes,
+            [Some("00"), Some("51"), Some("05"), Some("00"), Some("91")]
+        );
+    }
+
+    #[test]
+    fn responses_without_41_take_it_from_their_request() {
+        let items = parse(NO_41);
+        let m17 = Some("104110058120018");
+        let m22 = Some("104110058120022");
+        assert_eq!(
+            summary(&items),
+            [
+                // two terminals used STAN 000451 at once: each response is on its channel
+                [
+                    Some("POS00022"),
+                    m22,
+                    Some("51"),
+                    Some("000000012800"),
+                    Some("0210")
+                ],
+                [
+                    Some("POS00017"),
+                    m17,
+                    Some("00"),
+                    Some("000000003500"),
+                    Some("0210")
+                ],
+                [
+                    Some("POS00017"),
+                    m17,
+                    Some("05"),
+                    Some("000000060000"),
+                    Some("0110")
+                ],
+                [
+                    Some("POS00017"),
+                    m17,
+                    Some("00"),
+                    Some("000000003500"),
+                    Some("0410")
+                ],
+                // has 41, lacks 42
+                [
+                    Some("POS00022"),
+                    m22,
+                    Some("00"),
+                    Some("000000002000"),
+                    Some("0210")
+                ],
+                // no request at all
+                [Some(NO_TERMINAL), None, Some("91"), None, Some("0210")],
+            ]
+        );
+        let recs = records(&items);
+        assert_eq!(recs[0].1.get(Field::TxnId), Some("415509000452"));
+        assert_eq!(recs[0].1.get(Field::EntryMode), Some("071"));
+        assert_eq!(recs[0].1.get(Field::Currency), Some("156"));
+        assert_eq!(
+            recs[0].1.get(Field::Pan),
+            None,
+            "the PAN is never inherited"
+        );
+        assert_eq!(skips(&items).len(), 8);
+    }
+
+    /// `(realm, at, wrapper, fields)`: the wrapper is `send`/`receive`, or `info` for a
+    /// message outside both (a dump).
+    type LogLine<'a> = (&'a str, &'a str, &'a str, &'a [(u32, &'a str)]);
+
+    /// A log of one-message events.
+    fn events(list: &[LogLine<'_>]) -> String {
+        let mut out = String::new();
+        for (realm, at, wrapper, fields) in list {
+            let fields: String = fields
+                .iter()
+                .map(|(id, v)| format!(r#"<field id="{id}" value="{v}"/>"#))
+                .collect();
+            out.push_str(&format!(
+                r#"<log realm="{realm}" at="{at}"><{wrapper}><isomsg>{fields}</isomsg></{wrapper}></log>"#
+            ));
+            out.push('\n');
+        }
+        out
+    }
+
+    fn terminals(items: &[Item]) -> Vec<&str> {
+        summary(items).iter().map(|r| r[0].unwrap_or("")).collect()
+    }
+
+    #[test]
+    fn pairing_needs_the_same_stan_an_answering_mti_and_no_contradiction() {
+        let req: &[(u32, &str)] = &[(0, "0200"), (11, "000001"), (37, "111"), (41, "T1")];
+        let resp = |mti, rrn| vec![(0, mti), (11, "000001"), (37, rrn), (39, "00")];
+        let (r1, r2, r3) = (
+            resp("0210", "111"),
+            resp("0110", "111"),
+            resp("0210", "222"),
+        );
+        let input = events(&[
+            ("a", "2024-03-01T10:00:00.000", "receive", req),
+            ("a", "2024-03-01T10:00:00.100", "send", &r1),
+            ("a", "2024-03-01T10:00:01.000", "send", &r2), // 0110 does not answer 0200
+            ("a", "2024-03-01T10:00:02.000", "send", &r3), // another RRN
+        ]);
+        assert_eq!(terminals(&parse(&input)), ["T1", NO_TERMINAL, NO_TERMINAL]);
+    }
+
+    #[test]
+    fn pairing_window_is_120_seconds() {
+        let req: &[(u32, &str)] = &[(0, "0200"), (11, "000001"), (41, "T1")];
+        let resp: &[(u32, &str)] = &[(0, "0210"), (11, "000001"), (39, "00")];
+        let input = events(&[
+            ("a", "2024-03-01T10:00:00.000", "receive", req),
+            ("a", "2024-03-01T10:02:00.000", "send", resp),
+            ("a", "2024-03-01T10:02:00.001", "send", resp),
+        ]);
+        // the second is 120.001 s after the request; it is not a copy (same vantage)
+        assert_eq!(terminals(&parse(&input)), ["T1", NO_TERMINAL]);
+    }
+
+    #[test]
+    fn ambiguous_requests_on_other_channels_leave_the_response_unpaired() {
+        let req = |tid| vec![(0, "0200"), (11, "000001"), (41, tid)];
+        let (t1, t2) = (req("T1"), req("T2"));
+        let resp = |rrn| vec![(0, "0210"), (11, "000001"), (37, rrn), (39, "00")];
+        let (r1, r2, r3) = (resp("1"), resp("2"), resp("3"));
+        let input = events(&[
+            ("a", "2024-03-01T10:00:00.000", "receive", &t1),
+            ("b", "2024-03-01T10:00:00.010", "receive", &t2),
+            ("c", "2024-03-01T10:00:00.100", "send", &r1), // neither a's nor b's: ambiguous
+            ("b", "2024-03-01T10:00:01.100", "send", &r2), // b's own channel
+            ("a", "2024-03-01T10:00:02.100", "send", &r3), // a's own channel
+        ]);
+        assert_eq!(terminals(&parse(&input)), [NO_TERMINAL, "T2", "T1"]);
+        // the same terminal on both channels (one JVM, client and server): not ambiguous
+        let input = events(&[
+            ("a", "2024-03-01T10:00:00.000", "send", &t1),
+            ("b", "2024-03-01T10:00:00.010", "receive", &t1),
+            ("c", "2024-03-01T10:00:00.100", "send", &r1),
+        ]);
+        assert_eq!(terminals(&parse(&input)), ["T1"]);
+    }
+
+    #[test]
+    fn double_logging_and_context_dumps_count_once() {
+        let items = parse(ONE_JVM);
+        let recs = records(&items);
+        // the server's `send` is seen first each time; client receive and dump are skips
+        let lines: Vec<u64> = recs.iter().map(|(l, _)| *l).collect();
+        assert_eq!(
+            lines,
+            [5, 10, 15, 20].map(|n| log_line(ONE_JVM, n)),
+            "{items:#?}"
+        );
+        assert_eq!(
+            timestamps(&items),
+            [
+                "2024-05-20T10:00:00.140",
+                "2024-05-20T10:00:01.031",
+                "2024-05-20T10:00:05.527",
+                "2024-05-20T10:00:40.120417",
+            ]
+        );
+        let codes: Vec<_> = summary(&items).iter().map(|r| (r[2], r[3])).collect();
+        assert_eq!(
+            codes,
+            [
+                (Some("00"), Some("000000001000")),
+                (Some("00"), Some("000000001000")),
+                (Some("51"), Some("000000002500")),
+                (Some("00"), Some("000000001000")),
+            ]
+        );
+        assert!(recs
+            .iter()
+            .all(|(_, f)| f.get(Field::TxnId) == Some("000001")));
+        assert_eq!(skips(&items).len(), 3 + 4 * 4);
+        assert!(rejects(&items).is_empty());
+    }
+
+    #[test]
+    fn what_is_not_a_second_sighting() {
+        let resp: &[(u32, &str)] = &[(0, "0210"), (11, "000001"), (39, "00"), (41, "T1")];
+        let other_code: &[(u32, &str)] = &[(0, "0210"), (11, "000001"), (39, "05"), (41, "T1")];
+        let input = events(&[
+            ("s", "2024-03-01T10:00:00.000", "send", resp),
+            ("s", "2024-03-01T10:00:00.001", "send", resp), // same vantage: another message
+            ("c", "2024-03-01T10:00:00.002", "receive", other_code), // other content
+            ("c", "2024-03-01T10:00:03.000", "receive", resp), // 3 s later: too late for a copy
+            ("c", "2024-03-01T10:00:03.004", "send", resp), // the other direction: a copy
+            ("t", "2024-03-01T10:00:25.000", "info", resp), // a dump within 30 s: a copy
+            ("t", "2024-03-01T10:00:25.001", "info", resp), // (of the next one)
+            ("t", "2024-03-01T10:00:26.000", "info", resp), // (and the next)
+            ("t", "2024-03-01T10:00:27.000", "info", resp), // all taken: a record
+            ("s", "not a time", "send", resp),
+            ("c", "not a time", "receive", resp), // no time: never a copy
+        ]);
+        let items = parse(&input);
+        let kinds: Vec<bool> = items
+            .iter()
+            .map(|it| matches!(it, Item::Record { .. }))
+            .collect();
+        assert_eq!(
+            kinds,
+            [true, true, true, true, false, false, false, false, true, true, true]
+        );
+    }
+
+    #[test]
+    fn a_load_test_with_one_stan_and_identical_messages_counts_each() {
+        // 100 identical transactions a second, STAN 000001, no RRN, each logged by client
+        // and server: every one counts once, and the work per event stays small.
+        let req: &[(u32, &str)] = &[(0, "0200"), (4, "100"), (11, "000001"), (41, "T1")];
+        let resp: &[(u32, &str)] = &[(0, "0210"), (4, "100"), (11, "000001"), (39, "00")];
+        let n = 3000;
+        let mut lines = Vec::new();
+        let at = |ms: i64| {
+            let t = chrono::DateTime::from_timestamp_millis(1_709_287_200_000 + ms).unwrap();
+            t.format("%Y-%m-%dT%H:%M:%S%.3f").to_string()
+        };
+        for i in 0..n {
+            let t = i * 10;
+            lines.push(("client", at(t), "send", req));
+            lines.push(("server", at(t + 1), "receive", req));
+            lines.push(("server", at(t + 4), "send", resp));
+            lines.push(("client", at(t + 5), "receive", resp));
+        }
+        let list: Vec<LogLine<'_>> = lines
+            .iter()
+            .map(|(realm, at, wrapper, fields)| (*realm, at.as_str(), *wrapper, *fields))
+            .collect();
+        let items = parse(&events(&list));
+        assert_eq!(records(&items).len(), n as usize);
+        assert_eq!(skips(&items).len(), 3 * n as usize);
+        assert!(terminals(&items).iter().all(|t| *t == "T1"));
+    }
+
+    #[test]
+    fn iso_8583_1993_switch() {
+        let items = parse(ISO93);
+        let m = Some("MERCH0000000001");
+        assert_eq!(
+            summary(&items),
+            [
+                [
+                    Some("TERM 001"),
+                    m,
+                    Some("000"),
+                    Some("000000004000"),
+                    Some("1110")
+                ],
+                [
+                    Some("TERM 001"),
+                    m,
+                    Some("116"),
+                    Some("000000001999"),
+                    Some("1210")
+                ],
+                [
+                    Some("TRM 02"),
+                    m,
+                    Some("100"),
+                    Some("000000000850"),
+                    Some("1210")
+                ],
+                [
+                    Some("TRM 02"),
+                    m,
+                    Some("911"),
+                    Some("000000012000"),
+                    Some("1210")
+                ],
+                // no field 41: from its request
+                [
+                    Some("TRM 02"),
+                    m,
+                    Some("000"),
+                    Some("000000012000"),
+                    Some("1210")
+                ],
+            ]
+        );
+        assert_eq!(skips(&items).len(), 8); // session-start, 5 requests, 1804, 1814
+        let dump = format!("{items:?}");
+        assert!(
+            !dump.contains("NESTED48") && !dump.contains("\"999\""),
+            "{dump}"
+        );
+        assert_eq!(timestamps(&items)[0], "2021-06-14T09:12:03.417+02:00");
+    }
+
     #[test]
     fn isoamount_field_4_keeps_its_text_and_currency() {
         let input = r#"<log realm="r" at="2024-03-01T10:00:00Z"><send><isomsg>
@@ -1409,7 +1784,7 @@ mod tests {
 
     #[test]
     fn small_read_buffers_give_the_same_items() {
-        for text in [SESSION, LEGACY, TRUNCATED_LOG, MALFORMED] {
+        for text in [SESSION, LEGACY, TRUNCATED_LOG, MALFORMED, ONE_JVM, NO_41] {
             let want = parse(text);
             for cap in [1, 3, 64] {
                 let mut got = Vec::new();

@@ -1,0 +1,198 @@
+//! jPOS host logs as real q2 deployments write them (issue 14): today's `at` form, responses
+//! that carry no terminal id, one JVM logging every message twice, ISO 8583:1993 switches.
+//! Each fixture runs through the real binary; the counts are the manifest's `inputs[]`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::{analyze, fixture, json, read_csv};
+
+/// What one analysed jPOS file gave.
+#[derive(Debug)]
+struct Run {
+    /// rows_read, rows_accepted, rows_rejected, rows_duplicate, events_skipped
+    counts: [u64; 5],
+    /// terminal_id -> (merchant_id, transactions)
+    terminals: BTreeMap<String, (String, u64)>,
+    /// response_code -> transactions
+    codes: BTreeMap<String, u64>,
+}
+
+fn run(name: &str, extra: &[&str]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    analyze(&[fixture(&format!("jpos/{name}"))], &out, extra);
+    read_run(&out)
+}
+
+fn read_run(out: &Path) -> Run {
+    let manifest = json(&out.join("manifest.json"));
+    let inputs = manifest["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 1);
+    let n = |k: &str| inputs[0][k].as_u64().unwrap_or_else(|| panic!("{k}"));
+    let counts = [
+        n("rows_read"),
+        n("rows_accepted"),
+        n("rows_rejected"),
+        n("rows_duplicate"),
+        n("events_skipped"),
+    ];
+    let number = |s: &String| s.parse::<u64>().unwrap();
+    let (_, rows) = read_csv(&out.join("csv/by_terminal.csv"));
+    let terminals = rows
+        .iter()
+        .map(|r| {
+            (
+                r["terminal_id"].clone(),
+                (r["merchant_id"].clone(), number(&r["transactions"])),
+            )
+        })
+        .collect();
+    let (_, rows) = read_csv(&out.join("csv/by_code.csv"));
+    let codes = rows
+        .iter()
+        .map(|r| (r["response_code"].clone(), number(&r["transactions"])))
+        .collect();
+    Run {
+        counts,
+        terminals,
+        codes,
+    }
+}
+
+fn map<V: Clone>(pairs: &[(&str, V)]) -> BTreeMap<String, V> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+/// (a) `at="Thu Oct 08 17:49:39.830 EAT 2020"`: millis before the zone, year last. Every
+/// response of such a log used to be rejected as an unparseable timestamp.
+#[test]
+fn issue14_todays_at_form_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    analyze(
+        &[fixture("jpos/q2-today-at.xml")],
+        &out,
+        &["--tz", "Africa/Nairobi"],
+    );
+    let r = read_run(&out);
+    // 5 responses; info, session-start, 5 requests, 0800, 0810, peer-disconnect skipped
+    assert_eq!(r.counts, [5, 5, 0, 0, 10], "{r:?}");
+    assert_eq!(
+        r.terminals,
+        map(&[
+            ("KE000101", ("254000000123456".to_string(), 3)),
+            ("KE000102", ("254000000654321".to_string(), 2)),
+        ])
+    );
+    assert_eq!(r.codes, map(&[("00", 2), ("05", 1), ("51", 1), ("91", 1)]));
+    // EAT is dropped and the naive time read in --tz: all on 8 October, Nairobi time
+    let (_, periods) = read_csv(&out.join("csv/by_period.csv"));
+    let busy: Vec<(&str, &str)> = periods
+        .iter()
+        .filter(|p| p["transactions"] != "0")
+        .map(|p| (p["period_start"].as_str(), p["transactions"].as_str()))
+        .collect();
+    assert_eq!(busy, [("2020-10-08T00:00:00+03:00", "5")]);
+}
+
+/// (b) A switch that answers with MTI, STAN, RRN and field 39 only: the terminal comes from
+/// the request of the same STAN on the same channel (two terminals use STAN 000451 at once),
+/// the merchant too when the response has 41 but no 42; a response without any request is
+/// kept as terminal `(none)` instead of being rejected for an empty terminal.
+#[test]
+fn issue14_responses_without_41_take_it_from_their_request() {
+    let r = run("switch-no-41.xml", &["--tz", "Asia/Shanghai"]);
+    // 6 responses; 2 session-starts, 5 requests, peer-disconnect skipped
+    assert_eq!(r.counts, [6, 6, 0, 0, 8], "{r:?}");
+    assert_eq!(
+        r.terminals,
+        map(&[
+            ("(none)", (String::new(), 1)),
+            ("POS00017", ("104110058120018".to_string(), 3)),
+            ("POS00022", ("104110058120022".to_string(), 2)),
+        ])
+    );
+    assert_eq!(r.codes, map(&[("00", 3), ("05", 1), ("51", 1), ("91", 1)]));
+}
+
+/// (c) Server and client in one JVM log every message twice (server `send`, client
+/// `receive`), and the transaction manager dumps it again in its `<context>`: each second
+/// sighting is a skipped event, not a row. Four transactions, 19 skipped events: info,
+/// session-start, connect, and per transaction 2 requests, the client's copy and the dump.
+#[test]
+fn issue14_double_logging_counts_each_response_once() {
+    let r = run("one-jvm-double.xml", &[]);
+    let [read, _, rejected, _, skipped] = r.counts;
+    assert_eq!((read, rejected, skipped), (4, 0, 19), "{r:?}");
+}
+
+/// (c) continued: the test client reuses STAN 000001 for every message and the test host
+/// assigns no RRN, so all four have txn_id 000001 on terminal TESTPOS1. Two are identical
+/// (amount 10.00, code 00) 0.9 s apart, another identical one 40 s later: all are their own
+/// transactions. Needs the pipeline's duplicate key (terminal, txn_id, timestamp text,
+/// code, amount); with the older (terminal, txn_id) key three of them are duplicates.
+#[test]
+fn issue14_a_test_client_reusing_stan_000001_keeps_every_transaction() {
+    let r = run("one-jvm-double.xml", &[]);
+    assert_eq!(r.counts, [4, 4, 0, 0, 19], "{r:?}");
+    assert_eq!(
+        r.terminals,
+        map(&[("TESTPOS1", ("TESTMERCHANT001".to_string(), 4))])
+    );
+    assert_eq!(r.codes, map(&[("00", 3), ("51", 1)]));
+}
+
+/// (d) An ISO 8583:1993 switch: MTIs 1100/1110 and 1200/1210, three-digit field 39, field 41
+/// with an inner space (`TERM 001`) or space-padded (`TRM 02  `), subfields of a nested
+/// `<isomsg id="48">` (holding a 39 and a 41 of their own) that must not leak, a 1804/1814
+/// network-management pair, and one 1210 without field 41. Classes of three-digit codes
+/// come from the 1993 catalog: only codes and counts are asserted here.
+#[test]
+fn issue14_iso_8583_1993_switch() {
+    let r = run("iso1993-switch.xml", &[]);
+    // 5 responses; session-start, 5 requests, 1804, 1814 skipped
+    assert_eq!(r.counts, [5, 5, 0, 0, 8], "{r:?}");
+    assert_eq!(
+        r.terminals,
+        map(&[
+            ("TERM 001", ("MERCH0000000001".to_string(), 2)),
+            ("TRM 02", ("MERCH0000000001".to_string(), 3)),
+        ])
+    );
+    assert_eq!(
+        r.codes,
+        map(&[("000", 2), ("100", 1), ("116", 1), ("911", 1)])
+    );
+}
+
+/// All four shapes in one run: the figures add up, each file keeps its own pairing and
+/// copy detection (a request in one file never pairs with a response in another).
+#[test]
+fn issue14_all_shapes_together_reconcile() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let files = [
+        "q2-today-at.xml",
+        "switch-no-41.xml",
+        "iso1993-switch.xml",
+        "one-jvm-double.xml",
+    ]
+    .map(|f| fixture(&format!("jpos/{f}")));
+    analyze(&files, &out, &[]);
+    let manifest = json(&out.join("manifest.json"));
+    let totals = &manifest["totals"];
+    let t = |k: &str| totals[k].as_u64().unwrap();
+    assert_eq!(t("rows_read"), 5 + 6 + 5 + 4);
+    assert_eq!(t("events_skipped"), 10 + 8 + 8 + 19);
+    assert_eq!(t("rows_rejected"), 0);
+    assert_eq!(
+        t("rows_read"),
+        t("rows_accepted") + t("rows_rejected") + t("rows_duplicate")
+    );
+}
