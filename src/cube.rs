@@ -527,6 +527,23 @@ impl Cube {
         Ok(self)
     }
 
+    /// Drop every cell whose code `drop` picks; returns the transactions dropped.
+    pub fn remove_codes(&mut self, drop: impl Fn(&str) -> bool) -> u64 {
+        let gone: Vec<bool> = self.codes.iter().map(|c| drop(c)).collect();
+        if !gone.contains(&true) {
+            return 0;
+        }
+        let mut removed = 0;
+        self.cells.retain(|(k, s)| {
+            let keep = !gone[Dim::Code.get(*k) as usize];
+            if !keep {
+                removed += s.transactions;
+            }
+            keep
+        });
+        removed
+    }
+
     /// Number of cells.
     pub fn cells(&self) -> usize {
         self.cells.len()
@@ -552,9 +569,24 @@ impl Cube {
                 (acc << bits) | d.get(k) as u128
             })
         };
-        let projected: Vec<(u128, Sums)> =
-            self.cells.iter().map(|(k, s)| (project(*k), *s)).collect();
-        let folded = sort_and_fold(projected);
+        // A projection that keeps the cells' order (a prefix of the key, or a terminal with one
+        // merchant) is folded in one pass; any other is summed in a hash map first, so only the
+        // (usually much smaller) result is sorted.
+        let in_order = self
+            .cells
+            .windows(2)
+            .all(|w| project(w[0].0) <= project(w[1].0));
+        let folded = if in_order {
+            sort_and_fold(self.cells.iter().map(|(k, s)| (project(*k), *s)).collect())
+        } else {
+            let mut sums: HashMap<u128, Sums, FastState> = HashMap::with_hasher(fast_state());
+            for (k, s) in &self.cells {
+                let e = sums.entry(project(*k)).or_default();
+                e.transactions += s.transactions;
+                e.amount_minor += s.amount_minor;
+            }
+            sort_and_fold(sums.into_iter().collect())
+        };
         // Unpack from the least significant end.
         let mut out = Vec::with_capacity(folded.len());
         for (p, s) in folded {

@@ -25,6 +25,10 @@ pub struct Report {
     /// Which code tables explained the data (under `auto`: ISO 8583:1987 and, for 3-digit
     /// codes, ISO 8583:1993), with the codes and transactions each one read.
     pub catalog_tables: Vec<TableUsage>,
+    /// Intermediate messages (e.g. `09` request in progress) left out of every count.
+    pub non_transactions: u64,
+    /// Transactions without a terminal id, kept under `(none)` and never judged.
+    pub unattributed: u64,
     /// First and last hour with data, local time.
     pub data_from: String,
     pub data_to: String,
@@ -405,6 +409,8 @@ pub fn build(
         profile: catalog.profile.clone(),
         catalog_tables: catalog
             .table_usage(a.by_code.iter().map(|c| (c.code.as_str(), c.transactions))),
+        non_transactions: a.non_transactions,
+        unattributed: a.unattributed,
         data_from: a
             .first_hour
             .map(|h| label(h, Bucket::Hour, tz))

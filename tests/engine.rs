@@ -254,3 +254,52 @@ fn sample_logs_outputs_are_those_of_the_previous_engine() {
         );
     }
 }
+
+#[test]
+fn issue15_request_in_progress_messages_are_not_transactions() {
+    // A host that sends `09` (request in progress) before the real answer: 30 final answers,
+    // 12 intermediate messages. The intermediate ones are left out of every count.
+    let mut rows = Vec::new();
+    for i in 0..30u32 {
+        let ts = format!("2026-11-04 10:{:02}:{:02}", i, i % 60);
+        if i % 5 == 0 {
+            rows.push((ts.clone(), "T1", format!("{i:06}w"), "09", "5.00"));
+            rows.push((ts.clone(), "T1", format!("{i:06}v"), "09", "5.00"));
+        }
+        rows.push((
+            ts,
+            "T1",
+            format!("{i:06}"),
+            if i % 10 == 3 { "51" } else { "00" },
+            "5.00",
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("wait.csv");
+    std::fs::write(&input, rows_csv(&rows)).unwrap();
+    let out = dir.path().join("out");
+    common::analyze(&[&input], &out, &[]);
+    let (_, by_code) = read_csv(&out.join("csv/by_code.csv"));
+    let codes: Vec<(&str, &str)> = by_code
+        .iter()
+        .map(|r| (r["response_code"].as_str(), r["transactions"].as_str()))
+        .collect();
+    assert_eq!(codes, [("00", "27"), ("51", "3")]);
+    let (_, by_terminal) = read_csv(&out.join("csv/by_terminal.csv"));
+    assert_eq!(by_terminal[0]["transactions"], "30");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("12 intermediate messages"),
+        "report does not say what was left out"
+    );
+    // The rows themselves are accounted for in the reconciliation as accepted rows.
+    assert_eq!(
+        json(&out.join("manifest.json"))["totals"]["rows_accepted"],
+        42
+    );
+    // Under the cup profile, 09 is a final failure and counts.
+    let cup = dir.path().join("cup");
+    common::analyze(&[&input], &cup, &["--profile", "cup"]);
+    let (_, by_terminal) = read_csv(&cup.join("csv/by_terminal.csv"));
+    assert_eq!(by_terminal[0]["transactions"], "42");
+}

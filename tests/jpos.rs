@@ -107,18 +107,35 @@ fn issue14_todays_at_form_is_read() {
 /// kept as terminal `(none)` instead of being rejected for an empty terminal.
 #[test]
 fn issue14_responses_without_41_take_it_from_their_request() {
-    let r = run("switch-no-41.xml", &["--tz", "Asia/Shanghai"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    analyze(
+        &[fixture("jpos/switch-no-41.xml")],
+        &out,
+        &["--tz", "Asia/Shanghai"],
+    );
+    let r = read_run(&out);
     // 6 responses; 2 session-starts, 5 requests, peer-disconnect skipped
     assert_eq!(r.counts, [6, 6, 0, 0, 8], "{r:?}");
+    // The orphan response counts by code and in the totals, but `(none)` is not a terminal:
+    // not in by_terminal, never judged; the data-quality note says so.
     assert_eq!(
         r.terminals,
         map(&[
-            ("(none)", (String::new(), 1)),
             ("POS00017", ("104110058120018".to_string(), 3)),
             ("POS00022", ("104110058120022".to_string(), 2)),
         ])
     );
     assert_eq!(r.codes, map(&[("00", 3), ("05", 1), ("51", 1), ("91", 1)]));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("1 responses carried no terminal id"),
+        "data-quality note missing"
+    );
+    assert_eq!(
+        json(&out.join("summary.json"))["headline"]["transactions"],
+        6
+    );
 }
 
 /// (c) Server and client in one JVM log every message twice (server `send`, client

@@ -19,6 +19,7 @@ use crate::cube::{Cube, CODE, HOUR, MERCHANT, MERCHANT_NAME, TERMINAL};
 use crate::error::Result;
 use chrono_tz::Tz;
 
+pub use crate::ingest::jpos::NO_TERMINAL;
 pub use periods::Period;
 pub use regressions::Regression;
 pub use terminals::{Flag, Status, TerminalRow};
@@ -139,6 +140,12 @@ pub struct FraudBurst {
 #[derive(Debug, Clone, Serialize)]
 pub struct Analysis {
     pub totals: ClassCounts,
+    /// Rows whose code the catalog marks as an intermediate message (not a transaction):
+    /// left out of every count.
+    pub non_transactions: u64,
+    /// Transactions without a terminal id (jPOS responses with no field 41 and no request):
+    /// counted in the totals, rates over time and by code, never judged as a terminal.
+    pub unattributed: u64,
     pub amount_minor: i64,
     pub first_hour: Option<i64>,
     pub last_hour: Option<i64>,
@@ -162,7 +169,28 @@ pub struct Analysis {
 
 /// Run every analysis over the cube.
 pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> Result<Analysis> {
+    // Intermediate messages (`09` "request in progress" where a network sends it before the
+    // real answer) are not transactions: they are left out of every count and reported.
+    let mut trimmed = None;
     let by_code_cells = cube.rollup(&[CODE])?;
+    if by_code_cells
+        .iter()
+        .any(|c| !catalog.is_transaction(c.keys[0].text()))
+    {
+        let mut t = cube.clone();
+        t.remove_codes(|code| !catalog.is_transaction(code));
+        trimmed = Some(t);
+    }
+    let non_transactions: u64 = by_code_cells
+        .iter()
+        .filter(|c| !catalog.is_transaction(c.keys[0].text()))
+        .map(|c| c.transactions)
+        .sum();
+    let cube = trimmed.as_ref().unwrap_or(cube);
+    let by_code_cells = match trimmed {
+        Some(_) => cube.rollup(&[CODE])?,
+        None => by_code_cells,
+    };
     let classes = CodeClasses::new(catalog, by_code_cells.iter().map(|c| c.keys[0].text()));
     let mut totals = ClassCounts::default();
     let mut amount_minor = 0;
@@ -218,6 +246,8 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
 
     Ok(Analysis {
         totals,
+        non_transactions,
+        unattributed: tt.unattributed,
         amount_minor,
         first_hour,
         last_hour,
@@ -374,6 +404,9 @@ fn fraud_bursts(
     // Cells come sorted by (terminal, hour): each terminal-hour is one run.
     let mut per: Vec<TerminalHour> = Vec::new();
     for c in term_hour_code {
+        if c.keys[0].text() == NO_TERMINAL {
+            continue;
+        }
         let key = (c.keys[0].text(), c.keys[1].hour());
         if per.last().is_none_or(|p| p.0 != key) {
             per.push((key, (0, 0)));

@@ -69,6 +69,9 @@ pub fn find(
             continue;
         }
         let id = c.keys[0].text();
+        if id == super::NO_TERMINAL {
+            continue;
+        }
         if run.as_ref().is_none_or(|r| r.0 != id) {
             if let Some((rid, a, b)) = run.take() {
                 let e = per.entry(rid).or_default();

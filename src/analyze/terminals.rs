@@ -87,6 +87,8 @@ pub struct Flag {
 }
 
 pub struct TerminalAnalysis {
+    /// Transactions under the terminal id `(none)`, left out of the terminal figures.
+    pub unattributed: u64,
     pub rows: Vec<TerminalRow>,
     pub flagged: Vec<Flag>,
     pub baseline_rate: f64,
@@ -124,8 +126,14 @@ pub fn analyze(
     let mut day_counts = ClassCounts::default();
     // (hour, day) of the last lookup: a local day spans 24 consecutive hours.
     let mut day_of: (i64, i64, i64) = (i64::MIN, i64::MIN, 0);
+    let mut unattributed = 0;
     for c in term_hour_code {
         let term = c.keys[0].text();
+        if term == super::NO_TERMINAL {
+            // Responses nobody could tie to a terminal: not a terminal to judge or list.
+            unattributed += c.transactions;
+            continue;
+        }
         let hour = c.keys[1].hour();
         let code = c.keys[2].text();
         let class = catalog.class_of(code);
@@ -293,6 +301,7 @@ pub fn analyze(
         chi2 / (healthy.len() - 1) as f64
     });
     Ok(TerminalAnalysis {
+        unattributed,
         rows,
         flagged,
         baseline_rate: baseline,

@@ -190,6 +190,9 @@ pub fn parse_chunk(
     path: &Path,
     on_row: &mut dyn FnMut(Row<'_>) -> Result<()>,
 ) -> Result<()> {
+    if matches!(layout.decoding, Decoding::Utf8) && memchr::memchr2(b'"', b'\r', chunk).is_none() {
+        return parse_plain_chunk(chunk, first_line, layout, on_row);
+    }
     let mut reader = reader_for(chunk, layout.delimiter);
     let mut record = csv::ByteRecord::new();
     // Line numbers are counted here, from the bytes: the csv crate does not count the newline
@@ -211,8 +214,9 @@ pub fn parse_chunk(
         if record.len() == 1 && record[0].iter().all(|b| b.is_ascii_whitespace()) {
             continue; // a blank line is not a row
         }
-        let excerpt =
-            |r: &csv::ByteRecord| row_excerpt(r, layout.delimiter, layout.pan_col, layout.decoding);
+        let excerpt = |r: &csv::ByteRecord| {
+            row_excerpt(r.iter(), layout.delimiter, layout.pan_col, layout.decoding)
+        };
         if record.len() != layout.columns.len() {
             on_row(Row::Reject {
                 line,
@@ -225,7 +229,7 @@ pub fn parse_chunk(
             })?;
             continue;
         }
-        match row_fields(&record, &layout.columns, layout.decoding) {
+        match row_fields(record.iter(), &layout.columns, layout.decoding) {
             Ok(fields) => on_row(Row::Fields { line, fields })?,
             Err(reason) => on_row(Row::Reject {
                 line,
@@ -237,13 +241,69 @@ pub fn parse_chunk(
     Ok(())
 }
 
+/// [`parse_chunk`] for the common chunk without quotes and carriage returns: every line is a
+/// record and every delimiter ends a field, so lines and fields are found with `memchr` and
+/// borrowed from the chunk. It reads exactly what the csv crate reads in such a chunk (blank
+/// lines skipped, fields untouched) at about twice its speed, and never copies a field.
+fn parse_plain_chunk(
+    chunk: &[u8],
+    first_line: u64,
+    layout: &Layout,
+    on_row: &mut dyn FnMut(Row<'_>) -> Result<()>,
+) -> Result<()> {
+    let d = layout.delimiter;
+    let mut line = first_line;
+    let mut start = 0;
+    while start < chunk.len() {
+        let end = memchr::memchr(b'\n', &chunk[start..]).map_or(chunk.len(), |i| start + i);
+        let rec = &chunk[start..end];
+        let this_line = line;
+        start = end + 1;
+        line += 1;
+        if rec.is_empty() {
+            continue; // a blank line is not a row
+        }
+        let n = memchr::memchr_iter(d, rec).count() + 1;
+        if n == 1 && rec.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        if n != layout.columns.len() {
+            on_row(Row::Reject {
+                line: this_line,
+                reason: format!(
+                    "wrong number of fields: expected {}, found {n}",
+                    layout.columns.len()
+                ),
+                excerpt: row_excerpt(split_fields(rec, d), d, layout.pan_col, layout.decoding),
+            })?;
+            continue;
+        }
+        match row_fields(split_fields(rec, d), &layout.columns, layout.decoding) {
+            Ok(f) => on_row(Row::Fields {
+                line: this_line,
+                fields: f,
+            })?,
+            Err(reason) => on_row(Row::Reject {
+                line: this_line,
+                reason,
+                excerpt: row_excerpt(split_fields(rec, d), d, layout.pan_col, layout.decoding),
+            })?,
+        }
+    }
+    Ok(())
+}
+
+fn split_fields(rec: &[u8], delimiter: u8) -> impl Iterator<Item = &[u8]> {
+    rec.split(move |&b| b == delimiter)
+}
+
 fn row_fields<'r>(
-    record: &'r csv::ByteRecord,
+    record: impl Iterator<Item = &'r [u8]>,
     columns: &[Option<Field>],
     decoding: Decoding,
 ) -> Result<RefFields<'r>, String> {
     let mut fields = RefFields::default();
-    for (raw, col) in record.iter().zip(columns) {
+    for (raw, col) in record.zip(columns) {
         let Some(field) = col else { continue };
         if raw.contains(&0) {
             return Err(format!("NUL byte in {}", field.name()));
@@ -281,14 +341,13 @@ fn decode_lossy(raw: &[u8], _decoding: Decoding) -> String {
 
 /// The row as text for `rejects.csv`, with the PAN column cut to six and four. (The pipeline
 /// also masks any Luhn-valid digit run in it before writing.)
-pub fn row_excerpt(
-    record: &csv::ByteRecord,
+pub fn row_excerpt<'r>(
+    record: impl Iterator<Item = &'r [u8]>,
     delimiter: u8,
     pan_col: Option<usize>,
     decoding: Decoding,
 ) -> String {
     let parts: Vec<String> = record
-        .iter()
         .enumerate()
         .map(|(i, f)| {
             let s = decode_lossy(f, decoding).replace('\0', "\\0");

@@ -312,6 +312,32 @@ impl Words {
             (false, true) => "No response code was found in the code tables.".into(),
             (true, true) => "没有应答码能在码表中找到。".into(),
         };
+        if r.non_transactions > 0 {
+            s.push_str(&if self.zh {
+                format!(
+                    "另有 {} 条中间报文（如 09“交易处理中”）不是交易，未计入任何统计。",
+                    r.non_transactions
+                )
+            } else {
+                format!(
+                    " {} intermediate messages (such as 09 \"request in progress\") are not transactions and were left out of every count.",
+                    r.non_transactions
+                )
+            });
+        }
+        if r.unattributed > 0 {
+            s.push_str(&if self.zh {
+                format!(
+                    "{} 笔应答没有终端号（记为 (none)）：计入总数、按时段和按应答码的统计，但不作为终端评判。",
+                    r.unattributed
+                )
+            } else {
+                format!(
+                    " {} responses carried no terminal id (kept under \"(none)\"): they count in the totals, over time and by code, but are not judged as a terminal.",
+                    r.unattributed
+                )
+            });
+        }
         if used(Reads::ThreeDigitCodes).is_some() {
             s.push_str(if self.zh {
                 "ISO 8583:1987 没有3位应答码，因此3位数字码按 ISO 8583:1993/2003 行为码解读（用 --profile 可只用一个码表）。"
