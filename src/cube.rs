@@ -180,6 +180,8 @@ pub struct CubeBuilder {
     names: Interner,
     codes: Interner,
     cells: HashMap<u128, Sums, FastState>,
+    /// Per terminal id, the (merchant, name) ids it had last.
+    merchant_of: Vec<Option<(u32, u32)>>,
     /// (UTC hour, offset seconds) of the last lookup: offsets change a few times a year.
     offset_cache: (i64, i64),
 }
@@ -193,6 +195,7 @@ impl CubeBuilder {
             names: Interner::new(),
             codes: Interner::new(),
             cells: HashMap::with_hasher(fast_state()),
+            merchant_of: Vec::new(),
             offset_cache: (i64::MIN, 0),
         }
     }
@@ -242,13 +245,28 @@ impl CubeBuilder {
         transactions: u64,
         amount_minor: i64,
     ) -> Result<()> {
-        let key = pack(
-            self.terminals.id(terminal, Dim::Terminal)?,
-            self.merchants.id(merchant, Dim::Merchant)?,
-            self.names.id(name, Dim::MerchantName)?,
-            hour,
-            self.codes.id(code, Dim::Code)?,
-        );
+        let t = self.terminals.id(terminal, Dim::Terminal)?;
+        // A terminal almost always reports the same merchant id and name: compare with the
+        // last ones it had before hashing them again.
+        let cached = self.merchant_of.get(t as usize).copied().flatten();
+        let (m, n) = match cached {
+            Some((m, n))
+                if *self.merchants.strings[m as usize] == *merchant
+                    && *self.names.strings[n as usize] == *name =>
+            {
+                (m, n)
+            }
+            _ => {
+                let m = self.merchants.id(merchant, Dim::Merchant)?;
+                let n = self.names.id(name, Dim::MerchantName)?;
+                if self.merchant_of.len() <= t as usize {
+                    self.merchant_of.resize(t as usize + 1, None);
+                }
+                self.merchant_of[t as usize] = Some((m, n));
+                (m, n)
+            }
+        };
+        let key = pack(t, m, n, hour, self.codes.id(code, Dim::Code)?);
         let s = self.cells.entry(key).or_default();
         s.transactions += transactions;
         s.amount_minor += amount_minor;
@@ -283,23 +301,41 @@ pub struct Cube {
     cells: Vec<(u128, Sums)>,
 }
 
-/// One row of a rollup: the key values (in the order asked) and the sums.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cell {
-    pub keys: Vec<KeyValue>,
+/// One row of a rollup: the key values (in the order asked) and the sums. Text keys borrow
+/// the cube's dictionaries, so a rollup row costs no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cell<'a> {
+    pub keys: Keys<'a>,
     pub transactions: u64,
     pub amount_minor: i64,
 }
 
+/// Most keys a rollup can ask for.
+pub const MAX_KEYS: usize = 4;
+
+/// The key values of a rollup row, used as a slice (`cell.keys[0]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keys<'a> {
+    len: u8,
+    values: [KeyValue<'a>; MAX_KEYS],
+}
+
+impl<'a> std::ops::Deref for Keys<'a> {
+    type Target = [KeyValue<'a>];
+    fn deref(&self) -> &[KeyValue<'a>] {
+        &self.values[..self.len as usize]
+    }
+}
+
 /// A key value: text for terminal/merchant/code, an instant for the hour.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum KeyValue {
-    Text(Arc<str>),
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KeyValue<'a> {
+    Text(&'a str),
     Hour(i64),
 }
 
-impl KeyValue {
-    pub fn text(&self) -> &str {
+impl<'a> KeyValue<'a> {
+    pub fn text(&self) -> &'a str {
         match self {
             KeyValue::Text(s) => s,
             KeyValue::Hour(_) => "",
@@ -311,6 +347,78 @@ impl KeyValue {
             KeyValue::Hour(h) => *h,
             KeyValue::Text(_) => 0,
         }
+    }
+}
+
+/// A rollup, ready to be walked (as often as needed) in key order; see [`Cube::rollup_iter`].
+pub struct Rollup<'a> {
+    cube: &'a Cube,
+    dims: Vec<Dim>,
+    /// None: the projection keeps the cube's order and is folded while walking.
+    sorted: Option<Vec<(u128, Sums)>>,
+}
+
+impl<'a> Rollup<'a> {
+    fn project(&self, k: u128) -> u128 {
+        self.dims.iter().fold(0u128, |acc, d| {
+            let (_, bits) = d.shift_bits();
+            (acc << bits) | d.get(k) as u128
+        })
+    }
+
+    /// The rows, sorted by their keys.
+    pub fn iter(&self) -> impl Iterator<Item = Cell<'a>> + '_ {
+        let folded: Box<dyn Iterator<Item = (u128, Sums)> + '_> = match &self.sorted {
+            Some(rows) => Box::new(rows.iter().copied()),
+            None => {
+                let mut cells = self
+                    .cube
+                    .cells
+                    .iter()
+                    .map(|(k, s)| (self.project(*k), *s))
+                    .peekable();
+                Box::new(std::iter::from_fn(move || {
+                    let (k, mut s) = cells.next()?;
+                    while let Some((_, more)) = cells.next_if(|(k2, _)| *k2 == k) {
+                        s.transactions += more.transactions;
+                        s.amount_minor += more.amount_minor;
+                    }
+                    Some((k, s))
+                }))
+            }
+        };
+        folded.map(move |(p, s)| Cell {
+            keys: self.unpack(p),
+            transactions: s.transactions,
+            amount_minor: s.amount_minor,
+        })
+    }
+
+    /// The key values of a projected key, unpacked from its least significant end.
+    fn unpack(&self, p: u128) -> Keys<'a> {
+        let cube = self.cube;
+        let mut keys = Keys {
+            len: self.dims.len() as u8,
+            values: [KeyValue::Hour(0); MAX_KEYS],
+        };
+        let mut rest = p;
+        for (slot, d) in keys.values[..self.dims.len()]
+            .iter_mut()
+            .zip(&self.dims)
+            .rev()
+        {
+            let (_, bits) = d.shift_bits();
+            let v = (rest & ((1u128 << bits) - 1)) as usize;
+            rest >>= bits;
+            *slot = match d {
+                Dim::Hour => KeyValue::Hour(v as i64 - HOUR_BIAS),
+                Dim::Terminal => KeyValue::Text(&cube.terminals[v]),
+                Dim::Merchant => KeyValue::Text(&cube.merchants[v]),
+                Dim::MerchantName => KeyValue::Text(&cube.names[v]),
+                Dim::Code => KeyValue::Text(&cube.codes[v]),
+            };
+        }
+        keys
     }
 }
 
@@ -556,61 +664,42 @@ impl Cube {
 
     /// Sum transactions and amounts over every dimension not named in `keys` (any of
     /// [`TERMINAL`], [`MERCHANT`], [`MERCHANT_NAME`], [`HOUR`], [`CODE`]); rows sorted by keys.
-    pub fn rollup(&self, keys: &[&str]) -> Result<Vec<Cell>> {
+    pub fn rollup(&self, keys: &[&str]) -> Result<Vec<Cell<'_>>> {
+        Ok(self.rollup_iter(keys)?.iter().collect())
+    }
+
+    /// [`Cube::rollup`] without holding the rows: a projection that keeps the cube's order (a
+    /// prefix of its key, or terminal × hour × code when each terminal has one merchant) is
+    /// folded while it is walked, at no cost in memory; any other is summed in a hash map and
+    /// sorted first (32 bytes per row). Analysis walks the terminal × hour × code rollup of a
+    /// big fleet (millions of rows) this way, several times, instead of keeping it.
+    pub fn rollup_iter(&self, keys: &[&str]) -> Result<Rollup<'_>> {
+        if keys.len() > MAX_KEYS {
+            return Err(Error::internal("cube", "too many rollup keys"));
+        }
         let dims: Vec<Dim> = keys
             .iter()
             .map(|k| Dim::from_name(k))
             .collect::<Result<_>>()?;
-        // Project each key onto the asked dimensions, most significant first: the projected
-        // keys then sort in the asked order, and ids sort like their strings.
-        let project = |k: u128| -> u128 {
-            dims.iter().fold(0u128, |acc, d| {
-                let (_, bits) = d.shift_bits();
-                (acc << bits) | d.get(k) as u128
-            })
+        let mut r = Rollup {
+            cube: self,
+            dims,
+            sorted: None,
         };
-        // A projection that keeps the cells' order (a prefix of the key, or a terminal with one
-        // merchant) is folded in one pass; any other is summed in a hash map first, so only the
-        // (usually much smaller) result is sorted.
         let in_order = self
             .cells
             .windows(2)
-            .all(|w| project(w[0].0) <= project(w[1].0));
-        let folded = if in_order {
-            sort_and_fold(self.cells.iter().map(|(k, s)| (project(*k), *s)).collect())
-        } else {
+            .all(|w| r.project(w[0].0) <= r.project(w[1].0));
+        if !in_order {
             let mut sums: HashMap<u128, Sums, FastState> = HashMap::with_hasher(fast_state());
             for (k, s) in &self.cells {
-                let e = sums.entry(project(*k)).or_default();
+                let e = sums.entry(r.project(*k)).or_default();
                 e.transactions += s.transactions;
                 e.amount_minor += s.amount_minor;
             }
-            sort_and_fold(sums.into_iter().collect())
-        };
-        // Unpack from the least significant end.
-        let mut out = Vec::with_capacity(folded.len());
-        for (p, s) in folded {
-            let mut rest = p;
-            let mut kv = vec![KeyValue::Hour(0); dims.len()];
-            for (slot, d) in kv.iter_mut().zip(&dims).rev() {
-                let (_, bits) = d.shift_bits();
-                let v = (rest & ((1u128 << bits) - 1)) as u64;
-                rest >>= bits;
-                *slot = match d {
-                    Dim::Hour => KeyValue::Hour(v as i64 - HOUR_BIAS),
-                    Dim::Terminal => KeyValue::Text(self.terminals[v as usize].clone()),
-                    Dim::Merchant => KeyValue::Text(self.merchants[v as usize].clone()),
-                    Dim::MerchantName => KeyValue::Text(self.names[v as usize].clone()),
-                    Dim::Code => KeyValue::Text(self.codes[v as usize].clone()),
-                };
-            }
-            out.push(Cell {
-                keys: kv,
-                transactions: s.transactions,
-                amount_minor: s.amount_minor,
-            });
+            r.sorted = Some(sort_and_fold(sums.into_iter().collect()));
         }
-        Ok(out)
+        Ok(r)
     }
 }
 
@@ -658,11 +747,11 @@ mod tests {
         assert_eq!(c.transactions().unwrap(), 4);
         let by = c.rollup(&[TERMINAL, HOUR, CODE]).unwrap();
         assert_eq!(
-            by[0].keys,
-            vec![
-                KeyValue::Text("T1".into()),
+            &by[0].keys[..],
+            [
+                KeyValue::Text("T1"),
                 KeyValue::Hour(36000),
-                KeyValue::Text("00".into())
+                KeyValue::Text("00")
             ]
         );
         assert_eq!((by[0].transactions, by[0].amount_minor), (2, 350));
@@ -712,16 +801,18 @@ mod tests {
                 )
             })
             .collect();
-        let whole = build(&txns, "UTC").rollup(&KEYS).unwrap();
+        let whole_cube = build(&txns, "UTC");
+        let whole = whole_cube.rollup(&KEYS[1..]).unwrap();
         for parts in [2, 3, 17] {
             let mut bs: Vec<CubeBuilder> = (0..parts).map(|_| CubeBuilder::new(Tz::UTC)).collect();
             for (i, t) in txns.iter().enumerate() {
                 bs[(i * 7) % parts].push(t.clone()).unwrap();
             }
+            let cube = Cube::from_builders(bs).unwrap();
+            assert_eq!(cube.rollup(&KEYS[1..]).unwrap(), whole, "{parts} builders");
             assert_eq!(
-                Cube::from_builders(bs).unwrap().rollup(&KEYS).unwrap(),
-                whole,
-                "{parts} builders"
+                cube.rollup(&KEYS[..4]).unwrap(),
+                whole_cube.rollup(&KEYS[..4]).unwrap()
             );
         }
     }
@@ -737,7 +828,10 @@ mod tests {
         std::fs::write(&p, c.to_parquet("Asia/Kolkata".parse().unwrap()).unwrap()).unwrap();
         let (back, tz) = Cube::from_parquet(&p).unwrap();
         assert_eq!(tz.as_deref(), Some("Asia/Kolkata"));
-        assert_eq!(back.rollup(&KEYS).unwrap(), c.rollup(&KEYS).unwrap());
+        assert_eq!(
+            back.rollup(&KEYS[1..]).unwrap(),
+            c.rollup(&KEYS[1..]).unwrap()
+        );
     }
 
     #[test]
@@ -755,7 +849,10 @@ mod tests {
         let all: Vec<Txn> = a.iter().chain(b.iter()).cloned().collect();
         let merged = build(&a, "UTC").merge(build(&b, "UTC")).unwrap();
         let whole = build(&all, "UTC");
-        assert_eq!(merged.rollup(&KEYS).unwrap(), whole.rollup(&KEYS).unwrap());
+        assert_eq!(
+            merged.rollup(&KEYS[1..]).unwrap(),
+            whole.rollup(&KEYS[1..]).unwrap()
+        );
     }
 
     #[test]

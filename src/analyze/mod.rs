@@ -212,12 +212,13 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
     let last_hour = hourly.keys().next_back().copied();
     let by_period = periods::bucketize(&hourly, cfg.bucket, tz);
 
-    let term_hour_code = cube.rollup(&[TERMINAL, HOUR, CODE])?;
+    // Walked several times, never held: in a big fleet it has millions of rows.
+    let term_hour_code = cube.rollup_iter(&[TERMINAL, HOUR, CODE])?;
     let term_merchant = cube.rollup(&[TERMINAL, MERCHANT])?;
-    let tt = terminals::analyze(&term_hour_code, &term_merchant, &classes, cfg, tz)?;
+    let tt = terminals::analyze(term_hour_code.iter(), &term_merchant, &classes, cfg, tz)?;
 
-    let outages = outages(&hourly, &term_hour_code, &classes);
-    let fraud_bursts = fraud_bursts(&term_hour_code, &classes, &totals);
+    let outages = outages(&hourly, term_hour_code.iter(), &classes);
+    let fraud_bursts = fraud_bursts(term_hour_code.iter(), &classes, &totals);
     let by_merchant = by_merchant(cube, catalog)?;
 
     let mut regressions = Vec::new();
@@ -227,16 +228,16 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
     {
         regressions.extend(regressions::find(
             "terminal",
-            &term_hour_code,
+            term_hour_code.iter(),
             &classes,
             weeks,
             cfg.fdr,
             tz,
         ));
-        let merchant_hour_code = cube.rollup(&[MERCHANT, HOUR, CODE])?;
+        let merchant_hour_code = cube.rollup_iter(&[MERCHANT, HOUR, CODE])?;
         regressions.extend(regressions::find(
             "merchant",
-            &merchant_hour_code,
+            merchant_hour_code.iter(),
             &classes,
             weeks,
             cfg.fdr,
@@ -266,7 +267,7 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
     })
 }
 
-fn by_code(cells: &[crate::cube::Cell], catalog: &Catalog, total: u64) -> Vec<CodeRow> {
+fn by_code(cells: &[crate::cube::Cell<'_>], catalog: &Catalog, total: u64) -> Vec<CodeRow> {
     let mut rows: Vec<CodeRow> = cells
         .iter()
         .map(|c| CodeRow {
@@ -322,9 +323,9 @@ fn by_merchant(cube: &Cube, catalog: &Catalog) -> Result<Vec<MerchantRow>> {
 
 /// Outages: hours whose fleet-wide network-failure rate is far above the usual hour
 /// (robust z-score: median and MAD, so the outage itself does not hide in the spread).
-fn outages(
+fn outages<'a>(
     hourly: &BTreeMap<i64, ClassCounts>,
-    term_hour_code: &[crate::cube::Cell],
+    term_hour_code: impl Iterator<Item = crate::cube::Cell<'a>>,
     catalog: &CodeClasses,
 ) -> Vec<Outage> {
     const MIN_HOUR_VOLUME: u64 = 10;
@@ -376,16 +377,23 @@ fn outages(
             }),
         }
     }
-    for o in &mut out {
-        let hit: std::collections::BTreeSet<&str> = term_hour_code
-            .iter()
-            .filter(|c| {
-                let h = c.keys[1].hour();
-                h >= o.start && h < o.end && catalog.class_of(c.keys[2].text()) == Class::Network
-            })
-            .map(|c| c.keys[0].text())
-            .collect();
-        o.terminals_hit = hit.len() as u64;
+    // Terminals with network failures in each outage, in one walk over the cells (outages
+    // are sorted and do not overlap).
+    if !out.is_empty() {
+        let mut hit: Vec<std::collections::BTreeSet<&str>> = vec![Default::default(); out.len()];
+        for c in term_hour_code {
+            let h = c.keys[1].hour();
+            let i = out.partition_point(|o| o.end <= h);
+            if i < out.len()
+                && out[i].start <= h
+                && catalog.class_of(c.keys[2].text()) == Class::Network
+            {
+                hit[i].insert(c.keys[0].text());
+            }
+        }
+        for (o, h) in out.iter_mut().zip(hit) {
+            o.terminals_hit = h.len() as u64;
+        }
     }
     out
 }
@@ -395,8 +403,8 @@ fn outages(
 /// ((terminal, hour), (fraud codes, transactions)).
 type TerminalHour<'a> = ((&'a str, i64), (u64, u64));
 
-fn fraud_bursts(
-    term_hour_code: &[crate::cube::Cell],
+fn fraud_bursts<'a>(
+    term_hour_code: impl Iterator<Item = crate::cube::Cell<'a>>,
     catalog: &CodeClasses,
     totals: &ClassCounts,
 ) -> Vec<FraudBurst> {

@@ -50,9 +50,9 @@ pub fn weeks(first_hour: i64, last_hour: i64, tz: Tz) -> Option<(i64, i64)> {
 }
 
 /// `cells` keyed by (entity, hour, code).
-pub fn find(
+pub fn find<'a>(
     kind: &'static str,
-    cells: &[Cell],
+    cells: impl Iterator<Item = Cell<'a>>,
     catalog: &Catalog,
     weeks: (i64, i64),
     fdr: f64,

@@ -106,9 +106,9 @@ const MIN_EXCESS: f64 = 0.005;
 /// Log-likelihood ratio a change point needs before we believe the terminal turned bad.
 const MIN_CHANGE_LLR: f64 = 5.0;
 
-pub fn analyze(
-    term_hour_code: &[Cell],
-    term_merchant: &[Cell],
+pub fn analyze<'a>(
+    term_hour_code: impl Iterator<Item = Cell<'a>>,
+    term_merchant: &[Cell<'a>],
     catalog: &Catalog,
     cfg: &AnalyzeConfig,
     tz: Tz,
@@ -334,7 +334,7 @@ fn first_bad(series: &[(i64, ClassCounts)], baseline: f64) -> (i64, f64, f64) {
 }
 
 /// For each terminal, the merchant with most of its transactions (ties: smallest id).
-fn main_merchant(term_merchant: &[Cell]) -> BTreeMap<String, String> {
+fn main_merchant(term_merchant: &[Cell<'_>]) -> BTreeMap<String, String> {
     let mut best: BTreeMap<String, (u64, String)> = BTreeMap::new();
     for c in term_merchant {
         let (t, m) = (c.keys[0].text(), c.keys[1].text());

@@ -278,7 +278,17 @@ fn parse_plain_chunk(
             })?;
             continue;
         }
-        match row_fields(split_fields(rec, d), &layout.columns, layout.decoding) {
+        // One check of the whole line instead of one per field: if it is valid UTF-8 without
+        // NUL bytes, so is every field (fields end at an ASCII delimiter).
+        let line = match memchr::memchr(0, rec) {
+            None => std::str::from_utf8(rec).ok(),
+            Some(_) => None,
+        };
+        let fields = match line {
+            Some(line) => Ok(line_fields(line, d, &layout.columns)),
+            None => row_fields(split_fields(rec, d), &layout.columns, layout.decoding),
+        };
+        match fields {
             Ok(f) => on_row(Row::Fields {
                 line: this_line,
                 fields: f,
@@ -294,7 +304,40 @@ fn parse_plain_chunk(
 }
 
 fn split_fields(rec: &[u8], delimiter: u8) -> impl Iterator<Item = &[u8]> {
-    rec.split(move |&b| b == delimiter)
+    let mut rest = Some(rec);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match memchr::memchr(delimiter, r) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
+/// The mapped fields of a line already known to be clean UTF-8 without NUL bytes.
+fn line_fields<'r>(line: &'r str, delimiter: u8, columns: &[Option<Field>]) -> RefFields<'r> {
+    let mut fields = RefFields::default();
+    let mut start = 0;
+    let mut ends = memchr::memchr_iter(delimiter, line.as_bytes()).chain([line.len()]);
+    for col in columns {
+        let Some(end) = ends.next() else { break };
+        // The delimiter is ASCII, so these are character boundaries.
+        let raw = line.get(start..end).unwrap_or("");
+        start = end + 1;
+        if let Some(field) = col {
+            let text = super::normalize::trim_fast(raw);
+            if !text.is_empty() {
+                fields.set(*field, text);
+            }
+        }
+    }
+    fields
 }
 
 fn row_fields<'r>(
@@ -327,7 +370,7 @@ fn row_fields<'r>(
                 s
             }
         };
-        let text = text.trim();
+        let text = super::normalize::trim_fast(text);
         if !text.is_empty() {
             fields.set(*field, text);
         }
