@@ -226,23 +226,21 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
         .zip(last_hour)
         .and_then(|(f, l)| regressions::weeks(f, l, tz))
     {
-        regressions.extend(regressions::find(
-            "terminal",
-            term_hour_code.iter(),
-            &classes,
-            weeks,
-            cfg.fdr,
-            tz,
-        ));
-        let merchant_hour_code = cube.rollup_iter(&[MERCHANT, HOUR, CODE])?;
-        regressions.extend(regressions::find(
-            "merchant",
-            merchant_hour_code.iter(),
-            &classes,
-            weeks,
-            cfg.fdr,
-            tz,
-        ));
+        // Each week's counts per entity and code: small rollups of the two weeks' cells.
+        let (prev, cur) = weeks;
+        let cur_end = periods::next_period(cur, Bucket::Week, tz);
+        for (kind, key) in [("terminal", TERMINAL), ("merchant", MERCHANT)] {
+            let before = cube.rollup_window(&[key, CODE], prev, cur)?;
+            let after = cube.rollup_window(&[key, CODE], cur, cur_end)?;
+            regressions.extend(regressions::find(
+                kind,
+                before.iter(),
+                after.iter(),
+                &classes,
+                weeks,
+                cfg.fdr,
+            ));
+        }
     }
 
     Ok(Analysis {
@@ -400,57 +398,21 @@ fn outages<'a>(
 
 /// Fraud bursts: a terminal-hour with at least 5 fraud-class codes, far more than the fleet's
 /// fraud rate explains (p < 1e-6), merged over consecutive hours.
-/// ((terminal, hour), (fraud codes, transactions)).
-type TerminalHour<'a> = ((&'a str, i64), (u64, u64));
-
 fn fraud_bursts<'a>(
     term_hour_code: impl Iterator<Item = crate::cube::Cell<'a>>,
     catalog: &CodeClasses,
     totals: &ClassCounts,
 ) -> Vec<FraudBurst> {
     let fleet = ratio(totals.get(Class::Fraud), totals.transactions).max(1e-6);
-    // Cells come sorted by (terminal, hour): each terminal-hour is one run.
-    let mut per: Vec<TerminalHour> = Vec::new();
-    for c in term_hour_code {
-        if c.keys[0].text() == NO_TERMINAL {
-            continue;
-        }
-        let key = (c.keys[0].text(), c.keys[1].hour());
-        if per.last().is_none_or(|p| p.0 != key) {
-            per.push((key, (0, 0)));
-        }
-        let Some((_, e)) = per.last_mut() else {
-            continue;
-        };
-        e.1 += c.transactions;
-        if catalog.class_of(c.keys[2].text()) == Class::Fraud {
-            e.0 += c.transactions;
-        }
-    }
-    // Runs are in key order already when the cells are; sorting and merging make sure.
-    per.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut merged: Vec<TerminalHour> = Vec::with_capacity(per.len());
-    for (k, (f, n)) in per {
-        match merged.last_mut() {
-            Some((lk, (lf, ln))) if *lk == k => {
-                *lf += f;
-                *ln += n;
-            }
-            _ => merged.push((k, (f, n))),
-        }
-    }
-    let per = merged
-        .into_iter()
-        .filter(|(_, (fraud, _))| *fraud >= 5)
-        .map(|((t, h), v)| ((t.to_string(), h), v));
     let mut out: Vec<FraudBurst> = Vec::new();
-    for ((term, hour), (fraud, n)) in per {
+    // A terminal-hour with enough fraud codes to matter joins the burst of the hour before.
+    let mut judge = |term: &str, hour: i64, fraud: u64, n: u64| {
         if fraud < 5 {
-            continue;
+            return;
         }
         let p = stats::binom_sf(fraud, n, fleet);
         if p >= 1e-6 {
-            continue;
+            return;
         }
         match out.last_mut() {
             Some(b) if b.terminal_id == term && b.end == hour => {
@@ -460,7 +422,7 @@ fn fraud_bursts<'a>(
                 b.p_value = b.p_value.min(p);
             }
             _ => out.push(FraudBurst {
-                terminal_id: term,
+                terminal_id: term.to_string(),
                 start: hour,
                 end: hour + 3600,
                 fraud,
@@ -468,6 +430,29 @@ fn fraud_bursts<'a>(
                 p_value: p,
             }),
         }
+    };
+    // Cells come sorted by (terminal, hour): each terminal-hour is one run.
+    let mut run: Option<((&str, i64), u64, u64)> = None;
+    for c in term_hour_code {
+        let key = (c.keys[0].text(), c.keys[1].hour());
+        if key.0 == NO_TERMINAL {
+            continue;
+        }
+        if run.is_none_or(|r| r.0 != key) {
+            if let Some(((t, h), f, n)) = run {
+                judge(t, h, f, n);
+            }
+            run = Some((key, 0, 0));
+        }
+        if let Some(r) = run.as_mut() {
+            r.2 += c.transactions;
+            if catalog.class_of(c.keys[2].text()) == Class::Fraud {
+                r.1 += c.transactions;
+            }
+        }
+    }
+    if let Some(((t, h), f, n)) = run {
+        judge(t, h, f, n);
     }
     out
 }

@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::periods::{day_start, next_period, week_start};
+
 use super::CodeClasses as Catalog;
 use super::{stats, ClassCounts};
 use crate::classify::Class;
@@ -49,49 +50,30 @@ pub fn weeks(first_hour: i64, last_hour: i64, tz: Tz) -> Option<(i64, i64)> {
     (previous >= day_start(first_hour, tz)).then_some((previous, week))
 }
 
-/// `cells` keyed by (entity, hour, code).
+/// `previous` and `current`: the two weeks' cells keyed by (entity, code).
 pub fn find<'a>(
     kind: &'static str,
-    cells: impl Iterator<Item = Cell<'a>>,
+    previous: impl Iterator<Item = Cell<'a>>,
+    current: impl Iterator<Item = Cell<'a>>,
     catalog: &Catalog,
     weeks: (i64, i64),
     fdr: f64,
-    tz: Tz,
 ) -> Vec<Regression> {
     let (prev, cur) = weeks;
-    let cur_end = next_period(cur, crate::config::Bucket::Week, tz);
-    // Cells come sorted by entity: sum each entity's run, then store it once.
     let mut per: BTreeMap<&str, (ClassCounts, ClassCounts)> = BTreeMap::new();
-    let mut run: Option<(&str, ClassCounts, ClassCounts)> = None;
-    for c in cells {
-        let h = c.keys[1].hour();
-        if h < prev || h >= cur_end {
-            continue;
-        }
-        let id = c.keys[0].text();
-        if id == super::NO_TERMINAL {
-            continue;
-        }
-        if run.as_ref().is_none_or(|r| r.0 != id) {
-            if let Some((rid, a, b)) = run.take() {
-                let e = per.entry(rid).or_default();
-                e.0.merge(&a);
-                e.1.merge(&b);
+    for (week, cells) in [
+        (0, Box::new(previous) as Box<dyn Iterator<Item = Cell<'a>>>),
+        (1, Box::new(current)),
+    ] {
+        for c in cells {
+            let id = c.keys[0].text();
+            if id == super::NO_TERMINAL {
+                continue;
             }
-            run = Some((id, ClassCounts::default(), ClassCounts::default()));
+            let e = per.entry(id).or_default();
+            let counts = if week == 0 { &mut e.0 } else { &mut e.1 };
+            counts.add(catalog.class_of(c.keys[1].text()), c.transactions);
         }
-        let Some(r) = run.as_mut() else { continue };
-        let class = catalog.class_of(c.keys[2].text());
-        if h < cur {
-            r.1.add(class, c.transactions);
-        } else {
-            r.2.add(class, c.transactions);
-        }
-    }
-    if let Some((rid, a, b)) = run {
-        let e = per.entry(rid).or_default();
-        e.0.merge(&a);
-        e.1.merge(&b);
     }
     let judged: Vec<(&str, ClassCounts, ClassCounts)> = per
         .into_iter()

@@ -208,7 +208,12 @@ pub fn ingest(cfg: &IngestConfig, build_cube: bool) -> Result<(IngestOutcome, Cu
         b.finish_and_clear();
     }
     drop(dedup);
-    Ok((outcome, Cube::from_builders(builders)?))
+    let t = std::time::Instant::now();
+    let cube = Cube::from_builders(builders)?;
+    if std::env::var_os("POSLENS_TIMING").is_some() {
+        eprintln!("merge {:.3}", t.elapsed().as_secs_f64());
+    }
+    Ok((outcome, cube))
 }
 
 /// A byte-based progress bar on stderr for inputs over 16 MiB; indicatif draws nothing when
