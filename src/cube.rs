@@ -142,20 +142,40 @@ struct Sums {
 /// Strings of one dimension, numbered in first-seen order.
 #[derive(Debug, Default)]
 struct Interner {
-    ids: HashMap<Box<str>, u32, FastState>,
+    /// Strings of up to 15 bytes (terminal ids, codes), packed with their length into one
+    /// integer: hashed and compared as a number, with no string comparison call per row.
+    short: HashMap<u128, u32, FastState>,
+    long: HashMap<Box<str>, u32, FastState>,
     strings: Vec<Box<str>>,
+}
+
+fn pack_short(s: &str) -> Option<u128> {
+    let b = s.as_bytes();
+    if b.len() > 15 {
+        return None;
+    }
+    let mut buf = [0u8; 16];
+    buf[..b.len()].copy_from_slice(b);
+    buf[15] = b.len() as u8;
+    Some(u128::from_le_bytes(buf))
 }
 
 impl Interner {
     fn new() -> Interner {
         Interner {
-            ids: HashMap::with_hasher(fast_state()),
+            short: HashMap::with_hasher(fast_state()),
+            long: HashMap::with_hasher(fast_state()),
             strings: Vec::new(),
         }
     }
 
     fn id(&mut self, s: &str, dim: Dim) -> Result<u32> {
-        if let Some(&id) = self.ids.get(s) {
+        let packed = pack_short(s);
+        let found = match packed {
+            Some(p) => self.short.get(&p),
+            None => self.long.get(s),
+        };
+        if let Some(&id) = found {
             return Ok(id);
         }
         let id = self.strings.len() as u64;
@@ -166,7 +186,10 @@ impl Interner {
                 dim.what()
             )));
         }
-        self.ids.insert(s.into(), id as u32);
+        match packed {
+            Some(p) => self.short.insert(p, id as u32),
+            None => self.long.insert(s.into(), id as u32),
+        };
         self.strings.push(s.into());
         Ok(id as u32)
     }

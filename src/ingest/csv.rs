@@ -182,14 +182,15 @@ pub enum Row<'r> {
 }
 
 /// Parse one chunk of records (starting at a record boundary, `first_line` being the line
-/// the chunk starts on) and hand every row to `on_row`. Blank lines are skipped.
+/// the chunk starts on) and hand every row to `on_row`. Blank lines are skipped. Returns the
+/// number of newlines in the chunk.
 pub fn parse_chunk(
     chunk: &[u8],
     first_line: u64,
     layout: &Layout,
     path: &Path,
     on_row: &mut dyn FnMut(Row<'_>) -> Result<()>,
-) -> Result<()> {
+) -> Result<u64> {
     if matches!(layout.decoding, Decoding::Utf8) && memchr::memchr2(b'"', b'\r', chunk).is_none() {
         return parse_plain_chunk(chunk, first_line, layout, on_row);
     }
@@ -238,7 +239,7 @@ pub fn parse_chunk(
             })?,
         }
     }
-    Ok(())
+    Ok(line - first_line + memchr::memchr_iter(b'\n', &chunk[counted_to..]).count() as u64)
 }
 
 /// [`parse_chunk`] for the common chunk without quotes and carriage returns: every line is a
@@ -250,7 +251,7 @@ fn parse_plain_chunk(
     first_line: u64,
     layout: &Layout,
     on_row: &mut dyn FnMut(Row<'_>) -> Result<()>,
-) -> Result<()> {
+) -> Result<u64> {
     let d = layout.delimiter;
     let mut line = first_line;
     let mut start = 0;
@@ -300,7 +301,8 @@ fn parse_plain_chunk(
             })?,
         }
     }
-    Ok(())
+    // Every line but a last one without a newline ended in one.
+    Ok((line - first_line).saturating_sub(u64::from(!chunk.ends_with(b"\n"))))
 }
 
 fn split_fields(rec: &[u8], delimiter: u8) -> impl Iterator<Item = &[u8]> {

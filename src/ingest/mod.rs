@@ -316,7 +316,8 @@ impl std::hash::Hasher for PassThrough {
     }
 }
 
-const DEDUP_SHARDS: usize = 256;
+const DEDUP_HOUR_SLOTS: usize = 256;
+const DEDUP_SHARDS: usize = DEDUP_HOUR_SLOTS * 16;
 
 impl Dedup {
     fn new() -> Dedup {
@@ -332,7 +333,10 @@ impl Dedup {
         // Sharded by hour: the rows the threads read at one time (a time-ordered export) fall
         // in a few small shards that stay in cache; a key spread over all shards was 25%
         // slower in total on 10M rows.
-        let shard = ts.div_euclid(3600).rem_euclid(DEDUP_SHARDS as i64) as usize;
+        // Within an hour, 16 sub-shards by the key's low bits keep the threads (which read
+        // the same hours at once) off each other's lock.
+        let hour = ts.div_euclid(3600).rem_euclid(DEDUP_HOUR_SLOTS as i64) as usize;
+        let shard = hour * 16 + (key & 15) as usize;
         let mut set = match self.shards[shard].lock() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
@@ -598,15 +602,18 @@ fn chunk_bytes() -> usize {
 /// One chunk of a CSV file on its way to a parser thread.
 struct Chunk {
     index: u64,
-    first_line: u64,
     bytes: Vec<u8>,
 }
 
-/// What a parser thread found in one chunk: the counts and the rejects, in line order.
+/// What a parser thread found in one chunk: the counts and the rejects, in line order, with
+/// line numbers counted from the chunk's start (1); the collector makes them absolute.
 struct ChunkDone {
     index: u64,
     counts: Counts,
     rejects: Vec<Reject>,
+    newlines: u64,
+    /// The chunk's buffer, for reuse.
+    bytes: Vec<u8>,
 }
 
 /// Read one CSV/TSV stream on all threads.
@@ -643,6 +650,7 @@ fn read_csv<R: Read>(
         }
     };
     let first_line = 1 + memchr::memchr_iter(b'\n', &buf[..consumed]).count() as u64;
+    let (free_tx, free_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
     buf.drain(..consumed);
 
     let chunk_size = chunk_bytes();
@@ -668,9 +676,14 @@ fn read_csv<R: Read>(
         drop(chunk_rx);
         drop(done_tx);
 
-        let mut collector = Collector::default();
+        let mut collector = Collector {
+            next: 0,
+            pending: Default::default(),
+            counts: Counts::default(),
+            line: first_line,
+            free: free_tx,
+        };
         let mut index = 0u64;
-        let mut line = first_line;
         let mut outcome: Result<()> = Ok(());
         while outcome.is_ok() {
             if !eof && buf.len() < chunk_size {
@@ -697,21 +710,19 @@ fn read_csv<R: Read>(
                     None => buf.len(),
                 }
             };
-            let mut next = Vec::with_capacity(chunk_size + (1 << 16));
+            // Buffers come back from the parsers: no fresh (zeroed, page-faulting) 4 MB per chunk.
+            let mut next = free_rx
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(chunk_size + (1 << 16)));
+            next.clear();
             next.extend_from_slice(&buf[cut..]);
             buf.truncate(cut);
             let bytes = std::mem::replace(&mut buf, next);
-            let lines = memchr::memchr_iter(b'\n', &bytes).count() as u64;
-            let chunk = Chunk {
-                index,
-                first_line: line,
-                bytes,
-            };
+            let chunk = Chunk { index, bytes };
             if chunk_tx.send(chunk).is_err() {
                 break; // every parser stopped: one of them failed, its error is in the results
             }
             index += 1;
-            line += lines;
             while let Ok(done) = done_rx.try_recv() {
                 outcome = outcome.and_then(|_| collector.take(done, rejects));
             }
@@ -728,23 +739,33 @@ fn read_csv<R: Read>(
     })
 }
 
-/// Puts chunk results back in order: counts are added up, rejects written in line order.
-#[derive(Default)]
+/// Puts chunk results back in order: counts are added up, line numbers made absolute,
+/// rejects written in line order, buffers handed back to the reader.
 struct Collector {
     next: u64,
     pending: std::collections::BTreeMap<u64, ChunkDone>,
     counts: Counts,
+    /// The line the next chunk in order starts on.
+    line: u64,
+    free: crossbeam_channel::Sender<Vec<u8>>,
 }
 
 impl Collector {
     fn take(&mut self, done: Result<ChunkDone>, rejects: &mut RejectLog) -> Result<()> {
         let done = done?;
         self.pending.insert(done.index, done);
-        while let Some(done) = self.pending.remove(&self.next) {
+        while let Some(mut done) = self.pending.remove(&self.next) {
+            let shift = self.line - 1;
+            if done.counts.last_line > 0 {
+                done.counts.last_line += shift;
+            }
             self.counts.add(&done.counts);
-            for r in done.rejects {
+            for mut r in done.rejects {
+                r.line += shift;
                 rejects.push(r)?;
             }
+            self.line += done.newlines;
+            let _ = self.free.send(done.bytes);
             self.next += 1;
         }
         Ok(())
@@ -754,19 +775,10 @@ impl Collector {
 /// Read until `buf` holds at least `want` bytes or the input ends; true at the end.
 fn fill<R: Read>(input: &mut R, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
     while buf.len() < want {
-        let start = buf.len();
-        buf.resize(want.max(start + (1 << 16)), 0);
-        match input.read(&mut buf[start..]) {
-            Ok(0) => {
-                buf.truncate(start);
-                return Ok(true);
-            }
-            Ok(n) => buf.truncate(start + n),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(start),
-            Err(e) => {
-                buf.truncate(start);
-                return Err(e);
-            }
+        let need = (want - buf.len()).max(1 << 16) as u64;
+        // `take` + `read_to_end` reads into the spare capacity without zeroing it first.
+        if input.by_ref().take(need).read_to_end(buf)? == 0 {
+            return Ok(true);
         }
     }
     Ok(false)
@@ -783,7 +795,7 @@ fn parse_chunk(
 ) -> Result<ChunkDone> {
     let mut counts = Counts::default();
     let mut rejects = Vec::new();
-    csv::parse_chunk(&chunk.bytes, chunk.first_line, layout, path, &mut |row| {
+    let newlines = csv::parse_chunk(&chunk.bytes, 1, layout, path, &mut |row| {
         match row {
             csv::Row::Fields { line, fields } => {
                 counts.last_line = counts.last_line.max(line);
@@ -813,6 +825,8 @@ fn parse_chunk(
         index: chunk.index,
         counts,
         rejects,
+        newlines,
+        bytes: chunk.bytes,
     })
 }
 
