@@ -142,27 +142,44 @@ struct Sums {
 /// Strings of one dimension, numbered in first-seen order.
 #[derive(Debug, Default)]
 struct Interner {
-    /// Strings of up to 15 bytes (terminal ids, codes), packed with their length into one
-    /// integer: hashed and compared as a number, with no string comparison call per row.
+    /// Strings of up to 7 bytes (codes, short terminal ids), packed with their length into one
+    /// integer: hashed and compared as a number, in a table half the size of the next one.
+    tiny: HashMap<u64, u32, FastState>,
+    /// Strings of 8 to 15 bytes (an ISO 8583 terminal id is 8), packed the same way.
     short: HashMap<u128, u32, FastState>,
     long: HashMap<Box<str>, u32, FastState>,
     strings: Vec<Box<str>>,
 }
 
-fn pack_short(s: &str) -> Option<u128> {
+/// A string as a number, its length in the last byte: strings of different lengths differ.
+#[derive(Clone, Copy)]
+enum Packed {
+    Tiny(u64),
+    Short(u128),
+    Long,
+}
+
+fn pack_str(s: &str) -> Packed {
     let b = s.as_bytes();
-    if b.len() > 15 {
-        return None;
+    if b.len() <= 7 {
+        let mut buf = [0u8; 8];
+        buf[..b.len()].copy_from_slice(b);
+        buf[7] = b.len() as u8;
+        Packed::Tiny(u64::from_le_bytes(buf))
+    } else if b.len() <= 15 {
+        let mut buf = [0u8; 16];
+        buf[..b.len()].copy_from_slice(b);
+        buf[15] = b.len() as u8;
+        Packed::Short(u128::from_le_bytes(buf))
+    } else {
+        Packed::Long
     }
-    let mut buf = [0u8; 16];
-    buf[..b.len()].copy_from_slice(b);
-    buf[15] = b.len() as u8;
-    Some(u128::from_le_bytes(buf))
 }
 
 impl Interner {
     fn new() -> Interner {
         Interner {
+            tiny: HashMap::with_hasher(fast_state()),
             short: HashMap::with_hasher(fast_state()),
             long: HashMap::with_hasher(fast_state()),
             strings: Vec::new(),
@@ -170,10 +187,11 @@ impl Interner {
     }
 
     fn id(&mut self, s: &str, dim: Dim) -> Result<u32> {
-        let packed = pack_short(s);
+        let packed = pack_str(s);
         let found = match packed {
-            Some(p) => self.short.get(&p),
-            None => self.long.get(s),
+            Packed::Tiny(p) => self.tiny.get(&p),
+            Packed::Short(p) => self.short.get(&p),
+            Packed::Long => self.long.get(s),
         };
         if let Some(&id) = found {
             return Ok(id);
@@ -187,8 +205,9 @@ impl Interner {
             )));
         }
         match packed {
-            Some(p) => self.short.insert(p, id as u32),
-            None => self.long.insert(s.into(), id as u32),
+            Packed::Tiny(p) => self.tiny.insert(p, id as u32),
+            Packed::Short(p) => self.short.insert(p, id as u32),
+            Packed::Long => self.long.insert(s.into(), id as u32),
         };
         self.strings.push(s.into());
         Ok(id as u32)
@@ -235,8 +254,9 @@ pub struct CubeBuilder {
     names: Interner,
     codes: Interner,
     cells: HourCells,
-    /// Per terminal id, the (merchant, name) ids it had last.
-    merchant_of: Vec<Option<(u32, u32)>>,
+    /// Per terminal id, the (merchant, name) ids it had last and their fingerprint.
+    merchant_of: Vec<Option<(u32, u32, u64)>>,
+    print_state: foldhash::quality::FixedState,
     /// (UTC hour, offset seconds) of the last lookup: offsets change a few times a year.
     offset_cache: (i64, i64),
 }
@@ -251,6 +271,7 @@ impl CubeBuilder {
             codes: Interner::new(),
             cells: HourCells::default(),
             merchant_of: Vec::new(),
+            print_state: foldhash::quality::FixedState::with_seed(0x6d65_7263),
             offset_cache: (i64::MIN, 0),
         }
     }
@@ -301,23 +322,24 @@ impl CubeBuilder {
         amount_minor: i64,
     ) -> Result<()> {
         let t = self.terminals.id(terminal, Dim::Terminal)?;
-        // A terminal almost always reports the same merchant id and name: compare with the
-        // last ones it had before hashing them again.
+        // A terminal almost always reports the same merchant id and name: compare a
+        // fingerprint of them with the one it had last, before hashing and comparing the
+        // strings themselves (which sit in memory no row touches, a cache miss each in a big
+        // fleet).
+        let print = {
+            use std::hash::BuildHasher;
+            self.print_state.hash_one((merchant, name))
+        };
         let cached = self.merchant_of.get(t as usize).copied().flatten();
         let (m, n) = match cached {
-            Some((m, n))
-                if *self.merchants.strings[m as usize] == *merchant
-                    && *self.names.strings[n as usize] == *name =>
-            {
-                (m, n)
-            }
+            Some((m, n, p)) if p == print => (m, n),
             _ => {
                 let m = self.merchants.id(merchant, Dim::Merchant)?;
                 let n = self.names.id(name, Dim::MerchantName)?;
                 if self.merchant_of.len() <= t as usize {
                     self.merchant_of.resize(t as usize + 1, None);
                 }
-                self.merchant_of[t as usize] = Some((m, n));
+                self.merchant_of[t as usize] = Some((m, n, print));
                 (m, n)
             }
         };

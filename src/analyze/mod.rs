@@ -215,33 +215,26 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
     // Walked several times, never held: in a big fleet it has millions of rows.
     let term_hour_code = cube.rollup_iter(&[TERMINAL, HOUR, CODE])?;
     let term_merchant = cube.rollup(&[TERMINAL, MERCHANT])?;
-    let tt = terminals::analyze(term_hour_code.iter(), &term_merchant, &classes, cfg, tz)?;
-
-    let outages = outages(&hourly, term_hour_code.iter(), &classes);
-    let fraud_bursts = fraud_bursts(term_hour_code.iter(), &classes, &totals);
-    let by_merchant = by_merchant(cube, catalog)?;
-
-    let mut regressions = Vec::new();
-    if let Some(weeks) = first_hour
-        .zip(last_hour)
-        .and_then(|(f, l)| regressions::weeks(f, l, tz))
-    {
-        // Each week's counts per entity and code: small rollups of the two weeks' cells.
-        let (prev, cur) = weeks;
-        let cur_end = periods::next_period(cur, Bucket::Week, tz);
-        for (kind, key) in [("terminal", TERMINAL), ("merchant", MERCHANT)] {
-            let before = cube.rollup_window(&[key, CODE], prev, cur)?;
-            let after = cube.rollup_window(&[key, CODE], cur, cur_end)?;
-            regressions.extend(regressions::find(
-                kind,
-                before.iter(),
-                after.iter(),
-                &classes,
-                weeks,
-                cfg.fdr,
-            ));
-        }
-    }
+    // The terminal verdicts on one core, the fleet-wide questions on the other: they only
+    // read the cube.
+    let (tt, fleet) = rayon::join(
+        || terminals::analyze(term_hour_code.iter(), &term_merchant, &classes, cfg, tz),
+        || -> Result<_> {
+            let outages = outages(&hourly, term_hour_code.iter(), &classes);
+            let fraud_bursts = fraud_bursts(term_hour_code.iter(), &classes, &totals);
+            let by_merchant = by_merchant(cube, catalog)?;
+            let regressions = match first_hour
+                .zip(last_hour)
+                .and_then(|(f, l)| regressions::weeks(f, l, tz))
+            {
+                Some(weeks) => week_over_week(cube, &classes, weeks, cfg.fdr, tz)?,
+                None => Vec::new(),
+            };
+            Ok((outages, fraud_bursts, by_merchant, regressions))
+        },
+    );
+    let tt = tt?;
+    let (outages, fraud_bursts, by_merchant, regressions) = fleet?;
 
     Ok(Analysis {
         totals,
@@ -263,6 +256,33 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
         regressions,
         daily_by_terminal: tt.daily,
     })
+}
+
+/// Terminals, then merchants, whose failure rate rose from the previous week to the last
+/// one: each week's counts per entity and code are small rollups of the two weeks' cells.
+fn week_over_week(
+    cube: &Cube,
+    classes: &CodeClasses,
+    weeks: (i64, i64),
+    fdr: f64,
+    tz: Tz,
+) -> Result<Vec<Regression>> {
+    let (prev, cur) = weeks;
+    let cur_end = periods::next_period(cur, Bucket::Week, tz);
+    let mut out = Vec::new();
+    for (kind, key) in [("terminal", TERMINAL), ("merchant", MERCHANT)] {
+        let before = cube.rollup_window(&[key, CODE], prev, cur)?;
+        let after = cube.rollup_window(&[key, CODE], cur, cur_end)?;
+        out.extend(regressions::find(
+            kind,
+            before.iter(),
+            after.iter(),
+            classes,
+            weeks,
+            fdr,
+        ));
+    }
+    Ok(out)
 }
 
 fn by_code(cells: &[crate::cube::Cell<'_>], catalog: &Catalog, total: u64) -> Vec<CodeRow> {

@@ -208,11 +208,7 @@ pub fn ingest(cfg: &IngestConfig, build_cube: bool) -> Result<(IngestOutcome, Cu
         b.finish_and_clear();
     }
     drop(dedup);
-    let t = std::time::Instant::now();
     let cube = Cube::from_builders(builders)?;
-    if std::env::var_os("POSLENS_TIMING").is_some() {
-        eprintln!("merge {:.3}", t.elapsed().as_secs_f64());
-    }
     Ok((outcome, cube))
 }
 
@@ -588,7 +584,7 @@ fn reader_reject(file: &str, line: u64, reason: &str, excerpt: &str) -> Reject {
 }
 
 /// Bytes of CSV handed to one thread at a time.
-const CHUNK_BYTES: usize = 4 << 20;
+const CHUNK_BYTES: usize = 16 << 20;
 
 /// The chunk size: [`CHUNK_BYTES`], or `POSLENS_CHUNK_BYTES` when set — a testing knob, so
 /// the tests can cut small files into many chunks and show that the cut changes nothing.
@@ -655,7 +651,7 @@ fn read_csv<R: Read>(
 
     let chunk_size = chunk_bytes();
     let display = path.display().to_string();
-    let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(builders.len() * 2);
+    let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(builders.len());
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Result<ChunkDone>>();
     let layout = &layout;
     let display = &display;
