@@ -16,6 +16,7 @@
 //! `hour` is the instant (epoch seconds) at which the local hour in the report time zone
 //! starts; for zones with half-hour offsets that is not a UTC hour boundary.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -139,15 +140,16 @@ struct Sums {
 
 // ---------------------------------------------------------------------------------------------
 
-/// Strings of one dimension, numbered in first-seen order.
+/// Strings of one dimension, numbered in first-seen order, each with a value `X` kept beside
+/// its number (for terminals: the merchant they had last), so that one lookup finds both.
 #[derive(Debug, Default)]
-struct Interner {
+struct Interner<X = ()> {
     /// Strings of up to 7 bytes (codes, short terminal ids), packed with their length into one
     /// integer: hashed and compared as a number, in a table half the size of the next one.
-    tiny: HashMap<u64, u32, FastState>,
+    tiny: HashMap<u64, (u32, X), FastState>,
     /// Strings of 8 to 15 bytes (an ISO 8583 terminal id is 8), packed the same way.
-    short: HashMap<u128, u32, FastState>,
-    long: HashMap<Box<str>, u32, FastState>,
+    short: HashMap<u128, (u32, X), FastState>,
+    long: HashMap<Box<str>, (u32, X), FastState>,
     strings: Vec<Box<str>>,
 }
 
@@ -176,8 +178,8 @@ fn pack_str(s: &str) -> Packed {
     }
 }
 
-impl Interner {
-    fn new() -> Interner {
+impl<X: Default> Interner<X> {
+    fn new() -> Interner<X> {
         Interner {
             tiny: HashMap::with_hasher(fast_state()),
             short: HashMap::with_hasher(fast_state()),
@@ -187,30 +189,51 @@ impl Interner {
     }
 
     fn id(&mut self, s: &str, dim: Dim) -> Result<u32> {
-        let packed = pack_str(s);
-        let found = match packed {
-            Packed::Tiny(p) => self.tiny.get(&p),
-            Packed::Short(p) => self.short.get(&p),
-            Packed::Long => self.long.get(s),
-        };
-        if let Some(&id) = found {
-            return Ok(id);
-        }
-        let id = self.strings.len() as u64;
-        if id >= dim.limit() {
-            return Err(Error::Usage(format!(
+        Ok(self.entry(s, dim)?.0)
+    }
+
+    /// The number of `s` (given on first sight) and its value.
+    fn entry(&mut self, s: &str, dim: Dim) -> Result<&mut (u32, X)> {
+        let next = self.strings.len() as u64;
+        let limit = |dim: Dim| {
+            Error::Usage(format!(
                 "more than {} distinct {} in the input: poslens' cube cannot hold them",
                 dim.limit(),
                 dim.what()
-            )));
-        }
-        match packed {
-            Packed::Tiny(p) => self.tiny.insert(p, id as u32),
-            Packed::Short(p) => self.short.insert(p, id as u32),
-            Packed::Long => self.long.insert(s.into(), id as u32),
+            ))
         };
-        self.strings.push(s.into());
-        Ok(id as u32)
+        let (slot, new) = match pack_str(s) {
+            Packed::Tiny(p) => match self.tiny.entry(p) {
+                Entry::Occupied(e) => (e.into_mut(), false),
+                Entry::Vacant(e) if next < dim.limit() => {
+                    (e.insert((next as u32, X::default())), true)
+                }
+                Entry::Vacant(_) => return Err(limit(dim)),
+            },
+            Packed::Short(p) => match self.short.entry(p) {
+                Entry::Occupied(e) => (e.into_mut(), false),
+                Entry::Vacant(e) if next < dim.limit() => {
+                    (e.insert((next as u32, X::default())), true)
+                }
+                Entry::Vacant(_) => return Err(limit(dim)),
+            },
+            // Looked up by `&str` first: a `Box<str>` is made only for a new string.
+            Packed::Long if self.long.contains_key(s) => match self.long.get_mut(s) {
+                Some(slot) => (slot, false),
+                None => unreachable!("checked just above"),
+            },
+            Packed::Long if next < dim.limit() => (
+                self.long
+                    .entry(s.into())
+                    .or_insert((next as u32, X::default())),
+                true,
+            ),
+            Packed::Long => return Err(limit(dim)),
+        };
+        if new {
+            self.strings.push(s.into());
+        }
+        Ok(slot)
     }
 }
 
@@ -249,13 +272,12 @@ impl HourCells {
 /// Folds transactions into a cube. One per ingest thread; [`Cube::from_builders`] adds them.
 pub struct CubeBuilder {
     tz: Tz,
-    terminals: Interner,
+    /// Terminals, each with the (merchant, name) ids it had last and their fingerprint.
+    terminals: Interner<Option<(u32, u32, u64)>>,
     merchants: Interner,
     names: Interner,
     codes: Interner,
     cells: HourCells,
-    /// Per terminal id, the (merchant, name) ids it had last and their fingerprint.
-    merchant_of: Vec<Option<(u32, u32, u64)>>,
     print_state: foldhash::quality::FixedState,
     /// (UTC hour, offset seconds) of the last lookup: offsets change a few times a year.
     offset_cache: (i64, i64),
@@ -270,7 +292,6 @@ impl CubeBuilder {
             names: Interner::new(),
             codes: Interner::new(),
             cells: HourCells::default(),
-            merchant_of: Vec::new(),
             print_state: foldhash::quality::FixedState::with_seed(0x6d65_7263),
             offset_cache: (i64::MIN, 0),
         }
@@ -321,25 +342,21 @@ impl CubeBuilder {
         transactions: u64,
         amount_minor: i64,
     ) -> Result<()> {
-        let t = self.terminals.id(terminal, Dim::Terminal)?;
         // A terminal almost always reports the same merchant id and name: compare a
-        // fingerprint of them with the one it had last, before hashing and comparing the
-        // strings themselves (which sit in memory no row touches, a cache miss each in a big
-        // fleet).
+        // fingerprint of them with the one it had last (kept in the terminal's own slot, one
+        // lookup for both), before hashing and comparing the strings themselves (which sit in
+        // memory no row touches, a cache miss each in a big fleet).
         let print = {
             use std::hash::BuildHasher;
             self.print_state.hash_one((merchant, name))
         };
-        let cached = self.merchant_of.get(t as usize).copied().flatten();
+        let &mut (t, cached) = self.terminals.entry(terminal, Dim::Terminal)?;
         let (m, n) = match cached {
             Some((m, n, p)) if p == print => (m, n),
             _ => {
                 let m = self.merchants.id(merchant, Dim::Merchant)?;
                 let n = self.names.id(name, Dim::MerchantName)?;
-                if self.merchant_of.len() <= t as usize {
-                    self.merchant_of.resize(t as usize + 1, None);
-                }
-                self.merchant_of[t as usize] = Some((m, n, print));
+                self.terminals.entry(terminal, Dim::Terminal)?.1 = Some((m, n, print));
                 (m, n)
             }
         };
