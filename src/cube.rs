@@ -16,7 +16,6 @@
 //! `hour` is the instant (epoch seconds) at which the local hour in the report time zone
 //! starts; for zones with half-hour offsets that is not a UTC hour boundary.
 
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -140,16 +139,15 @@ struct Sums {
 
 // ---------------------------------------------------------------------------------------------
 
-/// Strings of one dimension, numbered in first-seen order, each with a value `X` kept beside
-/// its number (for terminals: the merchant they had last), so that one lookup finds both.
+/// Strings of one dimension, numbered in first-seen order.
 #[derive(Debug, Default)]
-struct Interner<X = ()> {
+struct Interner {
     /// Strings of up to 7 bytes (codes, short terminal ids), packed with their length into one
     /// integer: hashed and compared as a number, in a table half the size of the next one.
-    tiny: HashMap<u64, (u32, X), FastState>,
+    tiny: HashMap<u64, u32, FastState>,
     /// Strings of 8 to 15 bytes (an ISO 8583 terminal id is 8), packed the same way.
-    short: HashMap<u128, (u32, X), FastState>,
-    long: HashMap<Box<str>, (u32, X), FastState>,
+    short: HashMap<u128, u32, FastState>,
+    long: HashMap<Box<str>, u32, FastState>,
     strings: Vec<Box<str>>,
 }
 
@@ -178,8 +176,8 @@ fn pack_str(s: &str) -> Packed {
     }
 }
 
-impl<X: Default> Interner<X> {
-    fn new() -> Interner<X> {
+impl Interner {
+    fn new() -> Interner {
         Interner {
             tiny: HashMap::with_hasher(fast_state()),
             short: HashMap::with_hasher(fast_state()),
@@ -189,66 +187,80 @@ impl<X: Default> Interner<X> {
     }
 
     fn id(&mut self, s: &str, dim: Dim) -> Result<u32> {
-        Ok(self.entry(s, dim)?.0)
-    }
-
-    /// The number of `s` (given on first sight) and its value.
-    fn entry(&mut self, s: &str, dim: Dim) -> Result<&mut (u32, X)> {
-        let next = self.strings.len() as u64;
-        let limit = |dim: Dim| {
-            Error::Usage(format!(
+        let packed = pack_str(s);
+        let found = match packed {
+            Packed::Tiny(p) => self.tiny.get(&p),
+            Packed::Short(p) => self.short.get(&p),
+            Packed::Long => self.long.get(s),
+        };
+        if let Some(&id) = found {
+            return Ok(id);
+        }
+        let id = self.strings.len() as u64;
+        if id >= dim.limit() {
+            return Err(Error::Usage(format!(
                 "more than {} distinct {} in the input: poslens' cube cannot hold them",
                 dim.limit(),
                 dim.what()
-            ))
-        };
-        let (slot, new) = match pack_str(s) {
-            Packed::Tiny(p) => match self.tiny.entry(p) {
-                Entry::Occupied(e) => (e.into_mut(), false),
-                Entry::Vacant(e) if next < dim.limit() => {
-                    (e.insert((next as u32, X::default())), true)
-                }
-                Entry::Vacant(_) => return Err(limit(dim)),
-            },
-            Packed::Short(p) => match self.short.entry(p) {
-                Entry::Occupied(e) => (e.into_mut(), false),
-                Entry::Vacant(e) if next < dim.limit() => {
-                    (e.insert((next as u32, X::default())), true)
-                }
-                Entry::Vacant(_) => return Err(limit(dim)),
-            },
-            // Looked up by `&str` first: a `Box<str>` is made only for a new string.
-            Packed::Long if self.long.contains_key(s) => match self.long.get_mut(s) {
-                Some(slot) => (slot, false),
-                None => unreachable!("checked just above"),
-            },
-            Packed::Long if next < dim.limit() => (
-                self.long
-                    .entry(s.into())
-                    .or_insert((next as u32, X::default())),
-                true,
-            ),
-            Packed::Long => return Err(limit(dim)),
-        };
-        if new {
-            self.strings.push(s.into());
+            )));
         }
-        Ok(slot)
+        match packed {
+            Packed::Tiny(p) => self.tiny.insert(p, id as u32),
+            Packed::Short(p) => self.short.insert(p, id as u32),
+            Packed::Long => self.long.insert(s.into(), id as u32),
+        };
+        self.strings.push(s.into());
+        Ok(id as u32)
+    }
+}
+
+/// Hashing for keys that are already hashes (fingerprints): they are used as they are.
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct KeyIsHash;
+
+impl BuildHasher for KeyIsHash {
+    type Hasher = PassThrough;
+    fn build_hasher(&self) -> PassThrough {
+        PassThrough(0)
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    /// Only for keys that are not one `u64`: mixed byte by byte, never used on the hot path.
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 
 /// A builder's cells, one hash map per hour. Rows arrive roughly in time order, so the map of
 /// the hour being read is small and stays in the CPU cache; one map for every cell of a big
 /// fleet (millions) missed the cache on almost every row, and cost a third of the ingest.
+///
+/// Within an hour a cell is keyed by `combo << 16 | code`: the builder's number for the
+/// (terminal, merchant, name) it was seen with, and its code number. Half the key of a full
+/// cube key, so twice as many cells of the hour fit in the cache.
 #[derive(Default)]
 struct HourCells {
-    maps: Vec<HashMap<u128, Sums, FastState>>,
+    maps: Vec<HashMap<u64, Sums, FastState>>,
+    /// The hour of each map.
+    hours: Vec<i64>,
     index: HashMap<i64, usize, FastState>,
     last: Option<(i64, usize)>,
 }
 
 impl HourCells {
-    fn of_hour(&mut self, hour: i64) -> &mut HashMap<u128, Sums, FastState> {
+    fn of_hour(&mut self, hour: i64) -> &mut HashMap<u64, Sums, FastState> {
         let i = match self.last {
             Some((h, i)) if h == hour => i,
             _ => {
@@ -256,6 +268,7 @@ impl HourCells {
                 let i = *self.index.entry(hour).or_insert(next);
                 if i == next {
                     self.maps.push(HashMap::with_hasher(fast_state()));
+                    self.hours.push(hour);
                 }
                 self.last = Some((hour, i));
                 i
@@ -272,11 +285,17 @@ impl HourCells {
 /// Folds transactions into a cube. One per ingest thread; [`Cube::from_builders`] adds them.
 pub struct CubeBuilder {
     tz: Tz,
-    /// Terminals, each with the (merchant, name) ids it had last and their fingerprint.
-    terminals: Interner<Option<(u32, u32, u64)>>,
+    terminals: Interner,
     merchants: Interner,
     names: Interner,
     codes: Interner,
+    /// (terminal, merchant, name) seen together, by a 64-bit fingerprint of the three strings:
+    /// one lookup per row in a small table, instead of looking up three strings (a terminal
+    /// almost always reports the same merchant). Two different triples would have to share a
+    /// fingerprint to be mixed up: about 1e-11 for 20,000 terminals.
+    combos: HashMap<u64, u32, KeyIsHash>,
+    /// Per combo number, its (terminal, merchant, name) numbers.
+    combo_ids: Vec<(u32, u32, u32)>,
     cells: HourCells,
     print_state: foldhash::quality::FixedState,
     /// (UTC hour, offset seconds) of the last lookup: offsets change a few times a year.
@@ -291,6 +310,8 @@ impl CubeBuilder {
             merchants: Interner::new(),
             names: Interner::new(),
             codes: Interner::new(),
+            combos: HashMap::with_hasher(KeyIsHash),
+            combo_ids: Vec::new(),
             cells: HourCells::default(),
             print_state: foldhash::quality::FixedState::with_seed(0x6d65_7263),
             offset_cache: (i64::MIN, 0),
@@ -342,25 +363,22 @@ impl CubeBuilder {
         transactions: u64,
         amount_minor: i64,
     ) -> Result<()> {
-        // A terminal almost always reports the same merchant id and name: compare a
-        // fingerprint of them with the one it had last (kept in the terminal's own slot, one
-        // lookup for both), before hashing and comparing the strings themselves (which sit in
-        // memory no row touches, a cache miss each in a big fleet).
-        let print = {
-            use std::hash::BuildHasher;
-            self.print_state.hash_one((merchant, name))
-        };
-        let &mut (t, cached) = self.terminals.entry(terminal, Dim::Terminal)?;
-        let (m, n) = match cached {
-            Some((m, n, p)) if p == print => (m, n),
-            _ => {
-                let m = self.merchants.id(merchant, Dim::Merchant)?;
-                let n = self.names.id(name, Dim::MerchantName)?;
-                self.terminals.entry(terminal, Dim::Terminal)?.1 = Some((m, n, print));
-                (m, n)
+        let print = self.print_state.hash_one((terminal, merchant, name));
+        let combo = match self.combos.get(&print) {
+            Some(&c) => c,
+            None => {
+                let ids = (
+                    self.terminals.id(terminal, Dim::Terminal)?,
+                    self.merchants.id(merchant, Dim::Merchant)?,
+                    self.names.id(name, Dim::MerchantName)?,
+                );
+                let c = self.combo_ids.len() as u32;
+                self.combo_ids.push(ids);
+                self.combos.insert(print, c);
+                c
             }
         };
-        let key = pack(t, m, n, hour, self.codes.id(code, Dim::Code)?);
+        let key = (combo as u64) << 16 | self.codes.id(code, Dim::Code)? as u64;
         let s = self.cells.of_hour(hour).entry(key).or_default();
         s.transactions += transactions;
         s.amount_minor += amount_minor;
@@ -576,18 +594,24 @@ impl Cube {
         let (codes, cmap) = unify(builders.iter().map(|b| &b.codes.strings[..]));
         let total: usize = builders.iter().map(|b| b.cells.len()).sum();
         let mut cells = Vec::with_capacity(total);
+        // Builders are taken apart as they are read: each hour's map is freed once copied.
         for (i, b) in builders.into_iter().enumerate() {
             let (t, m, n, c) = (&tmap[i], &mmap[i], &nmap[i], &cmap[i]);
-            cells.extend(b.cells.maps.into_iter().flatten().map(|(k, s)| {
-                let key = pack(
-                    t[Dim::Terminal.get(k) as usize],
-                    m[Dim::Merchant.get(k) as usize],
-                    n[Dim::MerchantName.get(k) as usize],
-                    hour_of(k),
-                    c[Dim::Code.get(k) as usize],
-                );
-                (key, s)
-            }));
+            let combos = b.combo_ids;
+            for (map, hour) in b.cells.maps.into_iter().zip(b.cells.hours) {
+                cells.extend(map.into_iter().map(|(k, s)| {
+                    let (ti, mi, ni) = combos[(k >> 16) as usize];
+                    let code = (k & 0xffff) as usize;
+                    let key = pack(
+                        t[ti as usize],
+                        m[mi as usize],
+                        n[ni as usize],
+                        hour,
+                        c[code],
+                    );
+                    (key, s)
+                }));
+            }
         }
         Ok(Cube {
             terminals,
@@ -863,6 +887,52 @@ mod tests {
             ]
         );
         assert_eq!((by[0].transactions, by[0].amount_minor), (2, 350));
+    }
+
+    #[test]
+    fn a_terminal_moving_between_merchants_keeps_each_cell_apart() {
+        // Ids of every packed length (tiny, short, long), and a terminal that goes back and
+        // forth between two merchants and names within one hour.
+        let long = "TERMINAL-ID-LONGER-THAN-15";
+        let mut rows = Vec::new();
+        for (i, (term, merchant, name)) in [
+            ("T1", "M1", "Shop"),
+            ("T1", "M2", "Shop"),
+            ("T1", "M1", "Shop 2"),
+            ("T1", "M1", "Shop"),
+            ("TERM0001", "M1", "Shop"),
+            (long, "M1", "Shop"),
+            (long, "MERCHANT-ID-0000000001", "Shop"),
+            ("T1", "M2", "Shop"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut t = txn(60 * i as i64, term, "00", 1 + i as i64);
+            t.merchant_id = merchant.into();
+            t.merchant_name = name.into();
+            rows.push(t);
+        }
+        let c = build(&rows, "UTC");
+        let got: Vec<(String, String, String, u64, i64)> = c
+            .rollup(&[TERMINAL, MERCHANT, MERCHANT_NAME])
+            .unwrap()
+            .iter()
+            .map(|x| {
+                let k = |i: usize| x.keys[i].text().to_string();
+                (k(0), k(1), k(2), x.transactions, x.amount_minor)
+            })
+            .collect();
+        let want = [
+            ("T1", "M1", "Shop", 2, 1 + 4),
+            ("T1", "M1", "Shop 2", 1, 3),
+            ("T1", "M2", "Shop", 2, 2 + 8),
+            ("TERM0001", "M1", "Shop", 1, 5),
+            (long, "M1", "Shop", 1, 6),
+            (long, "MERCHANT-ID-0000000001", "Shop", 1, 7),
+        ]
+        .map(|(a, b, c, n, s)| (a.to_string(), b.to_string(), c.to_string(), n, s));
+        assert_eq!(got, want);
     }
 
     #[test]

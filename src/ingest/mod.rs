@@ -287,35 +287,7 @@ impl Counts {
 /// measured peak of `validate` (which holds nothing else): see README "Performance". Rows
 /// without a `txn_id` cost nothing.
 struct Dedup {
-    slots: Vec<std::sync::Mutex<std::collections::HashSet<u64, KeyIsHash>>>,
-}
-
-/// The keys of [`Dedup`] are already hashes: use them as they are.
-#[derive(Clone, Copy, Default)]
-struct KeyIsHash;
-
-impl std::hash::BuildHasher for KeyIsHash {
-    type Hasher = PassThrough;
-    fn build_hasher(&self) -> PassThrough {
-        PassThrough(0)
-    }
-}
-
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl std::hash::Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
+    slots: Vec<std::sync::Mutex<std::collections::HashSet<u64, crate::cube::KeyIsHash>>>,
 }
 
 /// Minutes of [`Dedup`] slots: 45.5 days. Data spanning longer shares slots between minutes
@@ -326,7 +298,11 @@ impl Dedup {
     fn new() -> Dedup {
         Dedup {
             slots: (0..DEDUP_SLOTS)
-                .map(|_| std::sync::Mutex::new(std::collections::HashSet::with_hasher(KeyIsHash)))
+                .map(|_| {
+                    std::sync::Mutex::new(std::collections::HashSet::with_hasher(
+                        crate::cube::KeyIsHash,
+                    ))
+                })
                 .collect(),
         }
     }
