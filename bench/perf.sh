@@ -11,6 +11,8 @@
 #
 # Usage: bench/perf.sh [SIZE...]   sizes: 1m 10m 30m (default: all three)
 #        BENCH_DIR=... (default ~/.cache/poslens-bench; 30m needs about 5 GB), RUNS=3
+# On a shared machine, run it as `chrt -f 10 bench/perf.sh` (root): real-time scheduling gives
+# both tools the cores whatever else runs, so the table means the same as on a quiet machine.
 # Speed is measured here, never in a test. Results: bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
