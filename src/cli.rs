@@ -25,6 +25,9 @@ pub enum Command {
     Codes(CodesArgs),
     /// Write realistic sample logs with known faults (the repo's sample_logs/ is made with it).
     Sample(SampleArgs),
+    /// Print the SQL that computes the cube where the data lives (DuckDB, Spark SQL, Trino);
+    /// render the cube files it makes with `analyze --cube`. Schema: docs/cube.md.
+    CubeSql(CubeSqlArgs),
 }
 
 /// Options shared by every command that reads logs.
@@ -132,6 +135,27 @@ pub struct CodesArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = CodesFormat::Table)]
     pub format: CodesFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CubeSqlArgs {
+    /// SQL dialect.
+    #[arg(long, value_enum)]
+    pub dialect: crate::cubesql::Dialect,
+
+    /// Time zone (IANA name) the hours are cut in, and naive timestamps are read in
+    /// (default UTC); render the cube with the same --tz.
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+
+    /// Table of raw transactions with the canonical columns; or, for DuckDB, a CSV or Parquet
+    /// path or glob, and for Spark a Parquet path.
+    #[arg(long, value_name = "TABLE_OR_PATH", default_value = "transactions")]
+    pub source: String,
+
+    /// Column mapping, `field=column` (repeatable); `field=` when the table has no such column.
+    #[arg(long = "map", value_name = "FIELD=COLUMN")]
+    pub map: Vec<String>,
 }
 
 #[derive(Debug, Args)]

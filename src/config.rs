@@ -127,7 +127,7 @@ fn load_file_config() -> Result<FileConfig> {
     toml::from_str(&text).map_err(|e| Error::Usage(format!("{CONFIG_FILE}: {e}")))
 }
 
-fn parse_tz(s: &str) -> Result<Tz> {
+pub fn parse_tz(s: &str) -> Result<Tz> {
     s.parse::<Tz>().map_err(|_| {
         Error::Usage(format!(
             "unknown time zone {s:?}: use an IANA name such as UTC, Asia/Shanghai or Europe/Berlin"

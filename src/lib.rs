@@ -24,6 +24,7 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod cube;
+pub mod cubesql;
 pub mod error;
 pub mod ingest;
 pub mod render;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Validate(args) => validate_command(&config::for_validate(&args)?),
         Command::Codes(args) => codes_command(&args),
         Command::Sample(args) => sample::run(&args),
+        Command::CubeSql(args) => cube_sql_command(&args),
     }
 }
 
@@ -181,6 +183,19 @@ fn validate_command(cfg: &config::IngestConfig) -> Result<()> {
                 .unwrap_or_default(),
         });
     }
+    Ok(())
+}
+
+fn cube_sql_command(args: &cli::CubeSqlArgs) -> Result<()> {
+    let opts = cubesql::Options {
+        dialect: args.dialect,
+        tz: config::parse_tz(args.tz.as_deref().unwrap_or("UTC"))?,
+        source: args.source.clone(),
+        map: args.map.clone(),
+    };
+    let sql = cubesql::generate(&opts)?;
+    // A closed pipe (`| head`) is not an error.
+    let _ = std::io::stdout().lock().write_all(sql.as_bytes());
     Ok(())
 }
 

@@ -168,40 +168,34 @@ pub fn normalize_code_ref(raw: &str) -> Result<(std::borrow::Cow<'_, str>, bool)
     Ok((Cow::Borrowed(s), false))
 }
 
+/// Currencies without minor units (ISO 4217 exponent 0), by alpha and numeric code.
+pub const EXPONENT_0: [&str; 10] = [
+    "JPY", "392", "KRW", "410", "VND", "704", "CLP", "152", "ISK", "352",
+];
+
+/// Currencies with three decimals (ISO 4217 exponent 3). Every other currency has two.
+pub const EXPONENT_3: [&str; 14] = [
+    "BHD", "048", "KWD", "414", "OMR", "512", "JOD", "400", "TND", "788", "IQD", "368", "LYD",
+    "434",
+];
+
 /// Minor-unit exponent of a currency (ISO 4217), by alpha or numeric code. Most are 2.
 pub fn currency_exponent(currency: Option<&str>) -> u32 {
     // Compared as one integer, upper-cased on the stack: this runs once per row.
-    const fn code(c: &[u8; 3]) -> u32 {
+    const fn code(c: &[u8]) -> u32 {
         (c[0] as u32) << 16 | (c[1] as u32) << 8 | c[2] as u32
     }
-    const ZERO: [u32; 10] = [
-        code(b"JPY"),
-        code(b"392"),
-        code(b"KRW"),
-        code(b"410"),
-        code(b"VND"),
-        code(b"704"),
-        code(b"CLP"),
-        code(b"152"),
-        code(b"ISK"),
-        code(b"352"),
-    ];
-    const THREE: [u32; 14] = [
-        code(b"BHD"),
-        code(b"048"),
-        code(b"KWD"),
-        code(b"414"),
-        code(b"OMR"),
-        code(b"512"),
-        code(b"JOD"),
-        code(b"400"),
-        code(b"TND"),
-        code(b"788"),
-        code(b"IQD"),
-        code(b"368"),
-        code(b"LYD"),
-        code(b"434"),
-    ];
+    const fn codes<const N: usize>(list: [&str; N]) -> [u32; N] {
+        let mut out = [0; N];
+        let mut i = 0;
+        while i < N {
+            out[i] = code(list[i].as_bytes());
+            i += 1;
+        }
+        out
+    }
+    const ZERO: [u32; 10] = codes(EXPONENT_0);
+    const THREE: [u32; 14] = codes(EXPONENT_3);
     let Some(c) = currency.map(str::trim).filter(|c| c.len() == 3) else {
         return 2;
     };
