@@ -109,8 +109,9 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "FILE.parquet")]
     pub save_cube: Option<PathBuf>,
 
-    /// Render from saved cubes instead of reading logs (repeatable; cubes are added up).
-    #[arg(long = "cube", value_name = "FILE.parquet")]
+    /// Render from cube files instead of reading logs: files, folders of `*.parquet` or glob
+    /// patterns (repeatable; cubes are added up; docs/cube.md).
+    #[arg(long = "cube", value_name = "CUBE")]
     pub cubes: Vec<PathBuf>,
 }
 

@@ -385,6 +385,105 @@ impl CubeBuilder {
         Ok(())
     }
 
+    /// Add the cells of a cube file (docs/cube.md, version 1); returns the file's zone and its
+    /// transactions. Many files (one per day or partition) go into one builder, so a year of
+    /// daily cubes costs one pass, not a merge per file.
+    /// A file another engine wrote is checked column by column: a missing column, a wrong
+    /// type, a null or a negative count is refused with the column's name.
+    pub fn add_parquet(&mut self, path: &std::path::Path) -> Result<(Option<String>, u64)> {
+        let bad = |reason: String| Error::BadInput {
+            path: path.into(),
+            reason,
+        };
+        let file = std::fs::File::open(path).map_err(|source| Error::Open {
+            path: path.into(),
+            source,
+        })?;
+        let df = ParquetReader::new(file)
+            .finish()
+            .map_err(|e| bad(format!("not a Parquet cube file: {e}")))?;
+        let text = |name: &str| -> Result<StringChunked> {
+            let c = df
+                .column(name)
+                .map_err(|_| bad(missing_column(name, "string")))?;
+            let c = c
+                .str()
+                .map_err(|_| bad(wrong_type(name, c.dtype(), "string")))?
+                .clone();
+            no_nulls(name, c.null_count()).map_err(bad)?;
+            Ok(c)
+        };
+        let int = |name: &str, what: &str| -> Result<Int64Chunked> {
+            let c = df
+                .column(name)
+                .map_err(|_| bad(missing_column(name, what)))?;
+            if !c.dtype().is_integer() {
+                return Err(bad(wrong_type(name, c.dtype(), what)));
+            }
+            let c = c
+                .cast(&DataType::Int64)
+                .map_err(|_| bad(wrong_type(name, c.dtype(), what)))?;
+            let c = c
+                .i64()
+                .map_err(|_| bad(wrong_type(name, c.dtype(), what)))?
+                .clone();
+            no_nulls(name, c.null_count()).map_err(bad)?;
+            Ok(c)
+        };
+        let zone = text(TIME_ZONE)?;
+        let tz = zone.get(0).map(str::to_string);
+        if let Some(z) = &tz {
+            if zone.iter().any(|v| v != Some(z.as_str())) {
+                return Err(bad(format!(
+                    "column {TIME_ZONE} holds more than one zone: a cube file is cut in one"
+                )));
+            }
+            if z.parse::<Tz>().is_err() {
+                return Err(bad(format!(
+                    "column {TIME_ZONE}: {z:?} is not an IANA time zone name"
+                )));
+            }
+        }
+        let (terminal, merchant, name, code) = (
+            text(TERMINAL)?,
+            text(MERCHANT)?,
+            text(MERCHANT_NAME)?,
+            text(CODE)?,
+        );
+        let hour = int(HOUR, "INT64 (epoch seconds of the local hour's start)")?;
+        let count = int(COUNT, "INT64")?;
+        let amount = int(AMOUNT, "INT64 (minor units)")?;
+        if let Some(i) = count.iter().position(|v| v.is_some_and(|v| v < 0)) {
+            return Err(bad(format!("column {COUNT} is negative at row {}", i + 1)));
+        }
+        let rows = terminal
+            .iter()
+            .zip(merchant.iter())
+            .zip(name.iter())
+            .zip(code.iter())
+            .zip(hour.iter())
+            .zip(count.iter())
+            .zip(amount.iter());
+        let mut transactions = 0u64;
+        for ((((((t, m), n), c), h), k), a) in rows {
+            // Nulls were refused above.
+            let (t, m, n, c) = (
+                t.unwrap_or(""),
+                m.unwrap_or(""),
+                n.unwrap_or(""),
+                c.unwrap_or(""),
+            );
+            let (h, k, a) = (h.unwrap_or(0), k.unwrap_or(0), a.unwrap_or(0));
+            if t.is_empty() || c.is_empty() {
+                let col = if t.is_empty() { TERMINAL } else { CODE };
+                return Err(bad(format!("column {col} is empty in a cell")));
+            }
+            self.add_cell(h, t, m, n, c, k as u64, a)?;
+            transactions += k as u64;
+        }
+        Ok((tz, transactions))
+    }
+
     pub fn push(&mut self, t: Txn) -> Result<()> {
         self.add(
             t.ts,
@@ -698,48 +797,10 @@ impl Cube {
         Ok(buf)
     }
 
-    /// Read a cube saved by [`Cube::to_parquet`]; returns it with the zone it was built in.
+    /// Read one cube file (docs/cube.md). Returns the cube and the zone its hours were cut in.
     pub fn from_parquet(path: &std::path::Path) -> Result<(Cube, Option<String>)> {
-        let bad = |reason: String| Error::BadInput {
-            path: path.into(),
-            reason,
-        };
-        let file = std::fs::File::open(path).map_err(|source| Error::Open {
-            path: path.into(),
-            source,
-        })?;
-        let df = ParquetReader::new(file)
-            .finish()
-            .map_err(|e| bad(format!("not a poslens cube: {e}")))?;
-        let tz = match df.column(TIME_ZONE) {
-            Ok(c) => c.str().ok().and_then(|s| s.get(0)).map(str::to_string),
-            Err(_) => None,
-        };
-        let mut text_cols = Vec::new();
-        for name in [TERMINAL, MERCHANT, MERCHANT_NAME, CODE] {
-            match df.column(name).ok().and_then(|c| c.str().ok()) {
-                Some(c) => text_cols.push(c.clone()),
-                None => return Err(bad(wrong_column(name))),
-            }
-        }
-        let mut int_cols = Vec::new();
-        for name in [HOUR, COUNT, AMOUNT] {
-            match df
-                .column(name)
-                .ok()
-                .filter(|c| c.dtype() == &DataType::Int64)
-                .and_then(|c| c.i64().ok())
-            {
-                Some(c) => int_cols.push(c.clone()),
-                None => return Err(bad(wrong_column(name))),
-            }
-        }
         let mut b = CubeBuilder::new(Tz::UTC);
-        for i in 0..df.height() {
-            let t = |j: usize| text_cols[j].get(i).unwrap_or("");
-            let n = |j: usize| int_cols[j].get(i).unwrap_or(0);
-            b.add_cell(n(0), t(0), t(1), t(2), t(3), n(1).max(0) as u64, n(2))?;
-        }
+        let (tz, _) = b.add_parquet(path)?;
         Ok((b.finish()?, tz))
     }
 
@@ -835,10 +896,82 @@ impl Cube {
     }
 }
 
-fn wrong_column(name: &str) -> String {
+/// The cube files named on the command line: files as given, directories walked for
+/// `*.parquet` (recursively, in sorted order, skipping `.`/`_` names such as Spark's
+/// `_SUCCESS`), and glob patterns (`cubes/2026-*.parquet`, for shells that do not expand
+/// them) expanded in sorted order.
+pub fn discover_cubes(args: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> Result<()> {
+        let mut entries: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+            .map_err(|source| Error::Open {
+                path: dir.into(),
+                source,
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| !n.to_string_lossy().starts_with(['.', '_']))
+            })
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out)?;
+            } else if p
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+            {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for arg in args {
+        let text = arg.to_string_lossy();
+        if !arg.exists() && text.contains(['*', '?', '[']) {
+            let mut found: Vec<std::path::PathBuf> = glob::glob(&text)
+                .map_err(|e| Error::Usage(format!("--cube {text}: {e}")))?
+                .filter_map(|p| p.ok())
+                .filter(|p| p.is_file())
+                .collect();
+            if found.is_empty() {
+                return Err(Error::Usage(format!("--cube {text}: no file matches")));
+            }
+            found.sort();
+            out.extend(found);
+        } else if arg.is_dir() {
+            let before = out.len();
+            walk(arg, &mut out)?;
+            if out.len() == before {
+                return Err(Error::Usage(format!(
+                    "--cube {text}: no .parquet file in this folder"
+                )));
+            }
+        } else {
+            out.push(arg.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn missing_column(name: &str, what: &str) -> String {
     format!(
-        "not a poslens cube: column {name} missing or of the wrong type (write cubes with `poslens analyze --save-cube`)"
+        "not a poslens cube: column {name} ({what}) is missing (the columns are in docs/cube.md; `poslens cube-sql` writes the SQL that makes them)"
     )
+}
+
+fn wrong_type(name: &str, found: &DataType, what: &str) -> String {
+    format!("not a poslens cube: column {name} is {found}, expected {what} (docs/cube.md)")
+}
+
+fn no_nulls(name: &str, nulls: usize) -> std::result::Result<(), String> {
+    match nulls {
+        0 => Ok(()),
+        n => Err(format!(
+            "column {name} has {n} null value(s): a cube cell has every key (use '' for no merchant)"
+        )),
+    }
 }
 
 #[cfg(test)]

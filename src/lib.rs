@@ -78,12 +78,13 @@ fn ingest_to_cube(cfg: &config::IngestConfig) -> Result<(ingest::IngestOutcome, 
     Ok((outcome, cube))
 }
 
-/// Load and add up saved cubes. Their hours must have been cut in the zone of this run.
+/// Load and add up saved cubes (files, folders or globs). Their hours must have been cut in
+/// the zone of this run.
 fn load_cubes(cfg: &config::Config) -> Result<(ingest::IngestOutcome, cube::Cube)> {
     let mut outcome = ingest::IngestOutcome::default();
-    let mut total: Option<cube::Cube> = None;
-    for path in &cfg.analyze.cubes {
-        let (c, tz) = cube::Cube::from_parquet(path)?;
+    let mut builder = cube::CubeBuilder::new(cfg.ingest.tz);
+    for path in cube::discover_cubes(&cfg.analyze.cubes)? {
+        let (tz, n) = builder.add_parquet(&path)?;
         if let Some(tz) = tz {
             if tz != cfg.ingest.tz.name() {
                 return Err(Error::Usage(format!(
@@ -92,11 +93,10 @@ fn load_cubes(cfg: &config::Config) -> Result<(ingest::IngestOutcome, cube::Cube
                 )));
             }
         }
-        let bytes = std::fs::read(path).map_err(|source| Error::Open {
+        let bytes = std::fs::read(&path).map_err(|source| Error::Open {
             path: path.clone(),
             source,
         })?;
-        let n = c.transactions()?;
         // A cube holds accepted transactions only: the reconciliation of the original rows is
         // in the manifest of the run that saved it.
         outcome.inputs.push(ingest::InputSummary {
@@ -108,13 +108,9 @@ fn load_cubes(cfg: &config::Config) -> Result<(ingest::IngestOutcome, cube::Cube
             rows_accepted: n,
             ..Default::default()
         });
-        total = Some(match total {
-            None => c,
-            Some(t) => t.merge(c)?,
-        });
     }
-    let cube = total
-        .ok_or_else(|| Error::Usage("no --cube given".into()))?
+    let cube = builder
+        .finish()?
         .window(cfg.ingest.since, cfg.ingest.until)?;
     Ok((outcome, cube))
 }
