@@ -29,6 +29,7 @@ pub mod ingest;
 pub mod render;
 pub mod report;
 pub mod sample;
+pub mod words;
 
 use std::io::Write;
 use std::time::Instant;
