@@ -550,3 +550,507 @@ impl ChartWords {
         }
     }
 }
+
+/// A weekday's short name.
+pub fn weekday(d: chrono::Weekday, zh: bool) -> &'static str {
+    use chrono::Weekday::*;
+    match (d, zh) {
+        (Mon, false) => "Mon",
+        (Tue, false) => "Tue",
+        (Wed, false) => "Wed",
+        (Thu, false) => "Thu",
+        (Fri, false) => "Fri",
+        (Sat, false) => "Sat",
+        (Sun, false) => "Sun",
+        (Mon, true) => "周一",
+        (Tue, true) => "周二",
+        (Wed, true) => "周三",
+        (Thu, true) => "周四",
+        (Fri, true) => "周五",
+        (Sat, true) => "周六",
+        (Sun, true) => "周日",
+    }
+}
+
+/// The merchant weekly report's words: a shop owner reads these, so they avoid jargon.
+pub struct WeeklyWords {
+    pub zh: bool,
+    base: Words,
+}
+
+impl WeeklyWords {
+    pub fn new(lang: Lang) -> WeeklyWords {
+        WeeklyWords {
+            zh: lang == Lang::Zh,
+            base: Words::new(lang),
+        }
+    }
+
+    fn pick(&self, en: &'static str, zh: &'static str) -> &'static str {
+        self.base.pick(en, zh)
+    }
+
+    pub fn status(&self, s: Status) -> &'static str {
+        self.base.status(s)
+    }
+
+    pub fn chart(&self) -> ChartWords {
+        self.base.chart()
+    }
+
+    /// `Corner Shop (M0001)`, or the id alone; an empty id is named as such.
+    pub fn merchant_display(&self, id: &str, name: &str) -> String {
+        let id = if id.is_empty() {
+            self.pick("(no merchant id)", "（无商户号）").to_string()
+        } else {
+            id.to_string()
+        };
+        match (name.is_empty(), self.zh) {
+            (true, _) => id,
+            (false, false) => format!("{name} ({id})"),
+            (false, true) => format!("{name}（{id}）"),
+        }
+    }
+
+    pub fn title(&self, who: &str) -> String {
+        if self.zh {
+            format!("刷卡交易周报 — {who}")
+        } else {
+            format!("Weekly card payment report — {who}")
+        }
+    }
+
+    pub fn subtitle(&self, m: &crate::report::weekly::MerchantWeek) -> String {
+        let wk = &m.week;
+        if self.zh {
+            format!(
+                "{}（{} 至 {}），与上周 {} 对比 · 时区 {} · 生成于 {}",
+                wk.label, wk.first_day, wk.last_day, wk.previous_label, m.time_zone, m.generated_at
+            )
+        } else {
+            format!(
+                "Week {} ({} to {}), compared with {} · time zone {} · generated {}",
+                wk.label, wk.first_day, wk.last_day, wk.previous_label, m.time_zone, m.generated_at
+            )
+        }
+    }
+
+    pub fn no_data_heading(&self) -> &'static str {
+        self.pick("No data for this week", "本周没有数据")
+    }
+
+    pub fn no_data(&self, m: &crate::report::weekly::MerchantWeek) -> String {
+        let wk = &m.week;
+        let prev = m.previous.transactions;
+        match (self.zh, prev > 0) {
+            (false, true) => format!(
+                "No card payments were recorded for this merchant in week {} ({} to {}). The week before ({}) had {} transactions: if the shop was open, check that the terminals are switched on and connected, and that the logs for this week were exported.",
+                wk.label, wk.first_day, wk.last_day, wk.previous_label, fmt_int(prev)
+            ),
+            (false, false) => format!(
+                "No card payments were recorded for this merchant in week {} ({} to {}), nor in the week before. This merchant's data runs from {} to {}: pick a week in that range.",
+                wk.label, wk.first_day, wk.last_day, m.data_from, m.data_to
+            ),
+            (true, true) => format!(
+                "本商户在 {}（{} 至 {}）没有任何刷卡交易记录。上周（{}）有 {} 笔交易：如果本周正常营业，请检查终端是否开机并联网，以及本周的日志是否已导出。",
+                wk.label, wk.first_day, wk.last_day, wk.previous_label, fmt_int(prev)
+            ),
+            (true, false) => format!(
+                "本商户在 {}（{} 至 {}）及上周都没有刷卡交易记录。本商户的数据范围是 {} 至 {}，请在此范围内选择一周。",
+                wk.label, wk.first_day, wk.last_day, m.data_from, m.data_to
+            ),
+        }
+    }
+
+    pub fn card_transactions(&self) -> &'static str {
+        self.pick("card payments this week", "本周刷卡交易笔数")
+    }
+
+    pub fn card_failure_rate(&self) -> &'static str {
+        self.pick("failed this week", "本周失败率")
+    }
+
+    pub fn card_change(&self, prev: &str) -> String {
+        if self.zh {
+            format!("失败率与上周（{prev}）相比")
+        } else {
+            format!("failure rate change vs {prev}")
+        }
+    }
+
+    pub fn card_flagged(&self) -> &'static str {
+        self.pick("terminals that look faulty", "疑似故障的终端")
+    }
+
+    pub fn compare_heading(&self) -> &'static str {
+        self.pick("This week against the week before", "本周与上周对比")
+    }
+
+    pub fn compare_columns(&self, wk: &crate::report::weekly::Week) -> [String; 4] {
+        if self.zh {
+            [
+                String::new(),
+                format!("上周 {}", wk.previous_label),
+                format!("本周 {}", wk.label),
+                "变化".into(),
+            ]
+        } else {
+            [
+                String::new(),
+                format!("Previous week {}", wk.previous_label),
+                format!("This week {}", wk.label),
+                "Change".into(),
+            ]
+        }
+    }
+
+    pub fn row_transactions(&self) -> &'static str {
+        self.pick("Card payments", "刷卡交易笔数")
+    }
+
+    pub fn row_failed(&self) -> &'static str {
+        self.pick("Failed payments", "失败笔数")
+    }
+
+    pub fn row_failure_rate(&self) -> &'static str {
+        self.pick("Failure rate (all reasons)", "失败率（全部原因）")
+    }
+
+    pub fn row_terminal_rate(&self) -> &'static str {
+        self.pick(
+            "Failed at the terminal (terminal or set-up problem)",
+            "终端原因失败率（终端或设置问题）",
+        )
+    }
+
+    /// `+12 (+8.1%)`.
+    pub fn count_change(&self, before: u64, after: u64) -> String {
+        let d = after as i64 - before as i64;
+        if before == 0 {
+            format!("{d:+}")
+        } else {
+            format!("{d:+} ({:+.1}%)", d as f64 * 100.0 / before as f64)
+        }
+    }
+
+    pub fn compare_sentence(&self, m: &crate::report::weekly::MerchantWeek) -> String {
+        let (p, c) = (&m.previous, &m.current);
+        let change = crate::report::weekly::pp(m.failure_rate_change);
+        let trend = match (m.failure_rate_change, self.zh) {
+            (x, false) if x >= 0.005 => "worse than",
+            (x, false) if x <= -0.005 => "better than",
+            (_, false) => "about the same as",
+            (x, true) if x >= 0.005 => "比上周差",
+            (x, true) if x <= -0.005 => "比上周好",
+            (_, true) => "与上周相当",
+        };
+        if self.zh {
+            if p.transactions == 0 {
+                return format!(
+                    "本周共 {} 笔刷卡交易，其中 {} 笔失败（{}）。上周没有数据，无法对比。",
+                    fmt_int(c.transactions),
+                    fmt_int(c.failures),
+                    pct(c.failure_rate)
+                );
+            }
+            format!(
+                "本周共 {} 笔刷卡交易，其中 {} 笔失败（{}）；上周 {} 笔中 {} 笔失败（{}）。失败率变化 {}，{}。",
+                fmt_int(c.transactions), fmt_int(c.failures), pct(c.failure_rate),
+                fmt_int(p.transactions), fmt_int(p.failures), pct(p.failure_rate), change, trend
+            )
+        } else {
+            if p.transactions == 0 {
+                return format!(
+                    "{} card payments this week, {} of them failed ({}). There is no data for the week before to compare with.",
+                    fmt_int(c.transactions), fmt_int(c.failures), pct(c.failure_rate)
+                );
+            }
+            format!(
+                "{} card payments this week, {} of them failed ({}); the week before, {} of {} failed ({}). The failure rate changed by {}: {} the week before.",
+                fmt_int(c.transactions), fmt_int(c.failures), pct(c.failure_rate),
+                fmt_int(p.failures), fmt_int(p.transactions), pct(p.failure_rate), change, trend
+            )
+        }
+    }
+
+    pub fn terminals_heading(&self) -> &'static str {
+        self.pick("Your terminals", "您的终端")
+    }
+
+    pub fn terminal_columns(&self) -> [&'static str; 7] {
+        if self.zh {
+            [
+                "终端",
+                "本周笔数",
+                "上周失败率",
+                "本周失败率",
+                "变化",
+                "终端原因失败率",
+                "状态",
+            ]
+        } else {
+            [
+                "Terminal",
+                "Payments this week",
+                "Failed last week",
+                "Failed this week",
+                "Change",
+                "Failed at the terminal",
+                "Status",
+            ]
+        }
+    }
+
+    pub fn flagged_advice(&self, t: &crate::report::weekly::TerminalWeek) -> String {
+        let reason = t.reason.clone().unwrap_or_default();
+        if self.zh {
+            format!(
+                "终端 {} 疑似故障：{} 请联系收单机构或终端服务商检查该终端（读卡器、密钥和参数设置），在修好之前请让顾客使用其他终端。",
+                t.terminal_id, reason
+            )
+        } else {
+            format!(
+                "Terminal {} looks faulty: {} Ask your acquirer or terminal provider to check it (card reader, keys, set-up); until then, take payments on another terminal.",
+                t.terminal_id, reason
+            )
+        }
+    }
+
+    pub fn no_flagged(&self) -> &'static str {
+        self.pick(
+            "None of your terminals fails more often than the other terminals of the network for reasons of its own.",
+            "您的终端没有出现比其他终端明显更多的终端原因失败。",
+        )
+    }
+
+    pub fn why_heading(&self) -> &'static str {
+        self.pick(
+            "Why payments failed, and what to do",
+            "交易为什么失败，该怎么办",
+        )
+    }
+
+    pub fn code_columns(&self, wk: &crate::report::weekly::Week) -> [String; 6] {
+        if self.zh {
+            [
+                "应答码".into(),
+                "含义".into(),
+                format!("上周 {}", wk.previous_label),
+                format!("本周 {}", wk.label),
+                "由谁处理".into(),
+                "怎么办".into(),
+            ]
+        } else {
+            [
+                "Code".into(),
+                "Meaning".into(),
+                format!("Last week {}", wk.previous_label),
+                format!("This week {}", wk.label),
+                "Who acts".into(),
+                "What to do".into(),
+            ]
+        }
+    }
+
+    pub fn why_sentence(&self, m: &crate::report::weekly::MerchantWeek) -> String {
+        let c = &m.current;
+        let declined: u64 = m
+            .codes
+            .iter()
+            .filter(|k| k.class == Class::Declined)
+            .map(|k| k.transactions)
+            .sum();
+        if self.zh {
+            format!(
+                "本周失败的 {} 笔交易中，{} 笔是发卡行拒绝（例如余额不足、卡过期、密码错误）：这是持卡人的问题，请顾客换卡或换支付方式；终端原因的失败 {} 笔，需要您或收单机构处理。",
+                fmt_int(c.failures), fmt_int(declined), fmt_int(c.terminal_faults)
+            )
+        } else {
+            format!(
+                "Of the {} failed payments this week, {} were declined by the card's bank (funds, expiry, PIN): that is the cardholder's matter, ask for another card or payment method. {} failed at the terminal: those are for you or your acquirer to fix.",
+                fmt_int(c.failures), fmt_int(declined), fmt_int(c.terminal_faults)
+            )
+        }
+    }
+
+    pub fn no_failures(&self) -> &'static str {
+        self.pick("No payment failed this week.", "本周没有失败的交易。")
+    }
+
+    pub fn when_heading(&self) -> &'static str {
+        self.pick("When payments failed", "失败发生在什么时候")
+    }
+
+    pub fn day_columns(&self) -> [&'static str; 5] {
+        if self.zh {
+            ["日期", "交易笔数", "失败笔数", "失败率", "上周同日失败率"]
+        } else {
+            [
+                "Day",
+                "Payments",
+                "Failed",
+                "Failure rate",
+                "Same day last week",
+            ]
+        }
+    }
+
+    pub fn when_sentence(&self, m: &crate::report::weekly::MerchantWeek) -> String {
+        let worst_day = m
+            .days
+            .iter()
+            .filter(|d| d.current.failures > 0)
+            .max_by(|a, b| {
+                a.current
+                    .failures
+                    .cmp(&b.current.failures)
+                    .then(b.day.cmp(&a.day))
+            });
+        let hours: Vec<String> = m
+            .worst_hours
+            .iter()
+            .map(|h| {
+                if self.zh {
+                    format!(
+                        "{}（{} 笔中 {} 笔失败，主要是{}）",
+                        h.label,
+                        fmt_int(h.transactions),
+                        fmt_int(h.failures),
+                        h.main_class.label(true)
+                    )
+                } else {
+                    format!(
+                        "{} ({} of {} failed, mostly {})",
+                        h.label,
+                        fmt_int(h.failures),
+                        fmt_int(h.transactions),
+                        h.main_class.label(false)
+                    )
+                }
+            })
+            .collect();
+        match (worst_day, self.zh) {
+            (None, false) => "No payment failed this week.".into(),
+            (None, true) => "本周没有失败的交易。".into(),
+            (Some(d), false) => format!(
+                "Most failures came on {} {} ({} of {}). The hours with most failures: {}.",
+                d.weekday,
+                d.day,
+                fmt_int(d.current.failures),
+                fmt_int(d.current.transactions),
+                if hours.is_empty() {
+                    "none stands out".into()
+                } else {
+                    hours.join("; ")
+                }
+            ),
+            (Some(d), true) => format!(
+                "失败最多的一天是 {} {}（{} 笔中 {} 笔）。失败最集中的时段：{}。",
+                d.weekday,
+                d.day,
+                fmt_int(d.current.transactions),
+                fmt_int(d.current.failures),
+                if hours.is_empty() {
+                    "没有特别集中的时段".into()
+                } else {
+                    hours.join("；")
+                }
+            ),
+        }
+    }
+
+    pub fn events_heading(&self) -> &'static str {
+        self.pick(
+            "Network events that touched your terminals",
+            "影响到您终端的网络事件",
+        )
+    }
+
+    pub fn outage(&self, o: &crate::report::weekly::OutageTouch) -> String {
+        if self.zh {
+            format!(
+                "{}：发卡行或网络中断（全网范围）。这段时间您的 {} 笔交易中有 {} 笔因网络原因失败。这不是您终端的问题，稍后重试通常即可成功。",
+                o.label, fmt_int(o.transactions), fmt_int(o.network_failures)
+            )
+        } else {
+            format!(
+                "{}: the card network or issuers were unavailable across the whole network. {} of your {} payments in that window failed for that reason. This was not your terminals' fault; retrying later usually works.",
+                o.label, fmt_int(o.network_failures), fmt_int(o.transactions)
+            )
+        }
+    }
+
+    pub fn burst(&self, b: &crate::report::BurstLine) -> String {
+        if self.zh {
+            format!(
+                "{}：终端 {} 在此期间的 {} 笔交易中有 {} 笔被以安全/欺诈原因拒绝，可能有人在用盗来的卡号试卡。请查看这段时间的交易和监控，不要为同一张卡反复重试，并告知收单机构。",
+                b.label, b.terminal_id, fmt_int(b.transactions), fmt_int(b.fraud)
+            )
+        } else {
+            format!(
+                "{}: on terminal {}, {} of {} payments were refused for security/fraud reasons — someone may have been testing stolen card numbers. Review those payments (and CCTV), do not retry the same card again and again, and tell your acquirer.",
+                b.label, b.terminal_id, fmt_int(b.fraud), fmt_int(b.transactions)
+            )
+        }
+    }
+
+    pub fn no_events(&self) -> &'static str {
+        self.pick(
+            "No network outage and no burst of fraud codes touched your terminals this week.",
+            "本周没有网络中断或欺诈类应答码集中出现影响到您的终端。",
+        )
+    }
+
+    pub fn index_title(&self, wk: Option<&crate::report::weekly::Week>) -> String {
+        let label = wk.map(|w| w.label.as_str()).unwrap_or_default();
+        if self.zh {
+            format!("商户周报 {label}")
+        } else {
+            format!("Merchant weekly reports {label}")
+        }
+    }
+
+    pub fn index_subtitle(&self, wk: &crate::report::weekly::Week) -> String {
+        if self.zh {
+            format!(
+                "{} 至 {}，与 {} 对比；失败率上升最多的商户在前",
+                wk.first_day, wk.last_day, wk.previous_label
+            )
+        } else {
+            format!(
+                "{} to {}, compared with {}; merchants whose failure rate rose most first",
+                wk.first_day, wk.last_day, wk.previous_label
+            )
+        }
+    }
+
+    pub fn index_heading(&self, n: usize) -> String {
+        if self.zh {
+            format!("{n} 个商户")
+        } else {
+            format!("{n} merchants")
+        }
+    }
+
+    pub fn index_columns(&self) -> [&'static str; 6] {
+        if self.zh {
+            [
+                "商户",
+                "本周笔数",
+                "本周失败率",
+                "与上周相比",
+                "疑似故障终端",
+                "Markdown",
+            ]
+        } else {
+            [
+                "Merchant",
+                "Payments",
+                "Failure rate",
+                "Change",
+                "Faulty terminals",
+                "Markdown",
+            ]
+        }
+    }
+}

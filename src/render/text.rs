@@ -118,6 +118,57 @@ pub fn terminal_summary(r: &Report, out: &std::path::Path, cells: usize) -> Stri
     s
 }
 
+/// `poslens terminals` as a table for a terminal window.
+pub fn terminals_table(list: &crate::report::terminals::TerminalList) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "flagged terminals, {} → {} ({}), fleet baseline {} terminal-side errors; ranked by excess faults",
+        list.data_from,
+        list.data_to,
+        list.time_zone,
+        pct(list.baseline_rate)
+    );
+    if list.terminals.is_empty() {
+        let _ = writeln!(s, "none");
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "{:>4}  {:<12} {:<12} {:>8} {:>7} {:>7} {:>17} {:>7} {:>10}  {:<10}  top codes",
+        "rank",
+        "terminal",
+        "merchant",
+        "txns",
+        "faults",
+        "rate",
+        "95% interval",
+        "excess",
+        "p-value",
+        "bad since"
+    );
+    for t in &list.terminals {
+        let f = &t.flag;
+        let _ = writeln!(
+            s,
+            "{:>4}  {:<12} {:<12} {:>8} {:>7} {:>7} {:>17} {:>7.1} {:>10.2e}  {:<10}  {}",
+            t.rank,
+            f.terminal_id,
+            f.merchant_id,
+            f.transactions,
+            f.terminal_faults,
+            pct(f.terminal_fault_rate),
+            format!("{} – {}", pct(t.fault_ci_low), pct(t.fault_ci_high)),
+            t.excess_faults,
+            f.p_value,
+            f.first_bad_label,
+            f.top_codes
+        );
+    }
+    s
+}
+
 /// What `validate` prints: reconciliation per input, reject reasons, first examples.
 pub fn validation(o: &crate::ingest::IngestOutcome) -> String {
     use std::fmt::Write;

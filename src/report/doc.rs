@@ -119,12 +119,12 @@ impl Tone {
 }
 
 impl Table {
-    pub fn new(columns: &[(&str, bool)]) -> Table {
+    pub fn new<S: AsRef<str>>(columns: &[(S, bool)]) -> Table {
         Table {
             columns: columns
                 .iter()
                 .map(|(label, numeric)| Column {
-                    label: label.to_string(),
+                    label: label.as_ref().to_string(),
                     numeric: *numeric,
                 })
                 .collect(),
