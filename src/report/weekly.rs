@@ -494,7 +494,7 @@ impl<'a> WeekData<'a> {
             .collect();
         // Most failures first; ties to the earlier hour (the map is in time order and the
         // sort is stable).
-        hours.sort_by(|a, b| b.failures.cmp(&a.failures));
+        hours.sort_by_key(|h| std::cmp::Reverse(h.failures));
         hours.truncate(HOURS_SHOWN);
         (days, hours)
     }
