@@ -792,8 +792,8 @@ impl WeeklyWords {
             [
                 "Terminal",
                 "Payments this week",
-                "Failed last week",
-                "Failed this week",
+                "Failure rate last week",
+                "Failure rate this week",
                 "Change",
                 "Failed at the terminal",
                 "Status",

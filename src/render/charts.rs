@@ -178,7 +178,11 @@ fn failure_rate_over_time<DB: DrawingBackend>(
         Class::Unknown,
     ] {
         series.push((
-            c.name().into(),
+            if w.cjk {
+                c.label(true).into()
+            } else {
+                c.name().into()
+            },
             class_colour(c),
             2,
             r.periods.iter().map(|p| rate(p, Some(c))).collect(),
