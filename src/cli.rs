@@ -28,6 +28,110 @@ pub enum Command {
     /// Print the SQL that computes the cube where the data lives (DuckDB, Spark SQL, Trino);
     /// render the cube files it makes with `analyze --cube`. Schema: docs/cube.md.
     CubeSql(CubeSqlArgs),
+    /// Reports for one reader: `report weekly` writes merchant weekly reports.
+    Report(ReportArgs),
+    /// The acquirer's view: flagged terminals ranked by excess faults, with their evidence, on
+    /// stdout. Exit status 3 with --fail-on-flagged when any terminal is flagged.
+    // The input format keeps its meaning as --input-format here: --format is the output's.
+    #[command(mut_arg("format", |a| a.long("input-format")))]
+    Terminals(TerminalsArgs),
+    /// The auditor's check: re-hash an output folder against its manifest.json and name every
+    /// changed, missing or unlisted file (exit status 1 then).
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    pub kind: ReportKind,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportKind {
+    /// Merchant weekly report(s): one week against the previous one, per merchant, as HTML,
+    /// Markdown and JSON.
+    Weekly(WeeklyArgs),
+}
+
+/// Options of the views that analyse like `analyze` but write one reader's view.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ViewArgs {
+    /// Minimum transactions before a terminal can be judged (below: insufficient_data).
+    #[arg(long, value_name = "N")]
+    pub min_volume: Option<u64>,
+
+    /// False discovery rate for flagging terminals (Benjamini-Hochberg q).
+    #[arg(long, value_name = "Q")]
+    pub fdr: Option<f64>,
+
+    /// Render from saved cubes instead of reading logs (repeatable; cubes are added up).
+    #[arg(long = "cube", value_name = "FILE.parquet")]
+    pub cubes: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WeeklyArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub view: ViewArgs,
+
+    /// The ISO week to report, e.g. 2026-W45 (Monday to Sunday in --tz).
+    #[arg(long, value_name = "YYYY-Www")]
+    pub week: String,
+
+    /// The merchant id to report on.
+    #[arg(
+        long,
+        value_name = "ID",
+        required_unless_present = "all_merchants",
+        conflicts_with = "all_merchants"
+    )]
+    pub merchant: Option<String>,
+
+    /// One report per merchant with data in the week or the one before, and an index page.
+    #[arg(long)]
+    pub all_merchants: bool,
+
+    /// Output directory [default: reports/weekly-YYYY-Www].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Language of the report text.
+    #[arg(long, value_enum)]
+    pub lang: Option<LangArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct TerminalsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub view: ViewArgs,
+
+    /// Output format on stdout (csv: the columns of flagged_terminals.csv).
+    #[arg(long = "format", id = "output_format", value_enum, default_value_t = TerminalsFormat::Table)]
+    pub output: TerminalsFormat,
+
+    /// Exit with status 3 when any terminal is flagged (for cron jobs and monitoring).
+    #[arg(long)]
+    pub fail_on_flagged: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// An output folder of `poslens analyze` (with its manifest.json).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum TerminalsFormat {
+    Table,
+    Csv,
+    Json,
 }
 
 /// Options shared by every command that reads logs.

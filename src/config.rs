@@ -413,3 +413,24 @@ fn lang_of(arg: Option<LangArg>, file: &FileConfig) -> Result<Lang> {
         (None, None) => Lang::En,
     })
 }
+
+/// Validated configuration for a view that analyses as `analyze` does (`terminals`,
+/// `report weekly`): the same inputs, `poslens.toml`, catalog and judgement options.
+pub fn for_view(
+    input: &InputArgs,
+    view: &crate::cli::ViewArgs,
+    lang: Option<LangArg>,
+    out: Option<PathBuf>,
+) -> Result<Config> {
+    for_analyze(&AnalyzeArgs {
+        input: input.clone(),
+        out,
+        bucket: None,
+        png: false,
+        lang,
+        min_volume: view.min_volume,
+        fdr: view.fdr,
+        save_cube: None,
+        cubes: view.cubes.clone(),
+    })
+}

@@ -46,6 +46,14 @@ pub enum Error {
     #[error("--strict: {rejected} rows were rejected (first: {first})")]
     Strict { rejected: u64, first: String },
 
+    /// `terminals --fail-on-flagged` found flagged terminals: exit status 3.
+    #[error("{count} terminal(s) flagged (--fail-on-flagged)")]
+    Flagged { count: usize },
+
+    /// `verify` found files that do not match the manifest.
+    #[error("{dir}: {problems} file(s) changed, missing or not in manifest.json (listed above)")]
+    VerifyFailed { dir: PathBuf, problems: usize },
+
     /// An I/O error from a reader; [`crate::ingest`] adds the path before it reaches the user.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -59,10 +67,12 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit status for this error (SPEC: 1 runtime error, 2 usage error).
+    /// The process exit status for this error (SPEC: 1 runtime error, 2 usage error, 3
+    /// flagged terminals under `terminals --fail-on-flagged`).
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => 2,
+            Error::Flagged { .. } => 3,
             _ => 1,
         }
     }

@@ -30,6 +30,8 @@ pub mod ingest;
 pub mod render;
 pub mod report;
 pub mod sample;
+pub mod verify;
+pub mod words;
 
 use std::io::Write;
 use std::time::Instant;
@@ -45,7 +47,203 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Codes(args) => codes_command(&args),
         Command::Sample(args) => sample::run(&args),
         Command::CubeSql(args) => cube_sql_command(&args),
+        Command::Report(args) => match args.kind {
+            cli::ReportKind::Weekly(a) => weekly_command(&a),
+        },
+        Command::Terminals(args) => terminals_command(&args),
+        Command::Verify(args) => verify_command(&args),
     }
+}
+
+/// Write data to stdout. A reader that went away (`| head -1`) ends the output quietly: that
+/// is the reader's choice, not an error.
+fn print(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Write {
+            path: "<stdout>".into(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The data set of a view: logs ingested, or saved cubes added up; it must hold transactions.
+fn load(cfg: &config::Config) -> Result<(ingest::IngestOutcome, cube::Cube)> {
+    let (outcome, cube) = if cfg.analyze.cubes.is_empty() {
+        ingest_to_cube(&cfg.ingest)?
+    } else {
+        load_cubes(cfg)?
+    };
+    let totals = outcome.totals();
+    if totals.rows_accepted == 0 {
+        return Err(Error::NoValidRows {
+            rejected: totals.rows_rejected,
+        });
+    }
+    Ok((outcome, cube))
+}
+
+/// `poslens terminals`: the fleet analysed as `analyze` does, flagged terminals on stdout.
+fn terminals_command(args: &cli::TerminalsArgs) -> Result<()> {
+    let cfg = config::for_view(&args.input, &args.view, None, None)?;
+    let (outcome, cube) = load(&cfg)?;
+    let analysis = analyze::analyze(&cube, &cfg.catalog, &cfg.analyze, cfg.ingest.tz)?;
+    let r = report::build(
+        &outcome,
+        &analysis,
+        &cfg.catalog,
+        cfg.ingest.tz,
+        cfg.analyze.lang,
+        generated_at(),
+    );
+    let list = report::terminals::ranked(&r);
+    let bytes = match args.output {
+        cli::TerminalsFormat::Table => render::text::terminals_table(&list).into_bytes(),
+        cli::TerminalsFormat::Csv => render::csv::write_rows(&report::terminals::csv_rows(&list))?,
+        cli::TerminalsFormat::Json => render::json::to_bytes(&list)?,
+    };
+    print(&bytes)?;
+    if args.fail_on_flagged && !list.terminals.is_empty() {
+        return Err(Error::Flagged {
+            count: list.terminals.len(),
+        });
+    }
+    Ok(())
+}
+
+/// `poslens verify DIR`: every problem on stdout, one per line; exit 1 when any.
+fn verify_command(args: &cli::VerifyArgs) -> Result<()> {
+    let v = verify::verify(&args.dir)?;
+    let mut text = String::new();
+    for p in &v.problems {
+        text.push_str(&format!("{p}\n"));
+    }
+    if v.problems.is_empty() {
+        text.push_str(&format!(
+            "ok: {} files match {}\n",
+            v.checked,
+            args.dir.join("manifest.json").display()
+        ));
+    }
+    print(text.as_bytes())?;
+    if v.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::VerifyFailed {
+            dir: args.dir.clone(),
+            problems: v.problems.len(),
+        })
+    }
+}
+
+/// `poslens report weekly`: per merchant `STEM.html`, `STEM.md`, `STEM.json` and
+/// `charts/STEM-daily.svg`; with `--all-merchants` also `index.html` and `index.md`.
+fn weekly_command(args: &cli::WeeklyArgs) -> Result<()> {
+    let mut cfg = config::for_view(&args.input, &args.view, args.lang, None)?;
+    let week = report::weekly::parse_week(&args.week, cfg.ingest.tz)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from(format!("reports/weekly-{}", week.label)));
+    cfg.analyze.out = out.clone();
+    let tz = cfg.ingest.tz;
+    let lang = cfg.analyze.lang;
+    let (outcome, cube) = load(&cfg)?;
+    let generated = generated_at();
+
+    // The fleet's verdicts: terminals are judged against every terminal, not against the
+    // merchant's own few, over the two weeks compared, so a terminal that broke this week is
+    // dated ("bad since Monday, 0.06% before") rather than bad "from the first day".
+    let week_cube = cube
+        .clone()
+        .window(Some(week.previous_start), Some(week.end))?;
+    let fleet = if week_cube.transactions()? > 0 {
+        let a = analyze::analyze(&week_cube, &cfg.catalog, &cfg.analyze, tz)?;
+        let r = report::build(&outcome, &a, &cfg.catalog, tz, lang, generated.clone());
+        Some((a, r))
+    } else {
+        None
+    };
+    let data = report::weekly::WeekData::new(&cube, &cfg.catalog, tz, week.clone())?;
+    let merchants = match &args.merchant {
+        Some(id) => {
+            let known = data.merchants();
+            if !known.contains(id) {
+                let some: Vec<&str> = known.iter().take(8).map(String::as_str).collect();
+                return Err(Error::Usage(format!(
+                    "merchant {id:?} is not in the data ({} merchants, e.g. {}); --all-merchants writes them all",
+                    known.len(),
+                    some.join(", ")
+                )));
+            }
+            vec![id.clone()]
+        }
+        None => data.active_merchants(),
+    };
+    if merchants.is_empty() {
+        return Err(Error::Usage(format!(
+            "no merchant has transactions in {} or {}",
+            week.label, week.previous_label
+        )));
+    }
+    let mut written: Vec<(String, report::weekly::MerchantWeek)> = Vec::new();
+    let mut stems = std::collections::BTreeSet::new();
+    for id in &merchants {
+        let m = data.merchant(
+            id,
+            fleet.as_ref().map(|(a, r)| (a, r)),
+            &cube,
+            lang,
+            &generated,
+        )?;
+        let stem = report::weekly::file_stem(id);
+        // Cannot happen short of a SHA-256 collision on the first 40 bits; checked anyway,
+        // because a collision would silently overwrite a merchant's report.
+        if !stems.insert(stem.clone()) {
+            return Err(Error::internal("weekly", format!("file name {stem} twice")));
+        }
+        let doc = report::weekly::document(&m, lang, &stem);
+        let mut charts = Vec::new();
+        if m.has_data() {
+            let svg = render::charts::weekly_daily(&m, &crate::words::ChartWords::new(lang))?;
+            render::write_atomic(&out.join(format!("charts/{stem}-daily.svg")), &svg)?;
+            charts.push(("daily.svg".to_string(), svg));
+        }
+        render::write_atomic(
+            &out.join(format!("{stem}.html")),
+            &render::html::render(&doc, &charts),
+        )?;
+        render::write_atomic(
+            &out.join(format!("{stem}.md")),
+            &render::markdown::render(&doc),
+        )?;
+        render::write_atomic(
+            &out.join(format!("{stem}.json")),
+            &render::json::to_bytes(&m)?,
+        )?;
+        let name = if m.merchant_id.is_empty() {
+            "(no merchant id)"
+        } else {
+            m.merchant_id.as_str()
+        };
+        let line = format!("{}\t{}\n", name, out.join(format!("{stem}.html")).display());
+        if !m.has_data() {
+            eprintln!(
+                "poslens: merchant {name:?} has no transactions in {}; its report says so",
+                week.label
+            );
+        }
+        print(line.as_bytes())?;
+        written.push((stem, m));
+    }
+    if args.all_merchants {
+        let doc = report::weekly::index(&written, lang);
+        render::write_atomic(&out.join("index.html"), &render::html::render(&doc, &[]))?;
+        render::write_atomic(&out.join("index.md"), &render::markdown::render(&doc))?;
+        print(format!("index\t{}\n", out.join("index.html").display()).as_bytes())?;
+    }
+    Ok(())
 }
 
 /// `generated_at`: `SOURCE_DATE_EPOCH` when set (reproducible builds convention), else now.

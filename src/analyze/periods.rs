@@ -27,7 +27,7 @@ fn local_date(ts: i64, tz: Tz) -> NaiveDate {
 }
 
 /// The instant a local date starts (the first instant of it, if midnight is skipped by DST).
-fn date_start(d: NaiveDate, tz: Tz) -> i64 {
+pub fn date_start(d: NaiveDate, tz: Tz) -> i64 {
     let mut t = d.and_hms_opt(0, 0, 0).unwrap_or_default();
     for _ in 0..4 {
         if let Some(x) = tz.from_local_datetime(&t).earliest() {

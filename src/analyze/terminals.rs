@@ -31,9 +31,10 @@ use crate::cube::Cell;
 use crate::error::Result;
 
 /// The verdict on a terminal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    #[default]
     Ok,
     Flagged,
     InsufficientData,

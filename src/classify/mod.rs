@@ -67,7 +67,9 @@ pub fn profile_for_shape(code: &str) -> Option<&'static str> {
 }
 
 /// The class of a response code (SPEC "Classification").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Class {
     Approved,
@@ -75,6 +77,7 @@ pub enum Class {
     Fraud,
     Network,
     Terminal,
+    #[default]
     Unknown,
 }
 
@@ -111,22 +114,27 @@ impl Class {
             .filter(|c| *c != Class::Unknown)
     }
 
-    /// Plain-language label for reports.
+    /// Plain-language label for reports (the words live in [`crate::words`]).
     pub fn label(self, zh: bool) -> &'static str {
-        match (self, zh) {
-            (Class::Approved, false) => "approved",
-            (Class::Declined, false) => "declined by the card issuer",
-            (Class::Fraud, false) => "security / suspected fraud",
-            (Class::Network, false) => "issuer or network unavailable",
-            (Class::Terminal, false) => "terminal or set-up problem",
-            (Class::Unknown, false) => "unknown code",
-            (Class::Approved, true) => "成功",
-            (Class::Declined, true) => "发卡行拒绝",
-            (Class::Fraud, true) => "安全/疑似欺诈",
-            (Class::Network, true) => "发卡行或网络不可用",
-            (Class::Terminal, true) => "终端或商户设置问题",
-            (Class::Unknown, true) => "未知应答码",
+        crate::words::class_label(self, zh)
+    }
+
+    /// The class's colour in every chart, badge and legend.
+    pub fn rgb(self) -> (u8, u8, u8) {
+        match self {
+            Class::Approved => (46, 139, 87),
+            Class::Declined => (230, 159, 0),
+            Class::Fraud => (204, 0, 102),
+            Class::Network => (86, 180, 233),
+            Class::Terminal => (213, 62, 0),
+            Class::Unknown => (120, 120, 120),
         }
+    }
+
+    /// [`Class::rgb`] as `#rrggbb`.
+    pub fn hex(self) -> String {
+        let (r, g, b) = self.rgb();
+        format!("#{r:02x}{g:02x}{b:02x}")
     }
 }
 
@@ -150,20 +158,7 @@ pub enum Who {
 
 impl Who {
     pub fn label(self, zh: bool) -> &'static str {
-        match (self, zh) {
-            (Who::Nobody, false) => "nobody",
-            (Who::Cardholder, false) => "cardholder",
-            (Who::Issuer, false) => "card issuer",
-            (Who::Merchant, false) => "merchant",
-            (Who::Acquirer, false) => "acquirer",
-            (Who::Network, false) => "network / switch",
-            (Who::Nobody, true) => "无需处理",
-            (Who::Cardholder, true) => "持卡人",
-            (Who::Issuer, true) => "发卡行",
-            (Who::Merchant, true) => "商户",
-            (Who::Acquirer, true) => "收单机构",
-            (Who::Network, true) => "网络/转接机构",
-        }
+        crate::words::who_label(self, zh)
     }
 }
 

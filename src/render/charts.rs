@@ -1,7 +1,9 @@
 //! Charts, drawn with plotters into strings (SVG) or RGB buffers encoded as PNG (`--png`).
 //! Text uses the DejaVu Sans font shipped in `assets/` through ab_glyph, so nothing depends on
-//! the machine's fonts. Chart text stays in English/ASCII (ids, codes, short labels): the
-//! bundled font has no CJK glyphs; Chinese text lives in the HTML and Markdown reports.
+//! the machine's fonts. Titles and labels come from the report model in its language: an SVG
+//! keeps Chinese text as text and the browser draws it with its own CJK font; the bundled
+//! font has no CJK glyphs, so PNGs (`--png`) are always drawn with the English words and
+//! ASCII labels.
 //!
 //! Every chart is a function of the report model; series are drawn in a fixed order and bars
 //! are drawn as rectangles (plotters' Histogram iterates a HashMap), so bytes are stable.
@@ -15,6 +17,7 @@ use crate::analyze::Status;
 use crate::classify::Class;
 use crate::error::{Error, Result};
 use crate::report::Report;
+use crate::words::ChartWords;
 
 const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
@@ -27,32 +30,28 @@ fn register_font() {
     });
 }
 
-/// Colour per class, the same in every chart and in the HTML legend.
+/// Colour per class: [`Class::rgb`], the same in every chart and badge.
 pub fn class_colour(c: Class) -> RGBColor {
-    match c {
-        Class::Approved => RGBColor(46, 139, 87),
-        Class::Declined => RGBColor(230, 159, 0),
-        Class::Fraud => RGBColor(204, 0, 102),
-        Class::Network => RGBColor(86, 180, 233),
-        Class::Terminal => RGBColor(213, 62, 0),
-        Class::Unknown => RGBColor(120, 120, 120),
-    }
-}
-
-pub fn class_hex(c: Class) -> String {
-    let RGBColor(r, g, b) = class_colour(c);
-    format!("#{r:02x}{g:02x}{b:02x}")
+    let (r, g, b) = c.rgb();
+    RGBColor(r, g, b)
 }
 
 fn err(e: impl std::fmt::Display) -> Error {
     Error::internal("charts", e)
 }
 
-/// Keep chart text within the bundled font (Latin): other characters become `?`.
-fn ascii(s: &str, max: usize) -> String {
+/// Chart text, cut to `max` characters. For PNGs (`w.cjk` false) it is kept within the
+/// bundled Latin font: other characters become `?`.
+fn fit(w: &ChartWords, s: &str, max: usize) -> String {
     let t: String = s
         .chars()
-        .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
+        .map(|c| {
+            if w.cjk || (' '..='~').contains(&c) {
+                c
+            } else {
+                '?'
+            }
+        })
         .take(max)
         .collect();
     if s.chars().count() > max {
@@ -78,12 +77,17 @@ const CHARTS: [(Chart, &str, (u32, u32)); 4] = [
     (Chart::Heatmap, "terminal_heatmap", (1000, 560)),
 ];
 
-fn draw<DB: DrawingBackend>(c: Chart, r: &Report, root: &DrawingArea<DB, Shift>) -> Result<()> {
+fn draw<DB: DrawingBackend>(
+    c: Chart,
+    r: &Report,
+    w: &ChartWords,
+    root: &DrawingArea<DB, Shift>,
+) -> Result<()> {
     match c {
-        Chart::OverTime => failure_rate_over_time(r, root),
-        Chart::TopCodes => top_codes(r, root),
-        Chart::WorstTerminals => worst_terminals(r, root),
-        Chart::Heatmap => terminal_heatmap(r, root),
+        Chart::OverTime => failure_rate_over_time(r, w, root),
+        Chart::TopCodes => top_codes(r, w, root),
+        Chart::WorstTerminals => worst_terminals(r, w, root),
+        Chart::Heatmap => terminal_heatmap(r, w, root),
     }
 }
 
@@ -95,7 +99,7 @@ pub fn all_svg(r: &Report) -> Result<Vec<(String, Vec<u8>)>> {
         let mut s = String::new();
         {
             let root = SVGBackend::with_string(&mut s, size).into_drawing_area();
-            draw(chart, r, &root)?;
+            draw(chart, r, &r.chart_words, &root)?;
             root.present().map_err(err)?;
         }
         out.push((format!("{name}.svg"), s.into_bytes()));
@@ -106,12 +110,13 @@ pub fn all_svg(r: &Report) -> Result<Vec<(String, Vec<u8>)>> {
 /// Every chart as (file name, PNG bytes).
 pub fn all_png(r: &Report) -> Result<Vec<(String, Vec<u8>)>> {
     register_font();
+    let english = ChartWords::new(crate::config::Lang::En);
     let mut out = Vec::new();
     for (chart, name, (w, h)) in CHARTS {
         let mut buf = vec![0u8; (w * h * 3) as usize];
         {
             let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
-            draw(chart, r, &root)?;
+            draw(chart, r, &english, &root)?;
             root.present().map_err(err)?;
         }
         let img = image::RgbImage::from_raw(w, h, buf).ok_or_else(|| err("bitmap size"))?;
@@ -144,6 +149,7 @@ fn label_style() -> TextStyle<'static> {
 /// Failure rate per period, one line per failure class plus the total.
 fn failure_rate_over_time<DB: DrawingBackend>(
     r: &Report,
+    w: &ChartWords,
     root: &DrawingArea<DB, Shift>,
 ) -> Result<()> {
     root.fill(&WHITE).map_err(err)?;
@@ -159,7 +165,7 @@ fn failure_rate_over_time<DB: DrawingBackend>(
         k as f64 * 100.0 / p.counts.transactions as f64
     };
     let mut series: Vec<(String, RGBColor, u32, Vec<f64>)> = vec![(
-        "all failures".into(),
+        w.all_failures.into(),
         RGBColor(30, 30, 30),
         3,
         r.periods.iter().map(|p| rate(p, None)).collect(),
@@ -172,7 +178,11 @@ fn failure_rate_over_time<DB: DrawingBackend>(
         Class::Unknown,
     ] {
         series.push((
-            c.name().into(),
+            if w.cjk {
+                c.label(true).into()
+            } else {
+                c.name().into()
+            },
             class_colour(c),
             2,
             r.periods.iter().map(|p| rate(p, Some(c))).collect(),
@@ -187,7 +197,7 @@ fn failure_rate_over_time<DB: DrawingBackend>(
     let labels: Vec<String> = r.periods.iter().map(|p| p.label.clone()).collect();
     let xmax = n.max(2) as i32 - 1;
     let mut chart = ChartBuilder::on(root)
-        .caption("Failure rate over time, by class", caption_style())
+        .caption(w.over_time, caption_style())
         .margin(14)
         .x_label_area_size(36)
         .y_label_area_size(60)
@@ -208,7 +218,7 @@ fn failure_rate_over_time<DB: DrawingBackend>(
         .y_label_formatter(&|y| format!("{y:.1}%"))
         .x_label_style(label_style())
         .y_label_style(label_style())
-        .y_desc("% of transactions")
+        .y_desc(w.percent_of_transactions)
         .axis_desc_style(label_style())
         .light_line_style(RGBColor(245, 245, 245))
         .bold_line_style(RGBColor(225, 225, 225))
@@ -239,14 +249,13 @@ fn failure_rate_over_time<DB: DrawingBackend>(
 }
 
 /// The most frequent failure codes as horizontal bars, coloured by class.
-fn top_codes<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift>) -> Result<()> {
+fn top_codes<DB: DrawingBackend>(
+    r: &Report,
+    w: &ChartWords,
+    root: &DrawingArea<DB, Shift>,
+) -> Result<()> {
     root.fill(&WHITE).map_err(err)?;
-    let codes: Vec<&crate::report::CodeLine> = r
-        .codes
-        .iter()
-        .filter(|c| c.class != Class::Approved)
-        .take(12)
-        .collect();
+    let codes = &r.chart_codes;
     let n = codes.len().max(1);
     let max = codes
         .iter()
@@ -256,10 +265,7 @@ fn top_codes<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift>) -> R
         .max(1) as f64
         * 1.25;
     let mut chart = ChartBuilder::on(root)
-        .caption(
-            "Most frequent failure codes (count, coloured by class)",
-            caption_style(),
-        )
+        .caption(w.top_codes, caption_style())
         .margin(14)
         .x_label_area_size(30)
         .y_label_area_size(330)
@@ -268,7 +274,7 @@ fn top_codes<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift>) -> R
     // Row k (from the top) is the band [n-1-k, n-k); labels sit at the band centres.
     let names: Vec<String> = codes
         .iter()
-        .map(|c| ascii(&format!("{}  {}", c.response_code, c.meaning), 40))
+        .map(|c| fit(w, &format!("{}  {}", c.response_code, c.meaning), 40))
         .collect();
     chart
         .configure_mesh()
@@ -303,15 +309,13 @@ fn top_codes<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift>) -> R
 }
 
 /// Terminals with the highest terminal-fault rate, with Wilson 95% intervals and the baseline.
-fn worst_terminals<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift>) -> Result<()> {
+fn worst_terminals<DB: DrawingBackend>(
+    r: &Report,
+    w: &ChartWords,
+    root: &DrawingArea<DB, Shift>,
+) -> Result<()> {
     root.fill(&WHITE).map_err(err)?;
-    let mut terms: Vec<&crate::report::TerminalLine> = r.terminals.iter().collect();
-    terms.sort_by(|a, b| {
-        b.terminal_fault_rate
-            .total_cmp(&a.terminal_fault_rate)
-            .then(a.terminal_id.cmp(&b.terminal_id))
-    });
-    terms.truncate(15);
+    let terms = &r.worst_terminals;
     let n = terms.len().max(1);
     let max = terms
         .iter()
@@ -321,24 +325,21 @@ fn worst_terminals<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift>
         * 100.0
         * 1.15;
     let mut chart = ChartBuilder::on(root)
-        .caption(
-            "Terminal-side error rate, worst terminals (95% interval)",
-            caption_style(),
-        )
+        .caption(w.worst_terminals, caption_style())
         .margin(14)
         .x_label_area_size(40)
         .y_label_area_size(90)
         .build_cartesian_2d(0f64..max, 0f64..n as f64)
         .map_err(err)?;
     // Row k (from the top) is the band [n-1-k, n-k); its label sits at the band centre.
-    let names: Vec<String> = terms.iter().map(|t| ascii(&t.terminal_id, 12)).collect();
+    let names: Vec<String> = terms.iter().map(|t| fit(w, &t.terminal_id, 12)).collect();
     chart
         .configure_mesh()
         .disable_y_mesh()
         .y_labels(2 * n + 1)
         .y_label_formatter(&|y| band_label(&names, *y))
         .x_label_formatter(&|x| format!("{x:.1}%"))
-        .x_desc("terminal-side errors, % of transactions (red: flagged; grey line: fleet baseline)")
+        .x_desc(w.worst_terminals_axis)
         .axis_desc_style(label_style())
         .x_label_style(label_style())
         .y_label_style(label_style())
@@ -381,7 +382,7 @@ fn worst_terminals<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift>
     }
     chart
         .draw_series(std::iter::once(Text::new(
-            format!("fleet baseline {base:.2}%"),
+            format!("{} {base:.2}%", w.fleet_baseline),
             (base + max * 0.01, n as f64 - 0.3),
             label_style(),
         )))
@@ -390,7 +391,11 @@ fn worst_terminals<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift>
 }
 
 /// Terminal × day grid of terminal-side error rates (flagged and worst terminals).
-fn terminal_heatmap<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift>) -> Result<()> {
+fn terminal_heatmap<DB: DrawingBackend>(
+    r: &Report,
+    w: &ChartWords,
+    root: &DrawingArea<DB, Shift>,
+) -> Result<()> {
     root.fill(&WHITE).map_err(err)?;
     let hm = &r.heatmap;
     let (nt, nd) = (
@@ -398,10 +403,7 @@ fn terminal_heatmap<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift
         hm.days.len().max(1) as i32,
     );
     let mut chart = ChartBuilder::on(root)
-        .caption(
-            "Terminal-side error rate per terminal and day (white 0%, dark red 5% or more)",
-            caption_style(),
-        )
+        .caption(w.heatmap, caption_style())
         .margin(14)
         .x_label_area_size(36)
         .y_label_area_size(90)
@@ -423,7 +425,7 @@ fn terminal_heatmap<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift
         .y_label_formatter(&|i| {
             hm.terminals
                 .get((nt - 1 - *i) as usize)
-                .map(|t| ascii(t, 12))
+                .map(|t| fit(w, t, 12))
                 .unwrap_or_default()
         })
         .x_label_style(label_style())
@@ -451,4 +453,98 @@ fn terminal_heatmap<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift
         }
     }
     Ok(())
+}
+
+/// The merchant weekly report's chart: failed payments per day, this week beside the same
+/// weekday of the week before.
+pub fn weekly_daily(m: &crate::report::weekly::MerchantWeek, w: &ChartWords) -> Result<Vec<u8>> {
+    register_font();
+    let mut s = String::new();
+    {
+        let root = SVGBackend::with_string(&mut s, (900, 340)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let max = m
+            .days
+            .iter()
+            .map(|d| d.current.failures.max(d.previous.failures))
+            .max()
+            .unwrap_or(0)
+            .max(1) as f64
+            * 1.2;
+        let labels: Vec<String> = m
+            .days
+            .iter()
+            .map(|d| {
+                fit(
+                    w,
+                    &format!("{} {}", d.weekday, d.day.get(5..).unwrap_or(&d.day)),
+                    16,
+                )
+            })
+            .collect();
+        let mut chart = ChartBuilder::on(&root)
+            .caption(w.daily, caption_style())
+            .margin(14)
+            .x_label_area_size(36)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..m.days.len().max(1) as f64, 0f64..max)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(2 * m.days.len() + 1)
+            .x_label_formatter(&|x| {
+                if (x - x.floor() - 0.5).abs() > 1e-6 || *x < 0.0 {
+                    return String::new();
+                }
+                labels.get(x.floor() as usize).cloned().unwrap_or_default()
+            })
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .x_label_style(label_style())
+            .y_label_style(label_style())
+            .light_line_style(RGBColor(245, 245, 245))
+            .bold_line_style(RGBColor(225, 225, 225))
+            .draw()
+            .map_err(err)?;
+        let previous = RGBColor(170, 170, 170);
+        let current = class_colour(Class::Terminal);
+        for (i, d) in m.days.iter().enumerate() {
+            let x = i as f64;
+            chart
+                .draw_series([
+                    Rectangle::new(
+                        [(x + 0.12, 0.0), (x + 0.48, d.previous.failures as f64)],
+                        previous.filled(),
+                    ),
+                    Rectangle::new(
+                        [(x + 0.52, 0.0), (x + 0.88, d.current.failures as f64)],
+                        current.filled(),
+                    ),
+                ])
+                .map_err(err)?;
+        }
+        // A legend drawn by hand: plotters' legend needs a series per entry.
+        for (k, (name, colour)) in [(w.previous_week, previous), (w.this_week, current)]
+            .into_iter()
+            .enumerate()
+        {
+            let y = max * (0.95 - 0.08 * k as f64);
+            let x = m.days.len() as f64 * 0.80;
+            chart
+                .draw_series([Rectangle::new(
+                    [(x, y - max * 0.04), (x + 0.12, y)],
+                    colour.filled(),
+                )])
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    name.to_string(),
+                    (x + 0.18, y),
+                    label_style(),
+                )))
+                .map_err(err)?;
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(s.into_bytes())
 }

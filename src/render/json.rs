@@ -31,7 +31,7 @@ struct Summary<'a> {
     reject_reasons: &'a [(String, u64)],
 }
 
-fn to_bytes(v: &impl Serialize) -> Result<Vec<u8>> {
+pub fn to_bytes(v: &impl Serialize) -> Result<Vec<u8>> {
     let mut b = serde_json::to_vec_pretty(v).map_err(|e| Error::internal("json", e))?;
     b.push(b'\n');
     Ok(b)

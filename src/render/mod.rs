@@ -5,6 +5,7 @@
 pub mod charts;
 pub mod codes;
 pub mod csv;
+pub mod export;
 pub mod html;
 pub mod json;
 pub mod markdown;
@@ -25,8 +26,11 @@ use json::OutputFile;
 pub fn outputs(r: &Report, png: bool) -> Result<Vec<(String, Vec<u8>)>> {
     let charts = charts::all_svg(r)?;
     let mut files = vec![
-        ("report.html".to_string(), html::render(r, &charts)),
-        ("report.md".to_string(), markdown::render(r)),
+        (
+            "report.html".to_string(),
+            html::render(&r.document, &charts),
+        ),
+        ("report.md".to_string(), markdown::render(&r.document)),
         ("summary.json".to_string(), json::summary(r)?),
         ("csv/by_terminal.csv".to_string(), csv::by_terminal(r)?),
         ("csv/by_period.csv".to_string(), csv::by_period(r)?),
@@ -36,6 +40,7 @@ pub fn outputs(r: &Report, png: bool) -> Result<Vec<(String, Vec<u8>)>> {
             "csv/flagged_terminals.csv".to_string(),
             csv::flagged_terminals(r)?,
         ),
+        ("csv/EXPORT.md".to_string(), export::render(r)),
     ];
     files.extend(charts.into_iter().map(|(n, b)| (format!("charts/{n}"), b)));
     if png {

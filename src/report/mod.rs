@@ -3,6 +3,12 @@
 //! their local-time formatting and their plain-language sentences, so no two formats can
 //! tell a different story.
 
+pub mod analyze_doc;
+pub mod doc;
+pub mod rows;
+pub mod terminals;
+pub mod weekly;
+
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -52,7 +58,23 @@ pub struct Report {
     pub totals: InputSummary,
     /// Terminal × day cells for the heatmap (worst terminals first).
     pub heatmap: Heatmap,
+    /// The judged terminals with the highest terminal-error rate, worst first, for the
+    /// worst-terminals chart: `insufficient_data` terminals are left out (a 4-transaction
+    /// terminal with a 0–85% interval says nothing).
+    pub worst_terminals: Vec<TerminalLine>,
+    /// The most frequent failure codes, for the top-codes chart.
+    pub chart_codes: Vec<CodeLine>,
+    /// Chart titles and labels in the report language.
+    pub chart_words: crate::words::ChartWords,
+    /// What report.html and report.md show.
+    #[serde(skip)]
+    pub document: doc::Document,
 }
+
+/// Bars in the worst-terminals chart.
+pub const WORST_TERMINALS_CHARTED: usize = 15;
+/// Bars in the top-codes chart.
+pub const CODES_CHARTED: usize = 12;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Headline {
@@ -200,13 +222,7 @@ pub fn build(
         catalog
             .lookup(code)
             .map(|e| e.text(zh).meaning.clone())
-            .unwrap_or_else(|| {
-                if zh {
-                    "目录中没有此应答码".into()
-                } else {
-                    "not in the code catalog".into()
-                }
-            })
+            .unwrap_or_else(|| crate::words::not_in_catalog(zh).to_string())
     };
 
     let classes = Class::ALL
@@ -278,48 +294,19 @@ pub fn build(
         .flagged
         .iter()
         .map(|f| {
-            let top: Vec<String> = f.top_codes.iter().map(|(c, n)| format!("{c}:{n}")).collect();
-            let named: Vec<String> = f
+            let top: Vec<String> = f
+                .top_codes
+                .iter()
+                .map(|(c, n)| format!("{c}:{n}"))
+                .collect();
+            let named: Vec<(String, String)> = f
                 .top_codes
                 .iter()
                 .take(2)
-                .map(|(c, _)| {
-                    if zh {
-                        format!("{c}「{}」", meaning(c))
-                    } else {
-                        format!("{c} \"{}\"", meaning(c))
-                    }
-                })
+                .map(|(c, _)| (c.clone(), meaning(c)))
                 .collect();
             let since = label(f.first_bad_period, Bucket::Day, tz);
-            let changed = f.rate_after > f.rate_before;
-            let reason = if zh {
-                format!(
-                    "终端类错误占交易的 {:.2}%（{} 笔中 {} 笔），全部终端的基线为 {:.2}%（{:.0} 倍）；主要是 {}；{}。",
-                    f.terminal_fault_rate * 100.0,
-                    f.transactions,
-                    f.terminal_faults,
-                    f.baseline_rate * 100.0,
-                    f.terminal_fault_rate / f.baseline_rate.max(1e-12),
-                    named.join("、"),
-                    if changed { format!("自 {since} 起变差（之前 {:.2}%，之后 {:.2}%）", f.rate_before * 100.0, f.rate_after * 100.0) } else { format!("自有数据的第一天 {since} 起即如此") }
-                )
-            } else {
-                format!(
-                    "Terminal-side errors on {:.2}% of transactions ({} of {}), {:.0}x the fleet baseline of {:.2}%; mostly {}; {}.",
-                    f.terminal_fault_rate * 100.0,
-                    f.terminal_faults,
-                    f.transactions,
-                    f.terminal_fault_rate / f.baseline_rate.max(1e-12),
-                    f.baseline_rate * 100.0,
-                    named.join(" and "),
-                    if changed {
-                        format!("bad since {since} ({:.2}% before, {:.2}% after)", f.rate_before * 100.0, f.rate_after * 100.0)
-                    } else {
-                        format!("bad from the first day of data ({since})")
-                    }
-                )
-            };
+            let reason = crate::words::flag_reason(f, &named, &since, zh);
             FlagLine {
                 terminal_id: f.terminal_id.clone(),
                 merchant_id: f.merchant_id.clone(),
@@ -399,7 +386,7 @@ pub fn build(
         .map(|c| (c.code.clone(), c.transactions))
         .collect();
 
-    Report {
+    let mut report = Report {
         tool: "poslens",
         version: env!("CARGO_PKG_VERSION"),
         generated_at,
@@ -450,7 +437,44 @@ pub fn build(
         inputs: ingest.inputs.clone(),
         totals,
         heatmap: heatmap(a, tz),
-    }
+        worst_terminals: Vec::new(),
+        chart_codes: Vec::new(),
+        chart_words: crate::words::ChartWords::new(lang),
+        document: doc::Document {
+            lang,
+            title: String::new(),
+            subtitle: String::new(),
+            cards: Vec::new(),
+            sections: Vec::new(),
+        },
+    };
+    report.worst_terminals = worst_terminals(&report.terminals);
+    report.chart_codes = report
+        .codes
+        .iter()
+        .filter(|c| c.class != Class::Approved)
+        .take(CODES_CHARTED)
+        .cloned()
+        .collect();
+    report.document = analyze_doc::document(&report);
+    report
+}
+
+/// Judged terminals, highest terminal-error rate first (ties by id).
+fn worst_terminals(terminals: &[TerminalLine]) -> Vec<TerminalLine> {
+    let mut v: Vec<&TerminalLine> = terminals
+        .iter()
+        .filter(|t| t.status != Status::InsufficientData)
+        .collect();
+    v.sort_by(|a, b| {
+        b.terminal_fault_rate
+            .total_cmp(&a.terminal_fault_rate)
+            .then(a.terminal_id.cmp(&b.terminal_id))
+    });
+    v.into_iter()
+        .take(WORST_TERMINALS_CHARTED)
+        .cloned()
+        .collect()
 }
 
 /// The heatmap shows flagged terminals first, then the worst others, at most 25 rows.

@@ -1,0 +1,382 @@
+//! The rows of the CSV exports, one serde struct per file: the field order is the column
+//! order and the field names are SPEC's column names, so a column is added, renamed or moved
+//! here and nowhere else. Each file's column descriptions sit beside its struct; they are
+//! what `csv/EXPORT.md` prints, and a test checks that every column has exactly one.
+//!
+//! Cell types carry the formatting the exports promise: [`Safe`] neutralises text a
+//! spreadsheet would run as a formula, [`Rate`] writes six decimals (byte-stable files),
+//! [`Sci`] writes p-values in scientific notation.
+
+use serde::{Serialize, Serializer};
+
+use crate::analyze::Status;
+use crate::classify::Class;
+
+use super::Report;
+
+/// A text cell, neutralised against CSV/formula injection (OWASP): cells starting with
+/// `= + - @`, tab or CR get a leading `'`.
+#[derive(Debug, Clone, Default)]
+pub struct Safe(pub String);
+
+pub fn safe_text(s: &str) -> String {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
+        _ => s.to_string(),
+    }
+}
+
+impl Serialize for Safe {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&safe_text(&self.0))
+    }
+}
+
+/// A rate in [0, 1] with six decimals.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rate(pub f64);
+
+impl Serialize for Rate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{:.6}", self.0))
+    }
+}
+
+/// A p-value, `5.871e-276`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sci(pub f64);
+
+impl Serialize for Sci {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{:.3e}", self.0))
+    }
+}
+
+fn safe(s: &str) -> Safe {
+    Safe(s.to_string())
+}
+
+/// `csv/by_terminal.csv`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ByTerminal {
+    pub terminal_id: Safe,
+    pub merchant_id: Safe,
+    pub transactions: u64,
+    pub approved: u64,
+    pub declined: u64,
+    pub fraud: u64,
+    pub network: u64,
+    pub terminal: u64,
+    pub unknown: u64,
+    pub failure_rate: Rate,
+    pub terminal_fault_rate: Rate,
+    pub fault_ci_low: Rate,
+    pub fault_ci_high: Rate,
+    pub status: Status,
+}
+
+/// `csv/by_period.csv`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ByPeriod {
+    pub period_start: String,
+    pub transactions: u64,
+    pub approved: u64,
+    pub declined: u64,
+    pub fraud: u64,
+    pub network: u64,
+    pub terminal: u64,
+    pub unknown: u64,
+    pub failure_rate: Rate,
+}
+
+/// `csv/by_code.csv`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ByCode {
+    pub response_code: Safe,
+    pub class: Class,
+    pub meaning: Safe,
+    pub transactions: u64,
+    pub share: Rate,
+}
+
+/// `csv/by_merchant.csv`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ByMerchant {
+    pub merchant_id: Safe,
+    pub merchant_name: Safe,
+    pub terminals: u64,
+    pub transactions: u64,
+    pub approved: u64,
+    pub declined: u64,
+    pub fraud: u64,
+    pub network: u64,
+    pub terminal: u64,
+    pub unknown: u64,
+    pub failure_rate: Rate,
+}
+
+/// `csv/flagged_terminals.csv`, and `poslens terminals --format csv`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FlaggedTerminal {
+    pub terminal_id: Safe,
+    pub merchant_id: Safe,
+    pub transactions: u64,
+    pub terminal_faults: u64,
+    pub terminal_fault_rate: Rate,
+    pub baseline_rate: Rate,
+    pub p_value: Sci,
+    pub first_bad_period: String,
+    pub top_codes: Safe,
+    pub reason: Safe,
+}
+
+const COUNTS: [(&str, &str); 7] = [
+    ("transactions", "transactions (response messages) counted, intermediate messages such as `09` excluded"),
+    ("approved", "transactions whose response code is in class `approved`"),
+    ("declined", "class `declined`: the issuer refused for the cardholder's account (funds, expiry, PIN, limits)"),
+    ("fraud", "class `fraud`: suspected fraud, lost/stolen, pick-up"),
+    ("network", "class `network`: issuer or switch unavailable, timeouts, upstream malfunction"),
+    ("terminal", "class `terminal`: caused at the terminal, merchant set-up or acquirer side"),
+    ("unknown", "codes not in the active catalog"),
+];
+
+/// Every export with its row count's meaning and its columns, described: the source of
+/// `csv/EXPORT.md`.
+pub struct FileDoc {
+    pub file: &'static str,
+    pub rows: &'static str,
+    pub columns: Vec<(&'static str, &'static str)>,
+}
+
+pub fn docs() -> Vec<FileDoc> {
+    let with_counts = |before: &[(&'static str, &'static str)],
+                       after: &[(&'static str, &'static str)]| {
+        let mut v = before.to_vec();
+        v.extend(COUNTS);
+        v.extend_from_slice(after);
+        v
+    };
+    vec![
+        FileDoc {
+            file: "by_terminal.csv",
+            rows: "one row per terminal id, sorted by terminal id; `(none)` (responses without a terminal id) is not a terminal and is left out",
+            columns: with_counts(
+                &[
+                    ("terminal_id", "terminal id as logged (field 41)"),
+                    ("merchant_id", "the merchant with most of the terminal's transactions"),
+                ],
+                &[
+                    ("failure_rate", "(transactions - approved) / transactions"),
+                    ("terminal_fault_rate", "terminal / transactions"),
+                    ("fault_ci_low", "lower end of the Wilson 95% interval of terminal_fault_rate"),
+                    ("fault_ci_high", "upper end of the Wilson 95% interval of terminal_fault_rate"),
+                    ("status", "`flagged` (terminal-class rate significantly above the fleet baseline, see flagged_terminals.csv), `ok`, or `insufficient_data` (fewer transactions than --min-volume: not judged)"),
+                ],
+            ),
+        },
+        FileDoc {
+            file: "by_period.csv",
+            rows: "one row per period (--bucket), zero-filled from the first to the last period with data",
+            columns: with_counts(
+                &[("period_start", "start of the period, RFC 3339 in the report time zone")],
+                &[("failure_rate", "(transactions - approved) / transactions")],
+            ),
+        },
+        FileDoc {
+            file: "by_code.csv",
+            rows: "one row per response code, most frequent first (ties by code)",
+            columns: vec![
+                ("response_code", "the response code (field 39) as text: `05` is not `5`"),
+                ("class", "its class under the active catalog profile"),
+                ("meaning", "short meaning from the catalog, in the report language (--lang)"),
+                ("transactions", "transactions with this code"),
+                ("share", "transactions / all transactions"),
+            ],
+        },
+        FileDoc {
+            file: "by_merchant.csv",
+            rows: "one row per merchant id, sorted by merchant id",
+            columns: with_counts(
+                &[
+                    ("merchant_id", "merchant id as logged (field 42); empty when the logs carry none"),
+                    ("merchant_name", "the most used spelling of the merchant's name"),
+                    ("terminals", "distinct terminal ids seen at this merchant"),
+                ],
+                &[("failure_rate", "(transactions - approved) / transactions")],
+            ),
+        },
+        FileDoc {
+            file: "flagged_terminals.csv",
+            rows: "one row per terminal with status `flagged` in by_terminal.csv",
+            columns: vec![
+                ("terminal_id", "terminal id"),
+                ("merchant_id", "its main merchant"),
+                ("transactions", "its transactions (as in by_terminal.csv)"),
+                ("terminal_faults", "its terminal-class failures (column `terminal` of by_terminal.csv)"),
+                ("terminal_fault_rate", "terminal_faults / transactions"),
+                ("baseline_rate", "the fleet's terminal-class rate the terminal was tested against"),
+                ("p_value", "one-sided exact binomial test of terminal_faults against baseline_rate (Benjamini-Hochberg across terminals decides the flag)"),
+                ("first_bad_period", "start of the first day the terminal looked bad (change point), RFC 3339"),
+                ("top_codes", "its terminal-class codes with counts, most frequent first: `9997:40;30:8`"),
+                ("reason", "the evidence in one sentence"),
+            ],
+        },
+    ]
+}
+
+fn counts(c: &crate::analyze::ClassCounts) -> [u64; 7] {
+    [
+        c.transactions,
+        c.get(Class::Approved),
+        c.get(Class::Declined),
+        c.get(Class::Fraud),
+        c.get(Class::Network),
+        c.get(Class::Terminal),
+        c.get(Class::Unknown),
+    ]
+}
+
+pub fn by_terminal(r: &Report) -> Vec<ByTerminal> {
+    r.terminals
+        .iter()
+        .map(|t| {
+            let [transactions, approved, declined, fraud, network, terminal, unknown] =
+                counts(&t.counts);
+            ByTerminal {
+                terminal_id: safe(&t.terminal_id),
+                merchant_id: safe(&t.merchant_id),
+                transactions,
+                approved,
+                declined,
+                fraud,
+                network,
+                terminal,
+                unknown,
+                failure_rate: Rate(t.failure_rate),
+                terminal_fault_rate: Rate(t.terminal_fault_rate),
+                fault_ci_low: Rate(t.fault_ci_low),
+                fault_ci_high: Rate(t.fault_ci_high),
+                status: t.status,
+            }
+        })
+        .collect()
+}
+
+pub fn by_period(r: &Report) -> Vec<ByPeriod> {
+    r.periods
+        .iter()
+        .map(|p| {
+            let [transactions, approved, declined, fraud, network, terminal, unknown] =
+                counts(&p.counts);
+            ByPeriod {
+                period_start: p.period_start.clone(),
+                transactions,
+                approved,
+                declined,
+                fraud,
+                network,
+                terminal,
+                unknown,
+                failure_rate: Rate(p.failure_rate),
+            }
+        })
+        .collect()
+}
+
+pub fn by_code(r: &Report) -> Vec<ByCode> {
+    r.codes
+        .iter()
+        .map(|c| ByCode {
+            response_code: safe(&c.response_code),
+            class: c.class,
+            meaning: safe(&c.meaning),
+            transactions: c.transactions,
+            share: Rate(c.share),
+        })
+        .collect()
+}
+
+pub fn by_merchant(r: &Report) -> Vec<ByMerchant> {
+    r.merchants
+        .iter()
+        .map(|m| {
+            let [transactions, approved, declined, fraud, network, terminal, unknown] =
+                counts(&m.counts);
+            ByMerchant {
+                merchant_id: safe(&m.merchant_id),
+                merchant_name: safe(&m.merchant_name),
+                terminals: m.terminals,
+                transactions,
+                approved,
+                declined,
+                fraud,
+                network,
+                terminal,
+                unknown,
+                failure_rate: Rate(m.failure_rate),
+            }
+        })
+        .collect()
+}
+
+pub fn flagged_terminal(f: &super::FlagLine) -> FlaggedTerminal {
+    FlaggedTerminal {
+        terminal_id: safe(&f.terminal_id),
+        merchant_id: safe(&f.merchant_id),
+        transactions: f.transactions,
+        terminal_faults: f.terminal_faults,
+        terminal_fault_rate: Rate(f.terminal_fault_rate),
+        baseline_rate: Rate(f.baseline_rate),
+        p_value: Sci(f.p_value),
+        first_bad_period: f.first_bad_period.clone(),
+        top_codes: safe(&f.top_codes),
+        reason: safe(&f.reason),
+    }
+}
+
+pub fn flagged_terminals(r: &Report) -> Vec<FlaggedTerminal> {
+    r.flagged.iter().map(flagged_terminal).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The header a row struct writes (from a default row).
+    fn header<T: Serialize + Default>() -> Vec<String> {
+        let bytes = crate::render::csv::write_rows::<T>(&[]).unwrap();
+        String::from_utf8(bytes)
+            .unwrap()
+            .trim_end()
+            .split(',')
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn every_column_is_described_once_in_export_md() {
+        let headers = [
+            ("by_terminal.csv", header::<ByTerminal>()),
+            ("by_period.csv", header::<ByPeriod>()),
+            ("by_code.csv", header::<ByCode>()),
+            ("by_merchant.csv", header::<ByMerchant>()),
+            ("flagged_terminals.csv", header::<FlaggedTerminal>()),
+        ];
+        let docs = docs();
+        assert_eq!(docs.len(), headers.len());
+        for (file, cols) in headers {
+            let d = docs.iter().find(|d| d.file == file).expect(file);
+            let described: Vec<String> = d.columns.iter().map(|c| c.0.to_string()).collect();
+            assert_eq!(described, cols, "{file}");
+        }
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        assert_eq!(safe_text("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(safe_text("+1"), "'+1");
+        assert_eq!(safe_text("@SUM"), "'@SUM");
+        assert_eq!(safe_text("\tx"), "'\tx");
+        assert_eq!(safe_text("Shop"), "Shop");
+    }
+}
