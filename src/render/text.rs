@@ -535,6 +535,20 @@ pub fn validation(o: &crate::ingest::IngestOutcome) -> String {
             t.amounts_invalid
         );
     }
+    if t.codes_with_text > 0 {
+        let _ = writeln!(
+            s,
+            "response codes given with their text, code taken, text dropped (05-Do not honour → 05): {}",
+            t.codes_with_text
+        );
+    }
+    if t.amounts_negative > 0 {
+        let _ = writeln!(
+            s,
+            "refunds (negative amounts): counted as transactions, kept out of amount sums: {}",
+            t.amounts_negative
+        );
+    }
     let reasons = o.reasons();
     if !reasons.is_empty() {
         let _ = writeln!(s, "\nrejected rows by reason:");
