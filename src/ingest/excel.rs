@@ -93,7 +93,19 @@ pub fn read(
     let first_row = range.start().map_or(0, |(r, _)| r as u64);
     let rows: Vec<&[Data]> = range.rows().collect();
 
-    let (header_at, columns) = find_header(&rows, path, mapping, &name)?;
+    let (header_at, columns) = find_header(&rows, path, mapping, &name).map_err(|e| match e {
+        // The first sheet of a portal workbook is often a summary: say where else to look.
+        Error::BadInput { path, reason } if sheet.is_none() && names.len() > 1 => {
+            Error::BadInput {
+                path,
+                reason: format!(
+                    "{reason}; this is the first sheet ({name:?}) of {}: pick another with --sheet NAME",
+                    quoted(&names)
+                ),
+            }
+        }
+        other => other,
+    })?;
     let roles = roles(&columns, &rows[header_at + 1..]);
     let pan_col = columns.iter().position(|c| *c == Some(Field::Pan));
     for (i, row) in rows.iter().enumerate().skip(header_at + 1) {
