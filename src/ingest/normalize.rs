@@ -26,7 +26,7 @@ pub fn parse_timestamp(raw: &str, tz: Tz) -> Result<i64, String> {
                 .parse::<i64>()
                 .map(|ms| ms.div_euclid(1000))
                 .map_err(|e| e.to_string()),
-            _ => Err(format!("unparseable timestamp {s:?}")),
+            _ => Err(unparseable(s)),
         };
     }
     // The common shapes, parsed by hand: chrono's format-driven parser costs about a
@@ -61,10 +61,17 @@ pub fn parse_timestamp(raw: &str, tz: Tz) -> Result<i64, String> {
             return local_to_utc(n, tz, s);
         }
     }
-    if NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() {
-        return Err(format!("timestamp {s:?} has a date but no time"));
+    Err(unparseable(s))
+}
+
+/// Why `s` is not a timestamp: a date alone (any shape [`parse_date_time`] reads) is named
+/// as such, since the fix differs (a time column to add or map).
+fn unparseable(s: &str) -> String {
+    if date_part(s).is_some_and(|_| !s.contains([' ', 'T'])) {
+        format!("timestamp {s:?} has a date but no time")
+    } else {
+        format!("unparseable timestamp {s:?}")
     }
-    Err(format!("unparseable timestamp {s:?}"))
 }
 
 /// Combine a transaction date column and a time column (issue 11) into epoch seconds.
