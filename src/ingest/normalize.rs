@@ -64,11 +64,13 @@ pub fn parse_timestamp(raw: &str, tz: Tz) -> Result<i64, String> {
     Err(unparseable(s))
 }
 
-/// Why `s` is not a timestamp: a date alone (any shape [`parse_date_time`] reads) is named
-/// as such, since the fix differs (a time column to add or map).
+/// Why `s` is not a timestamp: a date alone or a time alone (any shape [`parse_date_time`]
+/// reads) is named as such, since the fix differs (a column to add or map).
 fn unparseable(s: &str) -> String {
     if date_part(s).is_some_and(|_| !s.contains([' ', 'T'])) {
         format!("timestamp {s:?} has a date but no time")
+    } else if time_of_day(s).is_some() && !s.bytes().all(|b| b.is_ascii_digit()) {
+        format!("timestamp {s:?} has a time but no date (map the date column with --map date=YourHeader)")
     } else {
         format!("unparseable timestamp {s:?}")
     }
@@ -718,6 +720,12 @@ mod tests {
         assert!(parse_timestamp("2026-11-09", tz)
             .unwrap_err()
             .contains("no time"));
+        assert!(parse_timestamp("2026/11/09", tz)
+            .unwrap_err()
+            .contains("no time"));
+        assert!(parse_timestamp("14:30:05", tz)
+            .unwrap_err()
+            .contains("has a time but no date"));
     }
 
     #[test]
