@@ -341,7 +341,7 @@ fn luhn_valid_pans_never_reach_any_output() {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     ];
     texts.push(String::from_utf8_lossy(&v.stdout).into_owned());
-    for entry in walk(&out_dir) {
+    for entry in common::files_under(&out_dir) {
         texts.push(String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned());
     }
     for t in &texts {
@@ -374,19 +374,6 @@ fn luhn_valid_pans_never_reach_any_output() {
         err.contains("missing required column") && !err.contains(pans[0]),
         "{err}"
     );
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]
