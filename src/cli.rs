@@ -157,6 +157,10 @@ pub struct InputArgs {
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
 
+    /// Excel inputs: the sheet to read (default: the first sheet).
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+
     /// Treat any rejected row as an error (exit status 1).
     #[arg(long)]
     pub strict: bool,
@@ -312,6 +316,10 @@ pub enum FormatArg {
     Jsonl,
     Jpos,
     Parquet,
+    /// Excel 2007+ workbook (`.xlsx`, `.xlsm`).
+    Xlsx,
+    /// Excel 97–2003 workbook (`.xls`).
+    Xls,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -23,6 +23,10 @@ pub enum Format {
     Jsonl,
     Jpos,
     Parquet,
+    /// Excel 2007+ workbook.
+    Xlsx,
+    /// Excel 97–2003 workbook.
+    Xls,
     /// A cube saved by `analyze --save-cube`.
     Cube,
 }
@@ -58,6 +62,8 @@ pub struct IngestConfig {
     pub mapping: Mapping,
     /// Forced format; None = detect per file.
     pub format: Option<Format>,
+    /// The sheet of Excel inputs to read; None = the first.
+    pub sheet: Option<String>,
     /// Any rejected row makes the run fail.
     pub strict: bool,
     /// Analysis window, epoch seconds, `[since, until)`.
@@ -103,6 +109,7 @@ struct FileConfig {
     codes: Option<PathBuf>,
     encoding: Option<String>,
     format: Option<String>,
+    sheet: Option<String>,
     strict: Option<bool>,
     png: Option<bool>,
     lang: Option<String>,
@@ -165,9 +172,11 @@ fn parse_format(s: &str) -> Result<Format> {
         "jsonl" => Format::Jsonl,
         "jpos" => Format::Jpos,
         "parquet" => Format::Parquet,
+        "xlsx" => Format::Xlsx,
+        "xls" => Format::Xls,
         _ => {
             return Err(Error::Usage(format!(
-                "unknown format {s:?}: use csv, tsv, jsonl, jpos or parquet"
+                "unknown format {s:?}: use csv, tsv, jsonl, jpos, parquet, xlsx or xls"
             )))
         }
     })
@@ -180,6 +189,8 @@ fn format_from_arg(f: FormatArg) -> Format {
         FormatArg::Jsonl => Format::Jsonl,
         FormatArg::Jpos => Format::Jpos,
         FormatArg::Parquet => Format::Parquet,
+        FormatArg::Xlsx => Format::Xlsx,
+        FormatArg::Xls => Format::Xls,
     }
 }
 
@@ -262,6 +273,10 @@ impl IngestConfig {
         if let Some(f) = format {
             options.insert("format".into(), format!("{f:?}").to_lowercase());
         }
+        let sheet = args.sheet.clone().or(file.sheet.clone());
+        if let Some(name) = &sheet {
+            options.insert("sheet".into(), name.clone());
+        }
         let strict = args.strict || file.strict.unwrap_or(false);
         options.insert("strict".into(), strict.to_string());
 
@@ -290,6 +305,7 @@ impl IngestConfig {
             encoding,
             mapping,
             format,
+            sheet,
             strict,
             since,
             until,

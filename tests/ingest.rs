@@ -21,44 +21,57 @@ fn rejects(out: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The same 22 transactions as canonical CSV, a GBK ';' gzip export with Chinese alias headers
-/// and naive local times, JSON Lines, and a jPOS XML log give identical by_terminal.csv.
+/// The same 22 transactions in every shape poslens reads give identical `by_terminal.csv`,
+/// `by_period.csv`, `by_code.csv` and `by_merchant.csv`, and the same amount sum: canonical
+/// CSV, a GBK ';' gzip export with Chinese alias headers and naive local times, JSON Lines, a
+/// jPOS XML log, and (issue 11) split date and time columns with codes carrying their text
+/// and amounts with currency signs, the Chinese `交易日期` + `交易时间` form, a ';' export with
+/// decimal commas, a Chinese and an English portal workbook (.xlsx) and an old .xls.
 #[test]
-fn four_shapes_of_the_same_transactions_agree() {
-    let shapes = [
-        "canonical.csv",
-        "export_gbk.csv.gz",
-        "transactions.jsonl",
-        "host.xml",
+fn every_shape_of_the_same_transactions_agrees() {
+    // (file, extra options, rows rejected: the workbooks' totals rows)
+    let shapes: [(&str, &[&str], u64); 10] = [
+        ("canonical.csv", &[], 0),
+        ("export_gbk.csv.gz", &["--encoding", "gbk"], 0),
+        ("transactions.jsonl", &[], 0),
+        ("host.xml", &[], 0),
+        ("split_date_time.csv", &[], 0),
+        ("cn_split.csv", &[], 0),
+        ("european.csv", &[], 0),
+        ("portal_zh.xlsx", &[], 1),
+        ("portal_en.xlsx", &["--sheet", "Transactions"], 1),
+        ("portal.xls", &[], 1),
     ];
     let mut outputs = Vec::new();
-    for shape in shapes {
+    for (shape, more, rejected) in shapes {
         let dir = tempfile::tempdir().unwrap();
         let mut extra = vec!["--tz", "Asia/Shanghai"];
-        if shape.contains("gbk") {
-            extra.extend(["--encoding", "gbk"]);
-        }
+        extra.extend(more);
         analyze(&[fixture(&format!("equiv/{shape}"))], dir.path(), &extra);
         let t = manifest_totals(dir.path());
         assert_eq!(
             (t["rows_accepted"], t["rows_rejected"], t["rows_duplicate"]),
-            (22, 0, 0),
+            (22, rejected, 0),
             "{shape}"
         );
+        assert_eq!(t["rows_read"], 22 + rejected, "{shape}");
+        let read = |f: &str| std::fs::read_to_string(dir.path().join("csv").join(f)).unwrap();
+        let summary = common::json(&dir.path().join("summary.json"));
         outputs.push((
             shape,
-            std::fs::read_to_string(dir.path().join("csv/by_terminal.csv")).unwrap(),
-            std::fs::read_to_string(dir.path().join("csv/by_period.csv")).unwrap(),
-            std::fs::read_to_string(dir.path().join("csv/by_merchant.csv")).unwrap(),
+            read("by_terminal.csv"),
+            read("by_period.csv"),
+            read("by_merchant.csv"),
+            read("by_code.csv"),
+            summary["headline"]["amount_minor"].as_i64().unwrap(),
         ));
     }
+    let first = &outputs[0];
     for o in &outputs[1..] {
-        assert_eq!(
-            o.1, outputs[0].1,
-            "by_terminal: {} vs {}",
-            o.0, outputs[0].0
-        );
-        assert_eq!(o.2, outputs[0].2, "by_period: {} vs {}", o.0, outputs[0].0);
+        assert_eq!(o.1, first.1, "by_terminal: {} vs {}", o.0, first.0);
+        assert_eq!(o.2, first.2, "by_period: {} vs {}", o.0, first.0);
+        assert_eq!(o.4, first.4, "by_code: {} vs {}", o.0, first.0);
+        assert_eq!(o.5, first.5, "amount sum: {} vs {}", o.0, first.0);
         // A jPOS host log carries no merchant name (field 43 is not read), so for it the
         // name column is left out of the comparison.
         let without_names = |s: &str| -> Vec<Vec<String>> {
@@ -73,22 +86,17 @@ fn four_shapes_of_the_same_transactions_agree() {
         if o.0 == "host.xml" {
             assert_eq!(
                 without_names(&o.3),
-                without_names(&outputs[0].3),
+                without_names(&first.3),
                 "by_merchant: host.xml"
             );
         } else {
-            assert_eq!(
-                o.3, outputs[0].3,
-                "by_merchant: {} vs {}",
-                o.0, outputs[0].0
-            );
+            assert_eq!(o.3, first.3, "by_merchant: {} vs {}", o.0, first.0);
         }
     }
-    assert!(outputs[0].3.contains("王记超市"));
-    assert!(
-        outputs[0].2.starts_with("period_start,")
-            && outputs[0].2.contains("2026-11-09T00:00:00+08:00")
-    );
+    assert!(first.3.contains("王记超市"));
+    assert!(first.2.starts_with("period_start,") && first.2.contains("2026-11-09T00:00:00+08:00"));
+    // 12.50 + 0.37 per row over 22 rows: the amounts were all read, in every shape.
+    assert_eq!(first.5, (0..22).map(|i| 1250 + 37 * i).sum::<i64>());
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
@@ -333,7 +341,7 @@ fn luhn_valid_pans_never_reach_any_output() {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     ];
     texts.push(String::from_utf8_lossy(&v.stdout).into_owned());
-    for entry in walk(&out_dir) {
+    for entry in common::files_under(&out_dir) {
         texts.push(String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned());
     }
     for t in &texts {
@@ -366,19 +374,6 @@ fn luhn_valid_pans_never_reach_any_output() {
         err.contains("missing required column") && !err.contains(pans[0]),
         "{err}"
     );
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

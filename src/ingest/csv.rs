@@ -412,7 +412,11 @@ pub fn row_excerpt<'r>(
 
 /// A file without a required field cannot be read at all: say which field is missing, what
 /// headers were found, and how to map one.
-fn check_required(path: &Path, headers: &[String], columns: &[Option<Field>]) -> Result<()> {
+pub(crate) fn check_required(
+    path: &Path,
+    headers: &[String],
+    columns: &[Option<Field>],
+) -> Result<()> {
     let missing: Vec<&str> = Field::REQUIRED
         .iter()
         .filter(|f| !columns.contains(&Some(**f)))

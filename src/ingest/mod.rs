@@ -12,6 +12,7 @@
 
 pub mod csv;
 pub mod decode;
+pub mod excel;
 pub mod jpos;
 pub mod jsonl;
 #[cfg(test)]
@@ -33,7 +34,7 @@ use crate::cube::{Cube, CubeBuilder};
 use crate::error::{Error, Result};
 use decode::{Hashing, Transcoder};
 use normalize::{
-    currency_exponent, excerpt_of, mask_pan, normalize_code_ref, parse_amount, parse_timestamp,
+    excerpt_of, mask_pan, normalize_code_ref, parse_amount, parse_date_time, parse_timestamp,
     scrub_pans,
 };
 use schema::{Field, FieldSource, Item};
@@ -70,6 +71,12 @@ pub struct InputSummary {
     pub codes_padded: u64,
     /// Accepted rows whose amount could not be read (counted without an amount).
     pub amounts_invalid: u64,
+    /// Response codes that came with their text (`05-Do not honour`): the code was taken,
+    /// the text dropped.
+    pub codes_with_text: u64,
+    /// Accepted rows with a negative amount (refunds): counted as transactions, their
+    /// amount kept out of the amount sums.
+    pub amounts_negative: u64,
 }
 
 pub use rejects::{Reject, RejectLog};
@@ -95,6 +102,8 @@ impl IngestOutcome {
             t.events_skipped += i.events_skipped;
             t.codes_padded += i.codes_padded;
             t.amounts_invalid += i.amounts_invalid;
+            t.codes_with_text += i.codes_with_text;
+            t.amounts_negative += i.amounts_negative;
         }
         t
     }
@@ -107,7 +116,8 @@ impl IngestOutcome {
 
 /// Extensions picked up when walking a directory (after an optional `.gz`).
 const DATA_EXTENSIONS: &[&str] = &[
-    "csv", "tsv", "tab", "txt", "jsonl", "ndjson", "json", "xml", "log", "parquet",
+    "csv", "tsv", "tab", "txt", "jsonl", "ndjson", "json", "xml", "log", "parquet", "xlsx", "xlsm",
+    "xls",
 ];
 
 /// Expand inputs: files as given, directories walked recursively in sorted order (hidden
@@ -156,6 +166,10 @@ fn is_data_file(p: &Path) -> bool {
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
+    // `~$book.xlsx` is the lock file Excel leaves beside an open workbook, not data.
+    if name.starts_with("~$") {
+        return false;
+    }
     let name = name.strip_suffix(".gz").unwrap_or(&name);
     name.rsplit_once('.')
         .is_some_and(|(_, ext)| DATA_EXTENSIONS.contains(&ext))
@@ -165,6 +179,12 @@ fn is_data_file(p: &Path) -> bool {
 fn detect_format(path: &Path, head: &[u8]) -> Format {
     if head.starts_with(b"PAR1") {
         return Format::Parquet;
+    }
+    // Excel by name before the content sniff below: portals hand out `.xls` files that are
+    // really HTML (`<table>`), and those must reach the Excel reader to be named as such,
+    // not be read as a jPOS log.
+    if let Some(f) = excel::detect(path, head) {
+        return f;
     }
     let body = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
@@ -199,6 +219,7 @@ pub fn ingest(cfg: &IngestConfig, build_cube: bool) -> Result<(IngestOutcome, Cu
             cfg,
             dedup: &dedup,
             amount_minor: false,
+            decimal_comma: false,
             build_cube,
         };
         let summary = ingest_file(ctx, path, &mut outcome.rejects, bar.clone(), &mut builders)?;
@@ -245,6 +266,8 @@ struct Counts {
     outside_window: u64,
     codes_padded: u64,
     amounts_invalid: u64,
+    codes_with_text: u64,
+    amounts_negative: u64,
     /// The highest line seen (for the truncated-gzip reject).
     last_line: u64,
 }
@@ -258,6 +281,8 @@ impl Counts {
         self.outside_window += o.outside_window;
         self.codes_padded += o.codes_padded;
         self.amounts_invalid += o.amounts_invalid;
+        self.codes_with_text += o.codes_with_text;
+        self.amounts_negative += o.amounts_negative;
         self.last_line = self.last_line.max(o.last_line);
     }
 
@@ -269,6 +294,8 @@ impl Counts {
         s.rows_outside_window += self.outside_window;
         s.codes_padded += self.codes_padded;
         s.amounts_invalid += self.amounts_invalid;
+        s.codes_with_text += self.codes_with_text;
+        s.amounts_negative += self.amounts_negative;
     }
 }
 
@@ -326,11 +353,13 @@ impl Dedup {
 /// written — terminal, `txn_id`, timestamp text, response code text, amount and currency
 /// text, merchant id and name — so an overlapping re-export (byte-identical rows) is counted
 /// once and two real transactions never collapse. Because the key holds everything the cube
-/// records, which copy of a duplicate is kept cannot change any output.
+/// records, which copy of a duplicate is kept cannot change any output. When the date is in
+/// a column of its own, it is part of the key too (the time alone repeats every day).
 fn dedup_key<F: FieldSource>(f: &F, txn_id: &str) -> u64 {
     use std::hash::BuildHasher;
     let get = |field| f.get(field).unwrap_or("");
-    foldhash::quality::FixedState::with_seed(0x0005_ca1e_d0d0).hash_one((
+    let hasher = foldhash::quality::FixedState::with_seed(0x0005_ca1e_d0d0);
+    let key = (
         get(Field::TerminalId),
         txn_id,
         get(Field::Timestamp),
@@ -339,7 +368,11 @@ fn dedup_key<F: FieldSource>(f: &F, txn_id: &str) -> u64 {
         get(Field::Currency),
         get(Field::MerchantId),
         get(Field::MerchantName),
-    ))
+    );
+    match f.get(Field::Date) {
+        None => hasher.hash_one(key),
+        Some(date) => hasher.hash_one((key, date)),
+    }
 }
 
 /// What every thread needs to judge a row.
@@ -349,6 +382,8 @@ struct Accept<'c> {
     dedup: &'c Dedup,
     /// jPOS amounts are in minor units already.
     amount_minor: bool,
+    /// `12,50` is twelve and a half: the file is `;`-separated (a European export).
+    decimal_comma: bool,
     build_cube: bool,
 }
 
@@ -362,7 +397,7 @@ impl Accept<'_> {
         cube: &mut CubeBuilder,
     ) -> Result<Option<String>> {
         counts.read += 1;
-        let v = match validate(f, self.cfg, self.amount_minor) {
+        let v = match validate(f, self.cfg, self.amount_minor, self.decimal_comma) {
             Ok(v) => v,
             Err(reason) => {
                 counts.rejected += 1;
@@ -378,6 +413,17 @@ impl Accept<'_> {
         counts.accepted += 1;
         counts.codes_padded += v.code_padded as u64;
         counts.amounts_invalid += v.amount_invalid as u64;
+        counts.codes_with_text += v.code_text_dropped as u64;
+        // Refunds are transactions of their type (their code is counted like any other),
+        // but their amount is money going back: it stays out of the amount sums, which are
+        // what was charged.
+        let amount = match v.amount_minor {
+            Some(a) if a < 0 => {
+                counts.amounts_negative += 1;
+                0
+            }
+            a => a.unwrap_or(0),
+        };
         let in_window =
             self.cfg.since.is_none_or(|s| v.ts >= s) && self.cfg.until.is_none_or(|u| v.ts < u);
         if !in_window {
@@ -389,7 +435,7 @@ impl Accept<'_> {
                 v.merchant_id,
                 v.merchant_name,
                 &v.response_code,
-                v.amount_minor.unwrap_or(0),
+                amount,
             )?;
         }
         Ok(None)
@@ -478,7 +524,7 @@ fn ingest_file(
                 reason: "gzip-compressed Parquet is not supported (Parquet compresses its own pages): decompress it first".into(),
             });
         }
-        Format::Jsonl | Format::Jpos | Format::Parquet => {
+        Format::Jsonl | Format::Jpos | Format::Parquet | Format::Xlsx | Format::Xls => {
             let cube = &mut builders[0];
             let mut on_item = |item: Item| -> Result<()> {
                 let (Item::Record { line, .. } | Item::Reject { line, .. } | Item::Skip { line }) =
@@ -513,6 +559,24 @@ fn ingest_file(
                     .map_err(|e| with_path(e, path))?,
                 Format::Jpos => jpos::read(&mut content, &cfg.mapping, &mut on_item)
                     .map_err(|e| with_path(e, path))?,
+                // A workbook is a zip (or an OLE file) that needs random access: it is read
+                // into memory through the hashing reader (so `.xlsx.gz` works too).
+                Format::Xlsx | Format::Xls => {
+                    let mut bytes = Vec::new();
+                    content
+                        .read_to_end(&mut bytes)
+                        .map_err(|source| Error::Read {
+                            path: path.into(),
+                            source,
+                        })?;
+                    excel::read(
+                        bytes,
+                        path,
+                        cfg.sheet.as_deref(),
+                        &cfg.mapping,
+                        &mut on_item,
+                    )?
+                }
                 // Parquet needs random access: read it by path (still hashed below as a stream).
                 _ => parquet::read(path, &cfg.mapping, &mut on_item)?,
             }
@@ -631,6 +695,11 @@ fn read_csv<R: Read>(
     let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(builders.len());
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Result<ChunkDone>>();
     let layout = &layout;
+    // Only known once the header is read: in a `;`-separated file `12,50` is 12.50.
+    let ctx = Accept {
+        decimal_comma: layout.delimiter == b';',
+        ..ctx
+    };
     let display = &display;
     std::thread::scope(|scope| -> Result<Counts> {
         for cube in builders.iter_mut() {
@@ -823,6 +892,7 @@ struct Valid<'a> {
     /// Integer minor units; None when the input had no (valid) amount.
     amount_minor: Option<i64>,
     code_padded: bool,
+    code_text_dropped: bool,
     amount_invalid: bool,
 }
 
@@ -831,16 +901,21 @@ fn validate<'a, F: FieldSource>(
     f: &'a F,
     cfg: &IngestConfig,
     amount_minor: bool,
+    decimal_comma: bool,
 ) -> Result<Valid<'a>, String> {
-    let ts_raw = f.get(Field::Timestamp).ok_or("empty timestamp")?;
-    let ts = parse_timestamp(ts_raw, cfg.tz)?;
+    let ts = match (f.get(Field::Date), f.get(Field::Timestamp)) {
+        (None, Some(ts)) => parse_timestamp(ts, cfg.tz)?,
+        (Some(date), Some(time)) => parse_date_time(date, time, cfg.tz)?,
+        // No time (an empty time cell, or a JSON object with only a `date` key): the date is
+        // the timestamp, and a date alone is rejected as "a date but no time".
+        (Some(date), None) => parse_timestamp(date, cfg.tz)?,
+        (None, None) => return Err("empty timestamp".into()),
+    };
     let terminal_id = f.get(Field::TerminalId).ok_or("empty terminal_id")?;
-    let (response_code, code_padded) =
-        normalize_code_ref(f.get(Field::ResponseCode).unwrap_or(""))?;
-    let exponent = currency_exponent(f.get(Field::Currency));
+    let (response_code, code_note) = normalize_code_ref(f.get(Field::ResponseCode).unwrap_or(""))?;
     let (amount_minor, amount_invalid) = match f.get(Field::Amount) {
         None => (None, false),
-        Some(a) => match parse_amount(a, amount_minor, exponent) {
+        Some(a) => match parse_amount(a, amount_minor, f.get(Field::Currency), decimal_comma) {
             Some(v) => (Some(v), false),
             None => (None, true),
         },
@@ -852,7 +927,8 @@ fn validate<'a, F: FieldSource>(
         merchant_name: f.get(Field::MerchantName).unwrap_or(""),
         response_code,
         amount_minor,
-        code_padded,
+        code_padded: code_note.padded,
+        code_text_dropped: code_note.text_dropped,
         amount_invalid,
     })
 }

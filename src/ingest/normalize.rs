@@ -26,7 +26,7 @@ pub fn parse_timestamp(raw: &str, tz: Tz) -> Result<i64, String> {
                 .parse::<i64>()
                 .map(|ms| ms.div_euclid(1000))
                 .map_err(|e| e.to_string()),
-            _ => Err(format!("unparseable timestamp {s:?}")),
+            _ => Err(unparseable(s)),
         };
     }
     // The common shapes, parsed by hand: chrono's format-driven parser costs about a
@@ -61,10 +61,111 @@ pub fn parse_timestamp(raw: &str, tz: Tz) -> Result<i64, String> {
             return local_to_utc(n, tz, s);
         }
     }
-    if NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() {
-        return Err(format!("timestamp {s:?} has a date but no time"));
+    Err(unparseable(s))
+}
+
+/// Why `s` is not a timestamp: a date alone or a time alone (any shape [`parse_date_time`]
+/// reads) is named as such, since the fix differs (a column to add or map).
+fn unparseable(s: &str) -> String {
+    if date_part(s).is_some_and(|_| !s.contains([' ', 'T'])) {
+        format!("timestamp {s:?} has a date but no time")
+    } else if time_of_day(s).is_some() && !s.bytes().all(|b| b.is_ascii_digit()) {
+        format!("timestamp {s:?} has a time but no date (map the date column with --map date=YourHeader)")
+    } else {
+        format!("unparseable timestamp {s:?}")
     }
-    Err(format!("unparseable timestamp {s:?}"))
+}
+
+/// Combine a transaction date column and a time column (issue 11) into epoch seconds.
+///
+/// The date comes in any date shape [`parse_timestamp`] reads (`2026-11-05`, `2026/11/05`,
+/// `20261105`), with one-digit months and days (`2026/11/5`) and as `2026年11月5日`; a time
+/// after the date (`2026-11-05 00:00:00`, a date cell that kept its time) is ignored. The
+/// time is `HH:MM[:SS[.f]]` (one-digit hours too, an optional offset or `Z`, an optional
+/// `AM`/`PM`) or `HHMMSS` (`143005`; `93005` from a spreadsheet that dropped the leading
+/// zero). When the time column holds a whole timestamp instead, that is read alone.
+pub fn parse_date_time(date: &str, time: &str, tz: Tz) -> Result<i64, String> {
+    let time = time.trim();
+    let Some(clock) = time_of_day(time) else {
+        return parse_timestamp(time, tz).map_err(|_| format!("unparseable time {time:?}"));
+    };
+    let date = date.trim();
+    let day = date_part(date).ok_or_else(|| format!("unparseable date {date:?}"))?;
+    parse_timestamp(&format!("{day} {clock}"), tz)
+}
+
+/// `YYYY-MM-DD` from the date shapes [`parse_date_time`] accepts.
+fn date_part(s: &str) -> Option<String> {
+    let s = s.split([' ', 'T']).next()?;
+    let (y, m, d) = if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
+        (
+            s[..4].parse().ok()?,
+            s[4..6].parse().ok()?,
+            s[6..].parse().ok()?,
+        )
+    } else {
+        let s = s.strip_suffix('日').unwrap_or(s);
+        let mut parts = s.split(['-', '/', '.', '年', '月']);
+        let y = parts.next().filter(|y| y.len() == 4)?;
+        let m = parts.next().filter(|m| (1..=2).contains(&m.len()))?;
+        let d = parts.next().filter(|d| (1..=2).contains(&d.len()))?;
+        if parts.next().is_some() {
+            return None;
+        }
+        (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
+    };
+    let date = NaiveDate::from_ymd_opt(y, m, d)?;
+    Some(date.format("%Y-%m-%d").to_string())
+}
+
+/// `HH:MM:SS` plus whatever followed the seconds (a fraction, an offset), from the time
+/// shapes [`parse_date_time`] accepts; None when `s` is not a time of day.
+fn time_of_day(s: &str) -> Option<String> {
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        // HHMMSS, or HMMSS from a numeric cell that lost its leading zero.
+        let padded = match s.len() {
+            6 => s.to_string(),
+            5 => format!("0{s}"),
+            _ => return None,
+        };
+        return Some(format!(
+            "{}:{}:{}",
+            &padded[..2],
+            &padded[2..4],
+            &padded[4..]
+        ));
+    }
+    let (s, half) = match s.len().checked_sub(2).and_then(|i| s.get(i..)) {
+        Some(ap) if ap.eq_ignore_ascii_case("am") => (s[..s.len() - 2].trim_end(), Some(0)),
+        Some(ap) if ap.eq_ignore_ascii_case("pm") => (s[..s.len() - 2].trim_end(), Some(12)),
+        _ => (s, None),
+    };
+    let (h, rest) = s.split_once(':')?;
+    let mut hour: u32 = (matches!(h.len(), 1 | 2) && h.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| h.parse().ok())??;
+    let minute = rest
+        .get(..2)
+        .filter(|m| m.bytes().all(|b| b.is_ascii_digit()))?;
+    let rest = &rest[2..];
+    let (second, tail) = match rest.strip_prefix(':') {
+        Some(r) => (
+            r.get(..2)
+                .filter(|x| x.bytes().all(|b| b.is_ascii_digit()))?,
+            &r[2..],
+        ),
+        None => ("00", rest),
+    };
+    if let Some(add) = half {
+        if !(1..=12).contains(&hour) {
+            return None;
+        }
+        hour = hour % 12 + add;
+    }
+    // What may follow: a fraction, then Z or an offset; parse_timestamp checks them.
+    if !tail.is_empty() && !tail.starts_with(['.', 'Z', 'z', '+', '-']) {
+        return None;
+    }
+    Some(format!("{hour:02}:{minute}:{second}{tail}"))
 }
 
 /// `YYYY-MM-DD HH:MM:SS` (also `T` between, `/` in the date), optional fraction, optional `Z`,
@@ -137,15 +238,28 @@ fn local_to_utc(n: NaiveDateTime, tz: Tz, raw: &str) -> Result<i64, String> {
     }
 }
 
+/// What normalising a response code changed, for the reconciliation notes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CodeNote {
+    /// A one-digit numeric code was read as two digits (`5` → `05`).
+    pub padded: bool,
+    /// The code came with its description (`05-Do not honour`); the text was dropped.
+    pub text_dropped: bool,
+}
+
 /// A response code as text. One-digit numeric codes (a spreadsheet dropped the leading zero)
 /// become two digits; the bool says so, so the run can count it. Letters are upper-cased
 /// (`a0` is CUP's `A0`).
 pub fn normalize_code(raw: &str) -> Result<(String, bool), String> {
-    normalize_code_ref(raw).map(|(c, padded)| (c.into_owned(), padded))
+    normalize_code_ref(raw).map(|(c, note)| (c.into_owned(), note.padded))
 }
 
 /// [`normalize_code`] without an allocation when the code is already clean (the hot path).
-pub fn normalize_code_ref(raw: &str) -> Result<(std::borrow::Cow<'_, str>, bool), String> {
+///
+/// A code exported with its text (`05-Do not honour`, `51 资金不足`, `Z3: offline declined`)
+/// is only looked at when the value is not a clean code, so clean files pay nothing for it:
+/// see [`split_code_text`] for what counts as "a code and its description".
+pub fn normalize_code_ref(raw: &str) -> Result<(std::borrow::Cow<'_, str>, CodeNote), String> {
     use std::borrow::Cow;
     let s = trim_fast(raw);
     let s = if s.starts_with('"') || s.ends_with('"') {
@@ -156,16 +270,55 @@ pub fn normalize_code_ref(raw: &str) -> Result<(std::borrow::Cow<'_, str>, bool)
     if s.is_empty() {
         return Err("empty response code".into());
     }
-    if s.len() > 8 || !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(format!("invalid response code {:?}", excerpt_of(s, 20)));
-    }
+    let mut note = CodeNote::default();
+    let s = if s.len() > 8 || !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        match split_code_text(s) {
+            Some(code) => {
+                note.text_dropped = true;
+                code
+            }
+            None => return Err(format!("invalid response code {:?}", excerpt_of(s, 20))),
+        }
+    } else {
+        s
+    };
     if s.len() == 1 && s.as_bytes()[0].is_ascii_digit() {
-        return Ok((Cow::Owned(format!("0{s}")), true));
+        note.padded = true;
+        return Ok((Cow::Owned(format!("0{s}")), note));
     }
     if s.bytes().any(|b| b.is_ascii_lowercase()) {
-        return Ok((Cow::Owned(s.to_ascii_uppercase()), false));
+        return Ok((Cow::Owned(s.to_ascii_uppercase()), note));
     }
-    Ok((Cow::Borrowed(s), false))
+    Ok((Cow::Borrowed(s), note))
+}
+
+/// Separators between a code and its description in exports: ` 05-Do not honour`,
+/// `51 资金不足`, `Z3: offline declined`, `05/Do not honour`, `05|拒绝`, `05（拒绝）`.
+fn is_code_text_separator(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '-' | ':' | '/' | '|' | '(' | '[' | '：' | '－' | '–' | '—' | '（' | '｜' | '／'
+        )
+}
+
+/// The leading code of `05-Do not honour`, when the rest is clearly its description: the
+/// code is 1–4 ASCII letters and digits with at least one digit (`05`, `Z3`, `A0`, `9997`;
+/// a word such as `Declined` is not a code), a separator follows it, and what is left after
+/// the separators holds a letter (any script) and does not start with a digit (`0 5` or
+/// `05/51` are not a code and its text: they stay rejected).
+fn split_code_text(s: &str) -> Option<&str> {
+    let end = s.find(|c: char| !c.is_ascii_alphanumeric())?;
+    let (code, rest) = s.split_at(end);
+    if code.is_empty() || code.len() > 4 || !code.bytes().any(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !rest.starts_with(is_code_text_separator) {
+        return None;
+    }
+    let text = rest.trim_start_matches(is_code_text_separator);
+    let starts_with_digit = text.starts_with(|c: char| c.is_ascii_digit());
+    (!starts_with_digit && text.chars().any(char::is_alphabetic)).then_some(code)
 }
 
 /// Currencies without minor units (ISO 4217 exponent 0), by alpha and numeric code.
@@ -225,13 +378,174 @@ pub fn trim_fast(s: &str) -> &str {
 
 /// Parse an amount into integer minor units. `minor` says the text is already in minor units
 /// (ISO 8583 field 4); otherwise it is a decimal in major units (`12.50`) as exports show it.
-pub fn parse_amount(raw: &str, minor: bool, exponent: u32) -> Option<i64> {
-    let s = raw.trim();
-    // Thousands separators are dropped; the usual amount has none and is read in place.
-    if s.contains(',') {
-        return parse_plain_amount(&s.replace(',', ""), minor, exponent);
+/// `currency` is the row's currency column (it decides the number of decimals).
+///
+/// The plain form (`12.50`, `-3.00`) is read first and in place; only when that fails is the
+/// text read as people write amounts ([`written_amount`]): thousands separators, currency
+/// symbols and codes, signs and brackets, and a decimal comma when `decimal_comma` (the file
+/// is `;`-separated, as European exports are). A code written with the amount (`JPY 500`)
+/// decides the decimals when the row has no currency column.
+pub fn parse_amount(
+    raw: &str,
+    minor: bool,
+    currency: Option<&str>,
+    decimal_comma: bool,
+) -> Option<i64> {
+    let s = trim_fast(raw);
+    let exponent = currency_exponent(currency);
+    if let Some(v) = parse_plain_amount(s, minor, exponent) {
+        return Some(v);
     }
-    parse_plain_amount(s, minor, exponent)
+    let w = written_amount(s, decimal_comma)?;
+    let exponent = match (currency, w.code) {
+        (None, Some(code)) => currency_exponent(Some(code)),
+        _ => exponent,
+    };
+    parse_plain_amount(&w.number, minor, exponent)
+}
+
+/// An amount as written by a person or a spreadsheet, brought to the plain form.
+#[derive(Debug, PartialEq, Eq)]
+struct WrittenAmount<'a> {
+    /// `-1234.50`: an optional minus, digits, an optional point and digits.
+    number: String,
+    /// A three-letter currency code written before or after the number (`RMB 12.00`).
+    code: Option<&'a str>,
+}
+
+/// Currency signs seen before or after amounts in exports (longest first, so `HK$` is not
+/// read as `$`). `元` and `圆` are the yuan written after the number (`12.00元`).
+const CURRENCY_SIGNS: &[&str] = &[
+    "HK$", "US$", "NT$", "S$", "A$", "C$", "R$", "¥", "￥", "$", "€", "£", "₩", "₹", "元", "圆",
+];
+
+/// Read `"1,234.50"`, `¥9.00`, `RMB 12.00`, `12.00 CNY`, `-¥20.00`, `(20.00)`, `20.00-`,
+/// `1.234,50` and (in `;` files) `12,50` as a plain number. None when the text is not an
+/// amount (letters left over, digits grouped wrongly such as `12,50` in a `,` file).
+fn written_amount(s: &str, decimal_comma: bool) -> Option<WrittenAmount<'_>> {
+    let mut rest = s.trim();
+    let mut negative = false;
+    let mut code = None;
+    // Signs, brackets, currency signs and codes can come in any order around the number:
+    // peel them off both ends until only the number is left.
+    loop {
+        let before = rest;
+        if let Some(r) = rest.strip_prefix(['-', '−']) {
+            negative = true;
+            rest = r;
+        } else if let Some(r) = rest.strip_suffix(['-', '−']) {
+            negative = true;
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix('+') {
+            rest = r;
+        } else if let Some(r) = rest
+            .strip_prefix(['(', '（'])
+            .and_then(|r| r.strip_suffix([')', '）']))
+        {
+            negative = true;
+            rest = r;
+        } else if let Some(r) = CURRENCY_SIGNS
+            .iter()
+            .find_map(|c| rest.strip_prefix(c).or_else(|| rest.strip_suffix(c)))
+        {
+            rest = r;
+        } else if let Some((c, r)) = currency_code_prefix(rest) {
+            code = Some(c);
+            rest = r;
+        } else if let Some((r, c)) = currency_code_suffix(rest) {
+            code = Some(c);
+            rest = r;
+        }
+        rest = rest.trim();
+        if rest == before {
+            break;
+        }
+    }
+    let number = plain_number(rest, decimal_comma)?;
+    Some(WrittenAmount {
+        number: if negative {
+            format!("-{number}")
+        } else {
+            number
+        },
+        code,
+    })
+}
+
+fn currency_code_prefix(s: &str) -> Option<(&str, &str)> {
+    let code = s.get(..3)?;
+    let next = s[3..].chars().next()?;
+    (code.bytes().all(|b| b.is_ascii_alphabetic()) && !next.is_alphabetic())
+        .then(|| (code, &s[3..]))
+}
+
+fn currency_code_suffix(s: &str) -> Option<(&str, &str)> {
+    let at = s.len().checked_sub(3)?;
+    let code = s.get(at..)?;
+    let prev = s[..at].chars().next_back()?;
+    (code.bytes().all(|b| b.is_ascii_alphabetic()) && !prev.is_alphabetic())
+        .then(|| (&s[..at], code))
+}
+
+/// Digits with thousands separators (`,` `.` space, no-break space, `'`) and one decimal
+/// separator, as `1234.50`. The decimal separator is the last `.` or `,` when both occur;
+/// a lone `,` is decimal only with `decimal_comma`; a separator that occurs more than once
+/// is a thousands separator. Thousands groups must be three digits, so a misread decimal
+/// comma (`12,50` in a `,` file) is refused rather than read as 1250.
+fn plain_number(s: &str, decimal_comma: bool) -> Option<String> {
+    if s.is_empty() || !s.bytes().any(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let is_group = |c: char| matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '\'');
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.' || c == ',' || is_group(c))
+    {
+        return None;
+    }
+    let (points, commas) = (s.matches('.').count(), s.matches(',').count());
+    let decimal = match (points, commas) {
+        (0, 0) => None,
+        (1, 0) => Some('.'),
+        (0, 1) if decimal_comma => Some(','),
+        (_, 0) | (0, _) => None,
+        _ => {
+            let last = s.rfind(['.', ','])?;
+            let sep = s[last..].chars().next()?;
+            if s.matches(sep).count() != 1 {
+                return None;
+            }
+            Some(sep)
+        }
+    };
+    let (int, frac) = match decimal {
+        Some(d) => s.split_once(d)?,
+        None => (s, ""),
+    };
+    if frac.contains(|c: char| !c.is_ascii_digit()) {
+        return None;
+    }
+    // The integer part: groups of three after the first, split by one kind of separator.
+    let mut groups = int.split(|c: char| c == '.' || c == ',' || is_group(c));
+    let first = groups.next()?;
+    let mut digits = String::from(first);
+    if first.is_empty() && int.len() > first.len() {
+        return None;
+    }
+    for g in groups {
+        if g.len() != 3 {
+            return None;
+        }
+        digits.push_str(g);
+    }
+    if digits.is_empty() && frac.is_empty() {
+        return None;
+    }
+    Some(if frac.is_empty() {
+        digits
+    } else {
+        format!("{digits}.{frac}")
+    })
 }
 
 fn parse_plain_amount(s: &str, minor: bool, exponent: u32) -> Option<i64> {
@@ -400,6 +714,55 @@ mod tests {
         assert!(parse_timestamp("2026-11-09", tz)
             .unwrap_err()
             .contains("no time"));
+        assert!(parse_timestamp("2026/11/09", tz)
+            .unwrap_err()
+            .contains("no time"));
+        assert!(parse_timestamp("14:30:05", tz)
+            .unwrap_err()
+            .contains("has a time but no date"));
+    }
+
+    #[test]
+    fn split_date_and_time_issue_11() {
+        let tz: Tz = "Asia/Shanghai".parse().unwrap();
+        let want = utc("2026-11-05T14:30:05+08:00");
+        for (d, t) in [
+            ("2026-11-05", "14:30:05"),
+            ("20261105", "143005"),
+            ("2026/11/05", "14:30:05"),
+            ("2026/11/5", "2:30:05 PM"),
+            ("2026年11月5日", "14:30:05"),
+            ("2026-11-05 00:00:00", "14:30:05.250"),
+            ("2026-11-05", "06:30:05Z"),
+            ("2026-11-05", "14:30:05+08:00"),
+            // The time column holds the whole timestamp: the date column is redundant.
+            ("2026-11-05", "2026-11-05 14:30:05"),
+        ] {
+            assert_eq!(parse_date_time(d, t, tz), Ok(want), "{d} + {t}");
+        }
+        assert_eq!(
+            parse_date_time("20261105", "93005", tz),
+            Ok(utc("2026-11-05T09:30:05+08:00"))
+        );
+        assert_eq!(
+            parse_date_time("2026-11-05", "14:30", tz),
+            Ok(utc("2026-11-05T14:30:00+08:00"))
+        );
+        assert_eq!(
+            parse_date_time("2026-11-05", "12:10:00 AM", tz),
+            Ok(utc("2026-11-05T00:10:00+08:00"))
+        );
+        for (d, t) in [
+            ("05/11/2026", "14:30:05"),
+            ("2026-11-31", "14:30:05"),
+            ("20261105", "1430"),
+            ("20261105", "25:30:05"),
+            ("20261105", "14:30:05 abc"),
+            ("", "14:30:05"),
+            ("20261105", "13:00 PM"),
+        ] {
+            assert!(parse_date_time(d, t, tz).is_err(), "{d} + {t}");
+        }
     }
 
     #[test]
@@ -428,17 +791,83 @@ mod tests {
     }
 
     #[test]
+    fn codes_with_their_text_issue_11() {
+        let text = |raw: &str| {
+            normalize_code_ref(raw).map(|(c, n)| (c.into_owned(), n.padded, n.text_dropped))
+        };
+        assert_eq!(text("05-Do not honour"), Ok(("05".into(), false, true)));
+        assert_eq!(text("51 资金不足"), Ok(("51".into(), false, true)));
+        assert_eq!(text("\"00 \""), Ok(("00".into(), false, false)));
+        assert_eq!(text("z3: offline declined"), Ok(("Z3".into(), false, true)));
+        assert_eq!(text("5 - Do not honour"), Ok(("05".into(), true, true)));
+        assert_eq!(text("9997|无法验证"), Ok(("9997".into(), false, true)));
+        assert_eq!(text("05（拒绝）"), Ok(("05".into(), false, true)));
+        // Not a code and its description: still rejected.
+        for bad in [
+            "0 5",
+            "05/51",
+            "Declined: no funds",
+            "05-",
+            "05 - 12",
+            "12345 text",
+            "05_Do not honour",
+        ] {
+            assert!(text(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn amounts_in_minor_units() {
-        assert_eq!(parse_amount("12.50", false, 2), Some(1250));
-        assert_eq!(parse_amount("12.5", false, 2), Some(1250));
-        assert_eq!(parse_amount("1,234", false, 2), Some(123400));
-        assert_eq!(parse_amount("-3.00", false, 2), Some(-300));
-        assert_eq!(parse_amount("500", false, 0), Some(500));
-        assert_eq!(parse_amount("000000001250", true, 2), Some(1250));
-        assert_eq!(parse_amount("12.50", true, 2), Some(1250));
-        assert_eq!(parse_amount("12.505", false, 2), None);
-        assert_eq!(parse_amount("abc", false, 2), None);
+        let cny = Some("CNY");
+        assert_eq!(parse_amount("12.50", false, cny, false), Some(1250));
+        assert_eq!(parse_amount("12.5", false, None, false), Some(1250));
+        assert_eq!(parse_amount("1,234", false, cny, false), Some(123400));
+        assert_eq!(parse_amount("-3.00", false, cny, false), Some(-300));
+        assert_eq!(parse_amount("500", false, Some("JPY"), false), Some(500));
+        assert_eq!(parse_amount("000000001250", true, cny, false), Some(1250));
+        assert_eq!(parse_amount("12.50", true, cny, false), Some(1250));
+        assert_eq!(parse_amount("12.505", false, cny, false), None);
+        assert_eq!(parse_amount("abc", false, cny, false), None);
         assert_eq!(currency_exponent(Some("jpy")), 0);
+    }
+
+    #[test]
+    fn amounts_as_people_write_them_issue_11() {
+        let read = |s: &str, dc: bool| parse_amount(s, false, None, dc);
+        assert_eq!(read("1,234.50", false), Some(123450));
+        assert_eq!(read("¥9.00", false), Some(900));
+        assert_eq!(read("￥9", false), Some(900));
+        assert_eq!(read("RMB 12.00", false), Some(1200));
+        assert_eq!(read("12.00 CNY", false), Some(1200));
+        assert_eq!(read("12.00元", false), Some(1200));
+        assert_eq!(read("-¥20.00", false), Some(-2000));
+        assert_eq!(read("¥-20.00", false), Some(-2000));
+        assert_eq!(read("(20.00)", false), Some(-2000));
+        assert_eq!(read("20.00-", false), Some(-2000));
+        assert_eq!(read("HK$1,000", false), Some(100000));
+        assert_eq!(read("12,50", true), Some(1250));
+        assert_eq!(read("1.234,50", true), Some(123450));
+        assert_eq!(read("1 234,50 €", true), Some(123450));
+        assert_eq!(read("1,234,567.8", false), Some(123456780));
+        // A code written with the amount decides the decimals when there is no column.
+        assert_eq!(read("JPY 500", false), Some(500));
+        assert_eq!(
+            parse_amount("JPY 500", false, Some("CNY"), false),
+            Some(50000)
+        );
+        // Still not amounts: they keep the row and are counted as unreadable.
+        for bad in [
+            "12,50",
+            "1,23.4",
+            "¥",
+            "12.00 dollars",
+            "1.2.3,4,5",
+            "abc",
+            "--",
+        ] {
+            assert_eq!(read(bad, false), None, "{bad}");
+        }
+        assert_eq!(read("12,505", true), None);
         assert_eq!(currency_exponent(Some("156")), 2);
     }
 

@@ -10,6 +10,9 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Field {
     Timestamp,
+    /// The transaction date when the export splits date and time into two columns; the
+    /// time is then in [`Field::Timestamp`] (issue 11).
+    Date,
     TerminalId,
     ResponseCode,
     MerchantId,
@@ -26,11 +29,12 @@ pub enum Field {
 
 impl Field {
     /// Number of canonical fields; [`RawFields`] is an array of this size.
-    pub const COUNT: usize = 13;
+    pub const COUNT: usize = 14;
 
     /// Every field, in canonical order.
     pub const ALL: [Field; Field::COUNT] = [
         Field::Timestamp,
+        Field::Date,
         Field::TerminalId,
         Field::ResponseCode,
         Field::MerchantId,
@@ -52,6 +56,7 @@ impl Field {
     pub fn name(self) -> &'static str {
         match self {
             Field::Timestamp => "timestamp",
+            Field::Date => "date",
             Field::TerminalId => "terminal_id",
             Field::ResponseCode => "response_code",
             Field::MerchantId => "merchant_id",
@@ -92,6 +97,15 @@ impl Field {
                 "trans_time",
                 "txn_datetime",
                 "交易时间",
+            ],
+            // The transaction date only: a settlement date (`清算日期`, `settlement_date`)
+            // is when the money moved, often the next business day, and is never read.
+            Field::Date => &[
+                "txn_date",
+                "transaction_date",
+                "trans_date",
+                "交易日期",
+                "日期",
             ],
             Field::TerminalId => &[
                 "tid",
@@ -213,7 +227,7 @@ impl Mapping {
     /// The first column that matches a field wins; later duplicates are ignored.
     pub fn resolve(&self, headers: &[String]) -> Vec<Option<Field>> {
         let mut seen = [false; Field::COUNT];
-        headers
+        let mut columns: Vec<Option<Field>> = headers
             .iter()
             .map(|h| {
                 if is_sensitive(h) {
@@ -227,7 +241,15 @@ impl Mapping {
                     Some(f)
                 }
             })
-            .collect()
+            .collect();
+        // A date column without a time column is the timestamp (`Date` holding
+        // `2026-11-05 14:30:05`); a date-only value is then rejected as "no time".
+        if !seen[Field::Timestamp.index()] {
+            for c in columns.iter_mut().filter(|c| **c == Some(Field::Date)) {
+                *c = Some(Field::Timestamp);
+            }
+        }
+        columns
     }
 }
 
@@ -306,6 +328,18 @@ mod tests {
         assert_eq!(m.match_header("RESP_CODE"), Some(Field::ResponseCode));
         assert_eq!(m.match_header("\u{feff}timestamp"), Some(Field::Timestamp));
         assert_eq!(m.match_header("colour"), None);
+    }
+
+    #[test]
+    fn split_date_and_time_columns_issue_11() {
+        let m = Mapping::default();
+        let cols = m.resolve(&["交易日期".into(), "交易时间".into(), "清算日期".into()]);
+        assert_eq!(cols, vec![Some(Field::Date), Some(Field::Timestamp), None]);
+        let cols = m.resolve(&["Txn Date".into(), "TXN_TIME".into()]);
+        assert_eq!(cols, vec![Some(Field::Date), Some(Field::Timestamp)]);
+        assert_eq!(m.match_header("Settlement Date"), None);
+        // A lone date column is the timestamp.
+        assert_eq!(m.resolve(&["Date".into()]), vec![Some(Field::Timestamp)]);
     }
 
     #[test]

@@ -83,6 +83,8 @@ struct Totals {
     events_skipped: u64,
     codes_padded: u64,
     amounts_invalid: u64,
+    codes_with_text: u64,
+    amounts_negative: u64,
     bytes: u64,
 }
 
@@ -127,6 +129,8 @@ pub fn manifest(
             events_skipped: t.events_skipped,
             codes_padded: t.codes_padded,
             amounts_invalid: t.amounts_invalid,
+            codes_with_text: t.codes_with_text,
+            amounts_negative: t.amounts_negative,
             bytes: t.bytes,
         },
         outputs,

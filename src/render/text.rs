@@ -199,26 +199,29 @@ pub fn validation(o: &crate::ingest::IngestOutcome) -> String {
         t.rows_read,
         if ok { "yes" } else { "NO" }
     );
-    if t.events_skipped > 0 {
-        let _ = writeln!(
-            s,
-            "non-transaction log events skipped: {}",
-            t.events_skipped
-        );
-    }
-    if t.codes_padded > 0 {
-        let _ = writeln!(
-            s,
-            "one-digit response codes read as two digits (5 → 05): {}",
-            t.codes_padded
-        );
-    }
-    if t.amounts_invalid > 0 {
-        let _ = writeln!(
-            s,
-            "rows kept without their unreadable amount: {}",
-            t.amounts_invalid
-        );
+    // The reconciliation notes: what ingest did to rows besides accepting or rejecting them.
+    for (n, what) in [
+        (t.events_skipped, "non-transaction log events skipped"),
+        (
+            t.codes_padded,
+            "one-digit response codes read as two digits (5 → 05)",
+        ),
+        (
+            t.amounts_invalid,
+            "rows kept without their unreadable amount",
+        ),
+        (
+            t.codes_with_text,
+            "response codes given with their text, code taken, text dropped (05-Do not honour → 05)",
+        ),
+        (
+            t.amounts_negative,
+            "refunds (negative amounts): counted as transactions, kept out of amount sums",
+        ),
+    ] {
+        if n > 0 {
+            let _ = writeln!(s, "{what}: {n}");
+        }
     }
     let reasons = o.reasons();
     if !reasons.is_empty() {

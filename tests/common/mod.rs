@@ -89,3 +89,26 @@ pub fn manifest_totals(out: &Path) -> BTreeMap<String, u64> {
         .filter_map(|(k, v)| v.as_u64().map(|v| (k.clone(), v)))
         .collect()
 }
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The files under an output directory whose bytes hold `needle` (none should, for data
+/// that must not leave ingest: card numbers, dropped text).
+pub fn outputs_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|f| String::from_utf8_lossy(&std::fs::read(f).unwrap()).contains(needle))
+        .collect()
+}
