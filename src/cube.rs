@@ -395,53 +395,96 @@ impl CubeBuilder {
             path: path.into(),
             reason,
         };
-        let file = std::fs::File::open(path).map_err(|source| Error::Open {
-            path: path.into(),
-            source,
-        })?;
-        let df = ParquetReader::new(file)
-            .finish()
-            .map_err(|e| bad(format!("not a Parquet cube file: {e}")))?;
-        let text = |name: &str| -> Result<StringChunked> {
+        let open = || {
+            std::fs::File::open(path).map_err(|source| Error::Open {
+                path: path.into(),
+                source,
+            })
+        };
+        let unreadable = |e: PolarsError| bad(format!("not a Parquet cube file: {e}"));
+        let mut reader = ParquetReader::new(open()?);
+        let names: Vec<String> = reader
+            .schema()
+            .map_err(unreadable)?
+            .iter_names()
+            .map(|n| n.to_string())
+            .collect();
+        for (name, what) in CUBE_COLUMNS {
+            if !names.iter().any(|n| n == name) {
+                return Err(bad(missing_column(name, what)));
+            }
+        }
+        let total = reader.num_rows().map_err(unreadable)?;
+        // Read in slices of rows, only the cube's columns: a year of cells never sits in
+        // memory as a decoded table beside the builder.
+        let projection: Vec<String> = CUBE_COLUMNS.iter().map(|(n, _)| n.to_string()).collect();
+        let mut zone: Option<String> = None;
+        let mut transactions = 0u64;
+        let mut offset = 0;
+        loop {
+            let df = ParquetReader::new(open()?)
+                .with_columns(Some(projection.clone()))
+                .with_slice(Some((offset, CUBE_SLICE_ROWS)))
+                .finish()
+                .map_err(unreadable)?;
+            transactions += self.add_cube_slice(&df, offset, &mut zone).map_err(bad)?;
+            offset += CUBE_SLICE_ROWS;
+            if offset >= total {
+                break;
+            }
+        }
+        Ok((zone, transactions))
+    }
+
+    /// One slice of a cube file; `first_row` numbers rows in messages, `zone` is the file's.
+    fn add_cube_slice(
+        &mut self,
+        df: &DataFrame,
+        first_row: usize,
+        zone: &mut Option<String>,
+    ) -> std::result::Result<u64, String> {
+        let text = |name: &str| -> std::result::Result<StringChunked, String> {
             let c = df
                 .column(name)
-                .map_err(|_| bad(missing_column(name, "string")))?;
+                .map_err(|_| missing_column(name, "string"))?;
             let c = c
                 .str()
-                .map_err(|_| bad(wrong_type(name, c.dtype(), "string")))?
+                .map_err(|_| wrong_type(name, c.dtype(), "string"))?
                 .clone();
-            no_nulls(name, c.null_count()).map_err(bad)?;
+            no_nulls(name, c.null_count())?;
             Ok(c)
         };
-        let int = |name: &str, what: &str| -> Result<Int64Chunked> {
-            let c = df
-                .column(name)
-                .map_err(|_| bad(missing_column(name, what)))?;
+        let int = |name: &str, what: &str| -> std::result::Result<Int64Chunked, String> {
+            let c = df.column(name).map_err(|_| missing_column(name, what))?;
             if !c.dtype().is_integer() {
-                return Err(bad(wrong_type(name, c.dtype(), what)));
+                return Err(wrong_type(name, c.dtype(), what));
             }
             let c = c
                 .cast(&DataType::Int64)
-                .map_err(|_| bad(wrong_type(name, c.dtype(), what)))?;
+                .map_err(|_| wrong_type(name, c.dtype(), what))?;
             let c = c
                 .i64()
-                .map_err(|_| bad(wrong_type(name, c.dtype(), what)))?
+                .map_err(|_| wrong_type(name, c.dtype(), what))?
                 .clone();
-            no_nulls(name, c.null_count()).map_err(bad)?;
+            no_nulls(name, c.null_count())?;
             Ok(c)
         };
-        let zone = text(TIME_ZONE)?;
-        let tz = zone.get(0).map(str::to_string);
-        if let Some(z) = &tz {
-            if zone.iter().any(|v| v != Some(z.as_str())) {
-                return Err(bad(format!(
-                    "column {TIME_ZONE} holds more than one zone: a cube file is cut in one"
-                )));
+        let zones = text(TIME_ZONE)?;
+        if zone.is_none() {
+            if let Some(z) = zones.get(0) {
+                if z.parse::<Tz>().is_err() {
+                    return Err(format!(
+                        "column {TIME_ZONE}: {z:?} is not an IANA time zone name"
+                    ));
+                }
+                *zone = Some(z.to_string());
             }
-            if z.parse::<Tz>().is_err() {
-                return Err(bad(format!(
-                    "column {TIME_ZONE}: {z:?} is not an IANA time zone name"
-                )));
+        }
+        if let Some(z) = zone.as_deref() {
+            if zones.iter().any(|v| v != Some(z)) {
+                return Err(format!(
+                    "column {TIME_ZONE} holds more than one zone: a cube file is cut in one"
+                ));
             }
         }
         let (terminal, merchant, name, code) = (
@@ -450,11 +493,14 @@ impl CubeBuilder {
             text(MERCHANT_NAME)?,
             text(CODE)?,
         );
-        let hour = int(HOUR, "INT64 (epoch seconds of the local hour's start)")?;
+        let hour = int(HOUR, HOUR_TYPE)?;
         let count = int(COUNT, "INT64")?;
-        let amount = int(AMOUNT, "INT64 (minor units)")?;
+        let amount = int(AMOUNT, AMOUNT_TYPE)?;
         if let Some(i) = count.iter().position(|v| v.is_some_and(|v| v < 0)) {
-            return Err(bad(format!("column {COUNT} is negative at row {}", i + 1)));
+            return Err(format!(
+                "column {COUNT} is negative at row {}",
+                first_row + i + 1
+            ));
         }
         let rows = terminal
             .iter()
@@ -465,7 +511,7 @@ impl CubeBuilder {
             .zip(count.iter())
             .zip(amount.iter());
         let mut transactions = 0u64;
-        for ((((((t, m), n), c), h), k), a) in rows {
+        for (i, ((((((t, m), n), c), h), k), a)) in rows.enumerate() {
             // Nulls were refused above.
             let (t, m, n, c) = (
                 t.unwrap_or(""),
@@ -476,12 +522,16 @@ impl CubeBuilder {
             let (h, k, a) = (h.unwrap_or(0), k.unwrap_or(0), a.unwrap_or(0));
             if t.is_empty() || c.is_empty() {
                 let col = if t.is_empty() { TERMINAL } else { CODE };
-                return Err(bad(format!("column {col} is empty in a cell")));
+                return Err(format!(
+                    "column {col} is empty at row {}",
+                    first_row + i + 1
+                ));
             }
-            self.add_cell(h, t, m, n, c, k as u64, a)?;
+            self.add_cell(h, t, m, n, c, k as u64, a)
+                .map_err(|e| e.to_string())?;
             transactions += k as u64;
         }
-        Ok((tz, transactions))
+        Ok(transactions)
     }
 
     pub fn push(&mut self, t: Txn) -> Result<()> {
@@ -954,6 +1004,24 @@ pub fn discover_cubes(args: &[std::path::PathBuf]) -> Result<Vec<std::path::Path
     }
     Ok(out)
 }
+
+/// Rows of a cube file decoded at a time.
+const CUBE_SLICE_ROWS: usize = 1 << 20;
+
+const HOUR_TYPE: &str = "INT64 (epoch seconds of the local hour's start)";
+const AMOUNT_TYPE: &str = "INT64 (minor units)";
+
+/// The columns of a version-1 cube (docs/cube.md) and their types, for messages.
+const CUBE_COLUMNS: [(&str, &str); 8] = [
+    (TERMINAL, "string"),
+    (MERCHANT, "string"),
+    (MERCHANT_NAME, "string"),
+    (HOUR, HOUR_TYPE),
+    (CODE, "string"),
+    (COUNT, "INT64"),
+    (AMOUNT, AMOUNT_TYPE),
+    (TIME_ZONE, "string"),
+];
 
 fn missing_column(name: &str, what: &str) -> String {
     format!(
