@@ -805,12 +805,12 @@ impl WeeklyWords {
         let reason = t.reason.clone().unwrap_or_default();
         if self.zh {
             format!(
-                "终端 {} 疑似故障：{} 请联系收单机构或终端服务商检查该终端（读卡器、密钥和参数设置），在修好之前请让顾客使用其他终端。",
+                "终端 {} 疑似故障（按上周和本周合计判断）：{} 请联系收单机构或终端服务商检查该终端（读卡器、密钥和参数设置），在修好之前请让顾客使用其他终端。",
                 t.terminal_id, reason
             )
         } else {
             format!(
-                "Terminal {} looks faulty: {} Ask your acquirer or terminal provider to check it (card reader, keys, set-up); until then, take payments on another terminal.",
+                "Terminal {} looks faulty (judged on last week and this week together): {} Ask your acquirer or terminal provider to check it (card reader, keys, set-up); until then, take payments on another terminal.",
                 t.terminal_id, reason
             )
         }

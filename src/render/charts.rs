@@ -232,7 +232,7 @@ fn failure_rate_over_time<DB: DrawingBackend>(
                 colour.stroke_width(width),
             ))
             .map_err(err)?
-            .label(name.as_str())
+            .label(measured_for_cjk(name))
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3))
             });
@@ -246,6 +246,17 @@ fn failure_rate_over_time<DB: DrawingBackend>(
         .draw()
         .map_err(err)?;
     Ok(())
+}
+
+/// A label padded for plotters' width estimate. The bundled font has no CJK glyphs, so
+/// plotters measures a Chinese label narrower than the browser draws it (its legend box then
+/// cuts the text off); trailing spaces widen the box and are not drawn in SVG.
+fn measured_for_cjk(label: &str) -> String {
+    let wide = label.chars().filter(|c| *c >= '\u{2E80}').count();
+    if wide == 0 {
+        return label.to_string();
+    }
+    format!("{label}{}", " ".repeat(wide * 2))
 }
 
 /// The most frequent failure codes as horizontal bars, coloured by class.
