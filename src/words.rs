@@ -1054,3 +1054,55 @@ impl WeeklyWords {
         }
     }
 }
+
+/// The `codes` command's labels: one code explained, and the profile as a table.
+pub struct CodeWords {
+    pub class: &'static str,
+    pub who: &'static str,
+    pub retry: &'static str,
+    pub causes: &'static str,
+    pub action: &'static str,
+    pub readings: &'static str,
+    pub source: &'static str,
+    pub cup_class: &'static str,
+    pub yes: &'static str,
+    pub no: &'static str,
+    /// Column heads of the table: code, class, retry, meaning.
+    pub table_columns: [&'static str; 4],
+    /// After an action code explained from the ISO 8583:1993 table by the default profile.
+    pub action_code_note: &'static str,
+}
+
+pub fn code_words(zh: bool) -> CodeWords {
+    if zh {
+        CodeWords {
+            class: "类别",
+            who: "由谁处理",
+            retry: "重试是否有用",
+            causes: "常见原因",
+            action: "怎么办",
+            readings: "其他含义",
+            source: "来源",
+            cup_class: "银联终端处理类别",
+            yes: "是",
+            no: "否",
+            table_columns: ["应答码", "类别", "重试", "含义"],
+            action_code_note: "注：3位数字码是ISO 8583:1993/2003行为码，因此按iso8583-1993码表解释（--profile iso8583 只使用1987码表）。",
+        }
+    } else {
+        CodeWords {
+            class: "Class",
+            who: "Who acts",
+            retry: "Retry helps",
+            causes: "Likely causes",
+            action: "What to do",
+            readings: "Other readings",
+            source: "Source",
+            cup_class: "UnionPay action class",
+            yes: "yes",
+            no: "no",
+            table_columns: ["code", "class", "retry", "meaning"],
+            action_code_note: "Note: 3-digit codes are ISO 8583:1993/2003 action codes, so this one is explained from the iso8583-1993 table (--profile iso8583 reads the 1987 table only).",
+        }
+    }
+}

@@ -29,51 +29,20 @@ pub fn explain(cat: &Catalog, e: &Entry, zh: bool) -> String {
     let t = e.text(zh);
     let who: Vec<&str> = e.who.iter().map(|w| w.label(zh)).collect();
     let mut s = String::new();
-    let (l_class, l_who, l_retry, l_causes, l_action, l_other, l_source, l_cup) = if zh {
-        (
-            "类别",
-            "由谁处理",
-            "重试是否有用",
-            "常见原因",
-            "怎么办",
-            "其他含义",
-            "来源",
-            "银联终端处理类别",
-        )
-    } else {
-        (
-            "Class",
-            "Who acts",
-            "Retry helps",
-            "Likely causes",
-            "What to do",
-            "Other readings",
-            "Source",
-            "UnionPay action class",
-        )
-    };
+    let w = crate::words::code_words(zh);
     let _ = writeln!(s, "{} — {}", e.code, t.meaning);
-    let _ = writeln!(s, "{l_class}: {} ({})", e.class.name(), e.class.label(zh));
-    let _ = writeln!(s, "{l_who}: {}", who.join(", "));
-    let _ = writeln!(
-        s,
-        "{l_retry}: {}",
-        match (e.retry, zh) {
-            (true, false) => "yes",
-            (false, false) => "no",
-            (true, true) => "是",
-            (false, true) => "否",
-        }
-    );
+    let _ = writeln!(s, "{}: {} ({})", w.class, e.class.name(), e.class.label(zh));
+    let _ = writeln!(s, "{}: {}", w.who, who.join(", "));
+    let _ = writeln!(s, "{}: {}", w.retry, if e.retry { w.yes } else { w.no });
     if !t.causes.is_empty() {
-        let _ = writeln!(s, "{l_causes}:");
+        let _ = writeln!(s, "{}:", w.causes);
         for c in &t.causes {
             let _ = writeln!(s, "  - {c}");
         }
     }
-    let _ = writeln!(s, "{l_action}: {}", t.action);
+    let _ = writeln!(s, "{}: {}", w.action, t.action);
     if !t.readings.is_empty() {
-        let _ = writeln!(s, "{l_other}:");
+        let _ = writeln!(s, "{}:", w.readings);
         for r in &t.readings {
             let _ = writeln!(s, "  - {r}");
         }
@@ -84,9 +53,9 @@ pub fn explain(cat: &Catalog, e: &Entry, zh: bool) -> String {
             .get(c)
             .map(|l| if zh { l.zh.as_str() } else { l.en.as_str() })
             .unwrap_or("");
-        let _ = writeln!(s, "{l_cup}: {c} {label}");
+        let _ = writeln!(s, "{}: {c} {label}", w.cup_class);
     }
-    let _ = writeln!(s, "{l_source}: {}", e.source);
+    let _ = writeln!(s, "{}: {}", w.source, e.source);
     s
 }
 
@@ -96,11 +65,7 @@ pub fn action_code_note(cat: &Catalog, code: &str, zh: bool) -> String {
     if !(cat.reads_action_codes() && cat.table_of(code) == Some("iso8583-1993")) {
         return String::new();
     }
-    if zh {
-        "注：3位数字码是ISO 8583:1993/2003行为码，因此按iso8583-1993码表解释（--profile iso8583 只使用1987码表）。\n".into()
-    } else {
-        "Note: 3-digit codes are ISO 8583:1993/2003 action codes, so this one is explained from the iso8583-1993 table (--profile iso8583 reads the 1987 table only).\n".into()
-    }
+    format!("{}\n", crate::words::code_words(zh).action_code_note)
 }
 
 /// For a code the profile lacks: a hint when its shape belongs to another built-in table,
@@ -123,11 +88,8 @@ pub fn shape_hint(cat: &Catalog, code: &str) -> String {
 
 /// The whole profile as an aligned table.
 pub fn table(cat: &Catalog, zh: bool) -> String {
-    let head = if zh {
-        ["应答码", "类别", "重试", "含义"]
-    } else {
-        ["code", "class", "retry", "meaning"]
-    };
+    let w = crate::words::code_words(zh);
+    let head = w.table_columns;
     let mut s = format!("{} — {} ({} codes)\n\n", cat.profile, cat.title, cat.len());
     let _ = writeln!(
         s,
@@ -138,12 +100,7 @@ pub fn table(cat: &Catalog, zh: bool) -> String {
         head[3]
     );
     for e in cat.entries() {
-        let retry = match (e.retry, zh) {
-            (true, false) => "yes",
-            (false, false) => "no",
-            (true, true) => "是",
-            (false, true) => "否",
-        };
+        let retry = if e.retry { w.yes } else { w.no };
         let _ = writeln!(
             s,
             "{} {} {} {}",
