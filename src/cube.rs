@@ -994,31 +994,10 @@ impl Cube {
 /// `_SUCCESS`), and glob patterns (`cubes/2026-*.parquet`, for shells that do not expand
 /// them) expanded in sorted order.
 pub fn discover_cubes(args: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>> {
-    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> Result<()> {
-        let mut entries: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
-            .map_err(|source| Error::Open {
-                path: dir.into(),
-                source,
-            })?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| !n.to_string_lossy().starts_with(['.', '_']))
-            })
-            .collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                walk(&p, out)?;
-            } else if p
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
-            {
-                out.push(p);
-            }
-        }
-        Ok(())
-    }
+    let is_parquet = |p: &std::path::Path| {
+        p.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+    };
     let mut out = Vec::new();
     for arg in args {
         let text = arg.to_string_lossy();
@@ -1035,7 +1014,7 @@ pub fn discover_cubes(args: &[std::path::PathBuf]) -> Result<Vec<std::path::Path
             out.extend(found);
         } else if arg.is_dir() {
             let before = out.len();
-            walk(arg, &mut out)?;
+            crate::ingest::walk_files(arg, &['.', '_'], &is_parquet, &mut out)?;
             if out.len() == before {
                 return Err(Error::Usage(format!(
                     "--cube {text}: no .parquet file in this folder"

@@ -139,6 +139,18 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+    walk_files(dir, &['.'], &is_data_file, files)
+}
+
+/// The files under `dir` that `keep` wants, recursively in sorted order; entries whose name
+/// starts with one of `skip` (hidden files, Spark's `_SUCCESS` and `_temporary`) are passed
+/// over.
+pub(crate) fn walk_files(
+    dir: &Path,
+    skip: &[char],
+    keep: &dyn Fn(&Path) -> bool,
+    files: &mut Vec<PathBuf>,
+) -> Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|source| Error::Open {
             path: dir.into(),
@@ -147,14 +159,14 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                .is_some_and(|n| n.to_string_lossy().starts_with(skip))
         })
         .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
-            walk(&p, files)?;
-        } else if is_data_file(&p) {
+            walk_files(&p, skip, keep, files)?;
+        } else if keep(&p) {
             files.push(p);
         }
     }

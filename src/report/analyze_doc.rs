@@ -93,16 +93,7 @@ fn flagged(r: &Report, w: &Words) -> Section {
     } else {
         s = s.note(w.flag_method(r));
         let c = w.flag_columns;
-        let mut t = Table::new(&[
-            (c[0], false),
-            (c[1], false),
-            (c[2], true),
-            (c[3], true),
-            (c[4], true),
-            (c[5], false),
-            (c[6], false),
-            (c[7], false),
-        ]);
+        let mut t = Table::aligned(&c, "llrrrlll");
         for f in &r.flagged {
             t.rows.push(vec![
                 strong(&f.terminal_id),
@@ -132,7 +123,7 @@ fn flagged(r: &Report, w: &Words) -> Section {
 
 fn classes(r: &Report, w: &Words) -> Section {
     let c = w.class_columns;
-    let mut t = Table::new(&[(c[0], false), (c[1], true), (c[2], true), (c[3], false)]);
+    let mut t = Table::aligned(&c, "lrrl");
     for line in &r.classes {
         t.rows.push(vec![
             Cell::Badge {
@@ -149,13 +140,7 @@ fn classes(r: &Report, w: &Words) -> Section {
 
 fn codes(r: &Report, w: &Words) -> Section {
     let c = w.code_columns;
-    let mut t = Table::new(&[
-        (c[0], false),
-        (c[1], false),
-        (c[2], false),
-        (c[3], true),
-        (c[4], false),
-    ]);
+    let mut t = Table::aligned(&c, "lllrl");
     for code in r
         .codes
         .iter()
@@ -195,13 +180,7 @@ fn outages(r: &Report, w: &Words) -> Section {
         return s.paragraph(w.no_outages);
     }
     let c = w.outage_columns;
-    let mut t = Table::new(&[
-        (c[0], false),
-        (c[1], true),
-        (c[2], true),
-        (c[3], true),
-        (c[4], true),
-    ]);
+    let mut t = Table::aligned(&c, "lrrrr");
     for o in &r.outages {
         t.rows.push(vec![
             text(&o.label),
@@ -229,14 +208,7 @@ fn regressions(r: &Report, w: &Words) -> Section {
         return s;
     }
     let c = w.regression_columns;
-    let mut t = Table::new(&[
-        (c[0], false),
-        (c[1], false),
-        (c[2], true),
-        (c[3], true),
-        (c[4], false),
-        (c[5], true),
-    ]);
+    let mut t = Table::aligned(&c, "llrrlr");
     for g in &r.regressions {
         t.rows.push(vec![
             strong(format!("{} {}", w.entity_kind(g.kind), g.id)),
@@ -263,15 +235,7 @@ fn regressions(r: &Report, w: &Words) -> Section {
 /// Worst terminal-error rate first, capped for readability (the CSV has them all).
 fn terminals(r: &Report, w: &Words) -> Section {
     let c = w.terminal_columns;
-    let mut t = Table::new(&[
-        (c[0], false),
-        (c[1], false),
-        (c[2], true),
-        (c[3], true),
-        (c[4], true),
-        (c[5], true),
-        (c[6], false),
-    ]);
+    let mut t = Table::aligned(&c, "llrrrrl");
     let mut terms: Vec<_> = r.terminals.iter().collect();
     terms.sort_by(|a, b| {
         b.terminal_fault_rate
@@ -321,14 +285,7 @@ fn data_quality(r: &Report, w: &Words) -> Section {
                 .collect(),
         );
     let c = w.input_columns;
-    let mut t = Table::new(&[
-        (c[0], false),
-        (c[1], true),
-        (c[2], true),
-        (c[3], true),
-        (c[4], true),
-        (c[5], false),
-    ]);
+    let mut t = Table::aligned(&c, "lrrrrl");
     for i in &r.inputs {
         t.rows.push(vec![
             text(&i.path),

@@ -131,6 +131,18 @@ impl Table {
             rows: Vec::new(),
         }
     }
+
+    /// Columns from their labels and an alignment string, one letter a column: `r` for a
+    /// right-aligned figure, `l` for text (`"lrrl"`).
+    pub fn aligned<S: AsRef<str>>(labels: &[S], align: &str) -> Table {
+        debug_assert_eq!(labels.len(), align.len(), "one alignment letter per column");
+        let columns: Vec<(&str, bool)> = labels
+            .iter()
+            .zip(align.chars())
+            .map(|(l, a)| (l.as_ref(), a == 'r'))
+            .collect();
+        Table::new(&columns)
+    }
 }
 
 impl Section {

@@ -607,7 +607,7 @@ pub fn document(m: &MerchantWeek, lang: Lang, stem: &str) -> Document {
 
 fn compare(m: &MerchantWeek, w: &WeeklyWords) -> Section {
     let c = w.compare_columns(&m.week);
-    let mut t = Table::new(&[(&c[0], false), (&c[1], true), (&c[2], true), (&c[3], true)]);
+    let mut t = Table::aligned(&c, "lrrr");
     let (p, n) = (&m.previous, &m.current);
     t.rows.push(vec![
         text(w.row_transactions()),
@@ -640,15 +640,7 @@ fn compare(m: &MerchantWeek, w: &WeeklyWords) -> Section {
 
 fn terminals(m: &MerchantWeek, w: &WeeklyWords) -> Section {
     let c = w.terminal_columns();
-    let mut t = Table::new(&[
-        (c[0], false),
-        (c[1], true),
-        (c[2], true),
-        (c[3], true),
-        (c[4], true),
-        (c[5], true),
-        (c[6], false),
-    ]);
+    let mut t = Table::aligned(&c, "lrrrrrl");
     for term in &m.terminals {
         t.rows.push(vec![
             strong(&term.terminal_id),
@@ -683,14 +675,7 @@ fn why(m: &MerchantWeek, w: &WeeklyWords) -> Section {
         return s.paragraph(w.no_failures());
     }
     let c = w.code_columns(&m.week);
-    let mut t = Table::new(&[
-        (&c[0], false),
-        (&c[1], false),
-        (&c[2], true),
-        (&c[3], true),
-        (&c[4], false),
-        (&c[5], false),
-    ]);
+    let mut t = Table::aligned(&c, "llrrll");
     for code in &m.codes {
         t.rows.push(vec![
             strong(&code.response_code),
@@ -709,13 +694,7 @@ fn why(m: &MerchantWeek, w: &WeeklyWords) -> Section {
 
 fn when(m: &MerchantWeek, w: &WeeklyWords, stem: &str) -> Section {
     let c = w.day_columns();
-    let mut t = Table::new(&[
-        (c[0], false),
-        (c[1], true),
-        (c[2], true),
-        (c[3], true),
-        (c[4], true),
-    ]);
+    let mut t = Table::aligned(&c, "lrrrr");
     for d in &m.days {
         t.rows.push(vec![
             text(format!("{} {}", d.weekday, d.day)),
@@ -777,14 +756,7 @@ pub fn index(weeks: &[(String, MerchantWeek)], lang: Lang) -> Document {
     let w = WeeklyWords::new(lang);
     let week = weeks.first().map(|(_, m)| m.week.clone());
     let c = w.index_columns();
-    let mut t = Table::new(&[
-        (c[0], false),
-        (c[1], true),
-        (c[2], true),
-        (c[3], true),
-        (c[4], true),
-        (c[5], false),
-    ]);
+    let mut t = Table::aligned(&c, "lrrrrl");
     let mut order: Vec<&(String, MerchantWeek)> = weeks.iter().collect();
     order.sort_by(|a, b| {
         b.1.failure_rate_change
