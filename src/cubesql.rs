@@ -5,7 +5,8 @@
 //! The SQL follows ingest's rules for the shapes such a table holds: the same trimming, the
 //! same reasons to reject a row (in the same order), the same response-code normalisation
 //! (`5` → `05`, upper case, quotes and spaces trimmed), amounts to integer minor units by the
-//! currency's exponent (the same ISO 4217 lists), the same duplicate key, and the hour cut in
+//! currency's exponent (the same ISO 4217 lists; refunds, negative amounts, add nothing to the
+//! sum), the same duplicate key, and the hour cut in
 //! the zone by the instant's own offset. It prints two queries: the cube, and the
 //! reconciliation (rows read, accepted, rejected by reason, duplicate). Classification stays
 //! at render time, as for cubes poslens saves itself.
@@ -77,7 +78,7 @@ pub fn generate(opts: &Options) -> Result<String> {
        merchant_name AS {MERCHANT_NAME},
        CAST(hour AS BIGINT) AS {HOUR}, code AS {CODE},
        CAST(COUNT(*) AS BIGINT) AS {COUNT},
-       CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS {AMOUNT},
+       CAST(SUM(CASE WHEN amount_minor > 0 THEN amount_minor ELSE 0 END) AS BIGINT) AS {AMOUNT},
        '{tz}' AS {TIME_ZONE}
 FROM unique_rows
 GROUP BY terminal_id, merchant_id, merchant_name, hour, code

@@ -113,12 +113,26 @@ fn generated_sql_is_stable_for_each_dialect() {
 #[test]
 fn duckdb_runs_the_sql_and_its_cube_renders_like_poslens_own() {
     let Some(py) = python() else { return };
-    let dir = tempfile::tempdir().unwrap();
+    // The sample (bad rows, re-exported rows, naive times) and a file of edge cases: offsets
+    // and Z, `/` dates and fractions, thousands commas, refunds, zero- and three-decimal
+    // currencies, too many decimals, unreadable amounts, padded/lower-case/quoted codes, an
+    // over-long code, empty fields, a repeated txn_id at another time.
     let glob = sample_logs().join("*.csv.gz");
-    let sql = cube_sql(
-        "duckdb",
-        &["--tz", "Asia/Shanghai", "--source", glob.to_str().unwrap()],
-    );
+    for (name, source, input) in [
+        ("sample", glob.to_str().unwrap().to_string(), sample_logs()),
+        (
+            "edge",
+            fixture("cube_sql/edge.csv").to_str().unwrap().to_string(),
+            fixture("cube_sql/edge.csv"),
+        ),
+    ] {
+        duckdb_matches_poslens(&py, name, &source, &input);
+    }
+}
+
+fn duckdb_matches_poslens(py: &str, name: &str, source: &str, input: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = cube_sql("duckdb", &["--tz", "Asia/Shanghai", "--source", source]);
     let sql_file = dir.path().join("cube.sql");
     std::fs::write(&sql_file, sql).unwrap();
     let duck_cube = dir.path().join("duck.parquet");
@@ -134,20 +148,20 @@ for item, n in con.execute(q['reconciliation']).fetchall():
     print(f"{item}={n}")
 "#;
     let recon = run_python(
-        &py,
+        py,
         script,
         &[sql_file.to_str().unwrap(), duck_cube.to_str().unwrap()],
     );
 
     let logs_out = dir.path().join("logs");
-    analyze(&[sample_logs()], &logs_out, &["--tz", "Asia/Shanghai"]);
+    analyze(&[input], &logs_out, &["--tz", "Asia/Shanghai"]);
     let totals = manifest_totals(&logs_out);
     // The same reconciliation as poslens' own (the rows poslens rejects as "wrong number of
     // fields" are short rows, which DuckDB pads and the SQL rejects by their missing field).
     for key in ["rows_read", "rows_accepted", "rows_duplicate"] {
         assert!(
             recon.contains(&format!("{key}={}\n", totals[key])),
-            "{key}: {recon}"
+            "{name} {key}: {recon}"
         );
     }
     let rejected: u64 = recon
@@ -155,7 +169,7 @@ for item, n in con.execute(q['reconciliation']).fetchall():
         .filter(|l| l.starts_with("rejected: "))
         .map(|l| l.rsplit('=').next().unwrap().parse::<u64>().unwrap())
         .sum();
-    assert_eq!(rejected, totals["rows_rejected"]);
+    assert_eq!(rejected, totals["rows_rejected"], "{name}: {recon}");
 
     let cube_out = dir.path().join("cube");
     analyze::<&Path>(
@@ -176,6 +190,14 @@ for item, n in con.execute(q['reconciliation']).fetchall():
         "by_merchant.csv",
     ] {
         same_file(&logs_out.join("csv").join(f), &cube_out.join("csv").join(f));
+    }
+    let headline = |run: &Path| json(&run.join("summary.json"))["headline"].clone();
+    for key in ["transactions", "amount_minor", "failures"] {
+        assert_eq!(
+            headline(&logs_out)[key],
+            headline(&cube_out)[key],
+            "{name}: {key}"
+        );
     }
 }
 
