@@ -1106,3 +1106,17 @@ pub fn code_words(zh: bool) -> CodeWords {
         }
     }
 }
+
+/// What part of the codes a catalog table read, for the data-quality line and the manifest.
+pub fn reads_label(r: Reads, zh: bool) -> &'static str {
+    match (r, zh) {
+        (Reads::AllCodes, false) => "all codes",
+        (Reads::ThreeDigitCodes, false) => "3-digit codes",
+        (Reads::OtherCodes, false) => "2-character and other codes",
+        (Reads::NoTable, false) => "in no table",
+        (Reads::AllCodes, true) => "全部应答码",
+        (Reads::ThreeDigitCodes, true) => "3位数字码",
+        (Reads::OtherCodes, true) => "2位码及其他",
+        (Reads::NoTable, true) => "不在任何码表中",
+    }
+}

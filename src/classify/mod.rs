@@ -304,16 +304,7 @@ pub enum Reads {
 
 impl Reads {
     pub fn label(self, zh: bool) -> &'static str {
-        match (self, zh) {
-            (Reads::AllCodes, false) => "all codes",
-            (Reads::ThreeDigitCodes, false) => "3-digit codes",
-            (Reads::OtherCodes, false) => "2-character and other codes",
-            (Reads::NoTable, false) => "in no table",
-            (Reads::AllCodes, true) => "全部应答码",
-            (Reads::ThreeDigitCodes, true) => "3位数字码",
-            (Reads::OtherCodes, true) => "2位码及其他",
-            (Reads::NoTable, true) => "不在任何码表中",
-        }
+        crate::words::reads_label(self, zh)
     }
 }
 
