@@ -320,9 +320,6 @@ fn analyze_command(cfg: &config::Config) -> Result<()> {
     } else {
         load_cubes(cfg)?
     };
-    if let Some(path) = &cfg.analyze.save_cube {
-        render::write_atomic(path, &cube.to_parquet(cfg.ingest.tz)?)?;
-    }
     let totals = outcome.totals();
     if totals.rows_accepted == 0 {
         return Err(Error::NoValidRows {
@@ -349,6 +346,11 @@ fn analyze_command(cfg: &config::Config) -> Result<()> {
         &cfg.catalog.sha256,
         cfg.analyze.png,
     )?;
+    // After the report: the output folder is replaced as a whole, and the cube may be saved
+    // into it.
+    if let Some(path) = &cfg.analyze.save_cube {
+        render::write_atomic(path, &cube.to_parquet(cfg.ingest.tz)?)?;
+    }
     let summary = render::text::terminal_summary(&report, &cfg.analyze.out, cube.cells());
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(summary.as_bytes());

@@ -61,9 +61,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Write the files, `rejects.csv` (streamed from the reject log) and then the manifest into
-/// `dir`.
+/// `out`, as a whole: everything goes into a staging folder beside it, manifest last, and the
+/// staging folder then replaces `out` by two renames. A run killed at any point leaves `out`
+/// holding the previous complete report, or (between the two renames) no folder — never a
+/// mix of two runs or a truncated file; the next run clears what a killed one left.
 pub fn write_all(
-    dir: &Path,
+    out: &Path,
     r: &Report,
     rejects: &mut crate::ingest::RejectLog,
     options: &BTreeMap<String, String>,
@@ -71,11 +74,19 @@ pub fn write_all(
     png: bool,
 ) -> Result<Vec<OutputFile>> {
     let files = outputs(r, png)?;
+    check_replaceable(out)?;
+    let staging = beside(out, "new");
+    let old = beside(out, "old");
+    for stale in [&staging, &old] {
+        remove_dir(stale)?;
+    }
+    let dir = staging.as_path();
     let mut written = Vec::with_capacity(files.len() + 2);
     written.push(write_streamed(dir, "rejects.csv", &mut |w| {
         csv::rejects(rejects, w)
     })?);
     for (rel, bytes) in &files {
+        test_pause();
         write_atomic(&dir.join(rel), bytes)?;
         written.push(OutputFile {
             path: rel.clone(),
@@ -91,7 +102,72 @@ pub fn write_all(
         sha256: sha256_hex(&manifest),
         bytes: manifest.len() as u64,
     });
+    test_pause();
+    // The commit: the old folder out of the way, the new one in, the old one removed.
+    let werr = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Write { path, source }
+    };
+    if out.exists() {
+        std::fs::rename(out, &old).map_err(werr(out))?;
+        test_pause();
+    }
+    std::fs::rename(&staging, out).map_err(werr(out))?;
+    remove_dir(&old)?;
     Ok(written)
+}
+
+/// `.NAME.poslens-WHAT` beside `out`: on the same file system, so renames are atomic.
+fn beside(out: &Path, what: &str) -> std::path::PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    out.with_file_name(format!(".{name}.poslens-{what}"))
+}
+
+fn remove_dir(path: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Write {
+            path: path.into(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The output folder is replaced as a whole, so it must be new, empty, or a poslens report
+/// (its manifest names the tool): never a folder of the user's own files.
+fn check_replaceable(out: &Path) -> Result<()> {
+    let Ok(mut entries) = std::fs::read_dir(out) else {
+        return Ok(()); // does not exist yet (or is not a folder: the rename will say)
+    };
+    if entries.next().is_none() {
+        return Ok(());
+    }
+    let is_report = std::fs::read(out.join("manifest.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|m| m["tool"] == "poslens");
+    if is_report {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "--out {} holds files that are not a poslens report; poslens replaces its output folder as a whole, so give a new or empty folder",
+            out.display()
+        )))
+    }
+}
+
+/// A pause between the steps of writing, for the crash-safety test only
+/// (`POSLENS_TEST_WRITE_PAUSE_MS`), so that it can kill the process mid-write.
+fn test_pause() {
+    if let Some(ms) = std::env::var("POSLENS_TEST_WRITE_PAUSE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
 }
 
 /// A writer that hashes and counts what passes through it.

@@ -1,0 +1,225 @@
+//! Issue 13 (in part): a run killed while it writes never leaves a mix of two reports or a
+//! truncated file, and the outputs are the same bytes whatever the host's time zone, locale,
+//! thread count, input order or the way the rows are split over files.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{analyze, bin, fails, files_under, run_ok};
+
+fn sample_logs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_logs")
+}
+
+/// Every file under `dir` with its bytes, by relative path.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files: Vec<(PathBuf, Vec<u8>)> = files_under(dir)
+        .into_iter()
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p.strip_prefix(dir).unwrap().to_path_buf(), bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn assert_same_folder(a: &Path, b: &Path, what: &str) {
+    let (x, y) = (snapshot(a), snapshot(b));
+    let names = |s: &[(PathBuf, Vec<u8>)]| s.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&x), names(&y), "{what}: different files");
+    for ((p, bx), (_, by)) in x.iter().zip(&y) {
+        assert!(bx == by, "{what}: {} differs", p.display());
+    }
+}
+
+#[test]
+fn a_run_killed_while_writing_leaves_the_previous_report_or_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    analyze(&[sample_logs()], &out, &[]);
+    let before = snapshot(&out);
+    run_ok(bin().arg("verify").arg(&out));
+
+    // The same data in Chinese: every file but the CSVs differs from the report on disk, so a
+    // mix would show. Writing pauses 150 ms before each file and between the two renames.
+    let mut killed_mid_write = 0;
+    for kill_after_ms in [200u64, 700, 1200, 1700, 2200, 2700, 3200, 3700, 4500] {
+        let mut child = bin()
+            .env("POSLENS_TEST_WRITE_PAUSE_MS", "150")
+            .args(["analyze", "--lang", "zh", "--out"])
+            .arg(&out)
+            .arg(sample_logs())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(kill_after_ms) {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let finished = child.try_wait().unwrap().is_some();
+        child.kill().ok(); // SIGKILL
+        child.wait().unwrap();
+        let staging = dir.path().join(".report.poslens-new");
+        if staging.exists() && !staging.join("manifest.json").exists() {
+            killed_mid_write += 1;
+            // The half-written folder is never taken for a report.
+            fails(bin().arg("verify").arg(&staging), 1);
+        }
+        if finished {
+            // The run ended before the kill: its report is whole.
+            run_ok(bin().arg("verify").arg(&out));
+            break;
+        }
+        if out.exists() {
+            assert_eq!(
+                snapshot(&out),
+                before,
+                "killed after {kill_after_ms} ms: the folder changed"
+            );
+            run_ok(bin().arg("verify").arg(&out));
+        }
+    }
+    assert!(
+        killed_mid_write > 0,
+        "no kill fell while the files were being written"
+    );
+    // The next run succeeds and clears what the killed ones left.
+    analyze(&[sample_logs()], &out, &["--lang", "zh"]);
+    run_ok(bin().arg("verify").arg(&out));
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["report"], "left behind: {left:?}");
+}
+
+#[test]
+fn a_folder_of_other_files_is_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("my-notes.txt"), "mine").unwrap();
+    let err = fails(
+        bin()
+            .args(["analyze", "--out"])
+            .arg(dir.path())
+            .arg(sample_logs()),
+        2,
+    );
+    assert!(err.contains("not a poslens report"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("my-notes.txt")).unwrap(),
+        "mine"
+    );
+}
+
+#[test]
+fn same_bytes_whatever_the_host_zone_locale_and_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("ref");
+    analyze(&[sample_logs()], &reference, &["--tz", "Asia/Shanghai"]);
+    let variants: [(&str, &str, &str); 5] = [
+        ("UTC", "C", "2"),
+        ("Asia/Shanghai", "zh_CN.UTF-8", "2"),
+        ("America/New_York", "C", "1"),
+        ("America/New_York", "zh_CN.UTF-8", "2"),
+        ("UTC", "zh_CN.UTF-8", "1"),
+    ];
+    for (i, (tz, lang, threads)) in variants.into_iter().enumerate() {
+        let out = dir.path().join(format!("v{i}"));
+        run_ok(
+            bin()
+                .env("TZ", tz)
+                .env("LANG", lang)
+                .env("LC_ALL", lang)
+                .env("RAYON_NUM_THREADS", threads)
+                .env("POLARS_MAX_THREADS", threads)
+                .args(["analyze", "--tz", "Asia/Shanghai", "--out"])
+                .arg(&out)
+                .arg(sample_logs()),
+        );
+        assert_same_folder(
+            &reference,
+            &out,
+            &format!("TZ={tz} LANG={lang} threads={threads}"),
+        );
+    }
+}
+
+#[test]
+fn same_figures_whatever_the_input_order_or_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut weeks: Vec<PathBuf> = std::fs::read_dir(sample_logs())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".csv.gz"))
+        .collect();
+    weeks.sort();
+    let reference = dir.path().join("ref");
+    analyze(&weeks, &reference, &[]);
+
+    // The same files named in reverse order.
+    let reversed: Vec<PathBuf> = weeks.iter().rev().cloned().collect();
+    let rev = dir.path().join("rev");
+    analyze(&reversed, &rev, &[]);
+
+    // The same rows cut into three plain files at other places (each with the header).
+    let mut lines: Vec<String> = Vec::new();
+    let mut header = String::new();
+    for w in &weeks {
+        let mut text = String::new();
+        use std::io::Read;
+        flate2::read::GzDecoder::new(std::fs::File::open(w).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        let mut it = text.lines();
+        header = it.next().unwrap().to_string();
+        lines.extend(it.map(str::to_string));
+    }
+    let split_dir = dir.path().join("split");
+    std::fs::create_dir(&split_dir).unwrap();
+    let cuts = [0, lines.len() / 7, lines.len() / 2 + 13, lines.len()];
+    for (i, pair) in cuts.windows(2).enumerate() {
+        let body = lines[pair[0]..pair[1]].join("\n");
+        std::fs::write(
+            split_dir.join(format!("part{i}.csv")),
+            format!("{header}\n{body}\n"),
+        )
+        .unwrap();
+    }
+    let split = dir.path().join("split-out");
+    analyze(&[&split_dir], &split, &[]);
+
+    // Per-input lines (paths, hashes, line numbers) differ by construction; every figure does
+    // not.
+    for other in [&rev, &split] {
+        for f in [
+            "by_terminal.csv",
+            "by_period.csv",
+            "by_code.csv",
+            "by_merchant.csv",
+            "flagged_terminals.csv",
+        ] {
+            assert_eq!(
+                std::fs::read(reference.join("csv").join(f)).unwrap(),
+                std::fs::read(other.join("csv").join(f)).unwrap(),
+                "{} {f}",
+                other.display()
+            );
+        }
+        let headline = |d: &Path| common::json(&d.join("summary.json"))["headline"].clone();
+        assert_eq!(headline(&reference), headline(other));
+        for chart in ["failure_rate_over_time.svg", "worst_terminals.svg"] {
+            assert_eq!(
+                std::fs::read(reference.join("charts").join(chart)).unwrap(),
+                std::fs::read(other.join("charts").join(chart)).unwrap(),
+                "{chart}"
+            );
+        }
+    }
+}
