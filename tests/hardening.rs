@@ -223,3 +223,77 @@ fn same_figures_whatever_the_input_order_or_split() {
         }
     }
 }
+
+#[test]
+fn limits_end_with_a_clear_message() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let header = "timestamp,terminal_id,merchant_id,merchant_name,response_code\n";
+    // A 20 MB field: that row is rejected with its reason, the others are read.
+    let big = dir.path().join("big_field.csv");
+    let mut f = std::fs::File::create(&big).unwrap();
+    write!(
+        f,
+        "{header}2026-11-05 10:00:00,T1,M1,Shop,00\n2026-11-05 10:01:00,T1,M1,\"{}\",00\n2026-11-05 10:02:00,T1,M1,Shop,05\n",
+        "x".repeat(20_000_000)
+    )
+    .unwrap();
+    drop(f);
+    let out = dir.path().join("big");
+    analyze(&[&big], &out, &[]);
+    let t = common::manifest_totals(&out);
+    assert_eq!(
+        (t["rows_read"], t["rows_accepted"], t["rows_rejected"]),
+        (3, 2, 1)
+    );
+    let (_, rejects) = common::read_csv(&out.join("rejects.csv"));
+    assert_eq!(rejects[0]["line"], "3");
+    assert!(
+        rejects[0]["reason"].starts_with("merchant_name is 20000000 bytes long"),
+        "{:?}",
+        rejects[0]["reason"]
+    );
+    assert!(rejects[0]["excerpt"].len() < 1000);
+
+    // 70 MB without a line end: a message naming the bound, not an attempt to hold it all.
+    let long = dir.path().join("no_line_end.csv");
+    let mut f = std::fs::File::create(&long).unwrap();
+    writeln!(f, "{header}2026-11-05 10:00:00,T1,M1,Shop,00").unwrap();
+    let block = vec![b'y'; 1 << 20];
+    for _ in 0..70 {
+        f.write_all(&block).unwrap();
+    }
+    drop(f);
+    let err = fails(
+        bin()
+            .args(["analyze", "--out"])
+            .arg(dir.path().join("long"))
+            .arg(&long),
+        1,
+    );
+    assert!(
+        err.contains("a record of more than 64 MiB without a line end"),
+        "{err}"
+    );
+
+    // gzip inside gzip, ten levels deep.
+    let mut data = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cube_sql/edge.csv"),
+    )
+    .unwrap();
+    for _ in 0..10 {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&data).unwrap();
+        data = e.finish().unwrap();
+    }
+    let nested = dir.path().join("nested.csv.gz");
+    std::fs::write(&nested, data).unwrap();
+    let err = fails(
+        bin()
+            .args(["analyze", "--out"])
+            .arg(dir.path().join("nested"))
+            .arg(&nested),
+        1,
+    );
+    assert!(err.contains("gzip inside gzip"), "{err}");
+}

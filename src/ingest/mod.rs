@@ -488,6 +488,14 @@ fn ingest_file(
         path: path.into(),
         source,
     })?;
+    // One level of gzip is read; gzip inside gzip (a stream compressed again and again, as in
+    // a decompression bomb) is refused here rather than read as garbage rows.
+    if gz && head.starts_with(&[0x1f, 0x8b]) {
+        return Err(Error::BadInput {
+            path: path.into(),
+            reason: "gzip inside gzip: the file was compressed more than once; decompress it to one level (gzip -dc) and read that".into(),
+        });
+    }
     let format = cfg.format.unwrap_or_else(|| detect_format(path, head));
 
     let mut summary = InputSummary {
@@ -636,6 +644,14 @@ fn reader_reject(file: &str, line: u64, reason: &str, excerpt: &str) -> Reject {
     }
 }
 
+/// The longest CSV record read: the memory a file without line ends can take (with the
+/// chunks in flight, about 200 MB).
+const MAX_RECORD_BYTES: usize = 64 << 20;
+
+/// The longest field value accepted: ids, codes and names are short, and a longer value is
+/// a broken export (a field that swallowed the rest of the file), not a transaction.
+const MAX_FIELD_BYTES: usize = 64 << 10;
+
 /// Bytes of CSV handed to one thread at a time.
 const CHUNK_BYTES: usize = 16 << 20;
 
@@ -738,6 +754,8 @@ fn read_csv<R: Read>(
             free: free_tx,
         };
         let mut index = 0u64;
+        // Bytes of the file before `buf` (after the header), for messages.
+        let mut offset = consumed as u64;
         let mut outcome: Result<()> = Ok(());
         while outcome.is_ok() {
             if !eof && buf.len() < chunk_size {
@@ -755,6 +773,19 @@ fn read_csv<R: Read>(
                     .or_else(|| csv::split_point(&buf, layout.delimiter))
                 {
                     Some(cut) => cut,
+                    // A record longer than anything a transaction export holds: a file with
+                    // no line ends, or a quote never closed. Stop with a message instead of
+                    // holding the rest of the file.
+                    None if buf.len() >= MAX_RECORD_BYTES => {
+                        return Err(Error::BadInput {
+                            path: path.into(),
+                            reason: format!(
+                                "a record of more than {} MiB without a line end, starting at byte {}: an unclosed quote, or not a line-based text file",
+                                MAX_RECORD_BYTES >> 20,
+                                offset
+                            ),
+                        });
+                    }
                     // A record longer than what we hold: read on until it ends.
                     None if !eof => {
                         let want = buf.len() + chunk_size.max(1 << 16);
@@ -771,6 +802,7 @@ fn read_csv<R: Read>(
             next.clear();
             next.extend_from_slice(&buf[cut..]);
             buf.truncate(cut);
+            offset += cut as u64;
             let bytes = std::mem::replace(&mut buf, next);
             let chunk = Chunk { index, bytes };
             if chunk_tx.send(chunk).is_err() {
@@ -915,6 +947,18 @@ fn validate<'a, F: FieldSource>(
     amount_minor: bool,
     decimal_comma: bool,
 ) -> Result<Valid<'a>, String> {
+    for field in Field::ALL {
+        if let Some(v) = f.get(field) {
+            if v.len() > MAX_FIELD_BYTES {
+                return Err(format!(
+                    "{} is {} bytes long (more than {} KiB): not a value of a transaction",
+                    field.name(),
+                    v.len(),
+                    MAX_FIELD_BYTES >> 10
+                ));
+            }
+        }
+    }
     let ts = match (f.get(Field::Date), f.get(Field::Timestamp)) {
         (None, Some(ts)) => parse_timestamp(ts, cfg.tz)?,
         (Some(date), Some(time)) => parse_date_time(date, time, cfg.tz)?,
