@@ -44,9 +44,13 @@ fn a_run_killed_while_writing_leaves_the_previous_report_or_none() {
     run_ok(bin().arg("verify").arg(&out));
 
     // The same data in Chinese: every file but the CSVs differs from the report on disk, so a
-    // mix would show. Writing pauses 150 ms before each file and between the two renames.
+    // mix would show. Writing pauses 150 ms before each file and between the two renames; the
+    // kills are timed from the moment the staging folder appears (whatever the machine's
+    // speed), plus one during the reading.
+    let staging = dir.path().join(".report.poslens-new");
     let mut killed_mid_write = 0;
-    for kill_after_ms in [200u64, 700, 1200, 1700, 2200, 2700, 3200, 3700, 4500] {
+    let mut killed_between_renames = 0;
+    for step in 0..14u64 {
         let mut child = bin()
             .env("POSLENS_TEST_WRITE_PAUSE_MS", "150")
             .args(["analyze", "--lang", "zh", "--out"])
@@ -57,16 +61,18 @@ fn a_run_killed_while_writing_leaves_the_previous_report_or_none() {
             .spawn()
             .unwrap();
         let started = Instant::now();
-        while started.elapsed() < Duration::from_millis(kill_after_ms) {
-            if child.try_wait().unwrap().is_some() {
-                break;
+        if step > 0 {
+            while !staging.exists() && started.elapsed() < Duration::from_secs(120) {
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
             }
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis((step - 1) * 350));
         }
         let finished = child.try_wait().unwrap().is_some();
         child.kill().ok(); // SIGKILL
         child.wait().unwrap();
-        let staging = dir.path().join(".report.poslens-new");
         if staging.exists() && !staging.join("manifest.json").exists() {
             killed_mid_write += 1;
             // The half-written folder is never taken for a report.
@@ -81,11 +87,17 @@ fn a_run_killed_while_writing_leaves_the_previous_report_or_none() {
             assert_eq!(
                 snapshot(&out),
                 before,
-                "killed after {kill_after_ms} ms: the folder changed"
+                "killed at step {step}: the folder changed"
             );
             run_ok(bin().arg("verify").arg(&out));
+        } else {
+            // Between the two renames: no folder, the previous one is kept beside it.
+            killed_between_renames += 1;
         }
     }
+    eprintln!(
+        "killed while writing files: {killed_mid_write}, between the renames: {killed_between_renames}"
+    );
     assert!(
         killed_mid_write > 0,
         "no kill fell while the files were being written"
