@@ -12,6 +12,24 @@ use chrono_tz::Tz;
 /// (9–10 digits) or milliseconds (12–13 digits). Naive forms are local time in `tz`.
 /// Sub-second parts are dropped: the cube is hourly.
 pub fn parse_timestamp(raw: &str, tz: Tz) -> Result<i64, String> {
+    let t = parse_any_timestamp(raw, tz)?;
+    // chrono reads signed and five-digit years (`+22026-11-05`): no card payment has one, and
+    // such a row is a broken field, not a transaction 20,000 years away.
+    if (EARLIEST..=LATEST).contains(&t) {
+        Ok(t)
+    } else {
+        Err(format!(
+            "timestamp {:?} is outside the years 1900 to 2999",
+            excerpt_of(raw.trim(), 40)
+        ))
+    }
+}
+
+/// 1900-01-01T00:00:00Z and 2999-12-31T23:59:59Z, the instants a timestamp may be.
+const EARLIEST: i64 = -2_208_988_800;
+const LATEST: i64 = 32_503_679_999;
+
+fn parse_any_timestamp(raw: &str, tz: Tz) -> Result<i64, String> {
     let s = raw.trim();
     if s.is_empty() {
         return Err("empty timestamp".into());
