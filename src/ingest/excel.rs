@@ -72,7 +72,7 @@ pub fn read(
         path: path.into(),
         reason,
     };
-    let mut book = open(bytes, path)?;
+    let mut book = guarded(path, || open(bytes, path))?;
     let names = book.sheet_names();
     let name = match sheet {
         Some(want) => names.iter().find(|n| n.as_str() == want).ok_or_else(|| {
@@ -86,9 +86,10 @@ pub fn read(
             .ok_or_else(|| bad("the workbook has no sheet".into()))?,
     }
     .clone();
-    let range = book
-        .worksheet_range(&name)
-        .map_err(|e| bad(format!("cannot read sheet {name:?}: {e}")))?;
+    let range = guarded(path, || {
+        book.worksheet_range(&name)
+            .map_err(|e| bad(format!("cannot read sheet {name:?}: {e}")))
+    })?;
     // Rows of the range are counted from its first used row, not from row 1.
     let first_row = range.start().map_or(0, |(r, _)| r as u64);
     let rows: Vec<&[Data]> = range.rows().collect();
@@ -133,6 +134,18 @@ pub fn read(
         on_item(Item::Record { line, fields })?;
     }
     Ok(())
+}
+
+/// Run a step of the Excel reader, turning a panic inside it into this file's error: a
+/// damaged workbook (found by fuzzing: calamine asserts on a malformed record length) must
+/// end with a message, not abort the run.
+fn guarded<T>(path: &Path, step: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|_| {
+        Err(Error::BadInput {
+            path: path.into(),
+            reason: "the workbook is damaged: the Excel reader could not read its structure".into(),
+        })
+    })
 }
 
 /// Open a workbook by its content: a zip is `.xlsx`, an OLE file `.xls`; anything else is
