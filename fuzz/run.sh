@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run every fuzz target for SECONDS each (default 900), two at a time, seeded from the test
-# fixtures. Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`).
+# Run every fuzz target for SECONDS each (default 900), $PARALLEL at a time (default 2), seeded
+# from the test fixtures. Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`).
 # Corpora and crashes are kept under $FUZZ_DIR (default ~/.cache/poslens-fuzz); a crash's
 # minimised input belongs in tests/fixtures/fuzz/<target>/, where `cargo test` replays it.
 #
@@ -44,6 +44,6 @@ i=0
 for t in "${targets[@]}"; do
   run "$t" &
   i=$((i + 1))
-  if [ $((i % 2)) -eq 0 ]; then wait; fi
+  if [ $((i % ${PARALLEL:-2})) -eq 0 ]; then wait; fi
 done
 wait
