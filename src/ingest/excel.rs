@@ -162,6 +162,8 @@ fn open(bytes: Vec<u8>, path: &Path) -> Result<Sheets<Cursor<Vec<u8>>>> {
         return Ok(Sheets::Xlsx(book));
     }
     if bytes.starts_with(OLE_MAGIC) {
+        // calamine trusts the container's sector chains; a looping one must not reach it.
+        super::ole::check(&bytes).map_err(|e| bad(format!("the workbook is damaged: {e}")))?;
         let book = calamine::open_workbook_from_rs(Cursor::new(bytes))
             .map_err(|e: calamine::XlsError| bad(what(&e)))?;
         return Ok(Sheets::Xls(book));
