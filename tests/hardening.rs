@@ -252,7 +252,14 @@ fn limits_end_with_a_clear_message() {
     .unwrap();
     drop(f);
     let out = dir.path().join("big");
-    analyze(&[&big], &out, &[]);
+    let run = run_ok(
+        bin()
+            .args(["analyze", "--out"])
+            .arg(&out)
+            .arg(&big)
+            .env("POSLENS_TEST_PEAK_RSS", "1"),
+    );
+    assert!(peak_kib(&String::from_utf8_lossy(&run.stderr)) < LIMIT_KIB);
     let t = common::manifest_totals(&out);
     assert_eq!(
         (t["rows_read"], t["rows_accepted"], t["rows_rejected"]),
@@ -267,26 +274,41 @@ fn limits_end_with_a_clear_message() {
     );
     assert!(rejects[0]["excerpt"].len() < 1000);
 
-    // 70 MB without a line end: a message naming the bound, not an attempt to hold it all.
+    // 1 GiB without a line end, as a plain file (sparse: it reads as NUL bytes) and as gzip
+    // (1,024 gzip members of 1 MiB each, which a gzip reader reads as one stream): a message
+    // naming the bound, not an attempt to hold it all.
     let long = dir.path().join("no_line_end.csv");
     let mut f = std::fs::File::create(&long).unwrap();
     writeln!(f, "{header}2026-11-05 10:00:00,T1,M1,Shop,00").unwrap();
-    let block = vec![b'y'; 1 << 20];
-    for _ in 0..70 {
-        f.write_all(&block).unwrap();
-    }
+    f.set_len(1 << 30).unwrap();
     drop(f);
-    let err = fails(
-        bin()
-            .args(["analyze", "--out"])
-            .arg(dir.path().join("long"))
-            .arg(&long),
-        1,
-    );
-    assert!(
-        err.contains("a record of more than 64 MiB without a line end"),
-        "{err}"
-    );
+    let long_gz = dir.path().join("no_line_end.csv.gz");
+    let member = |data: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    };
+    let mut gz = member(format!("{header}2026-11-05 10:00:00,T1,M1,Shop,00\n").as_bytes());
+    let block = member(&vec![b'y'; 1 << 20]);
+    for _ in 0..1024 {
+        gz.extend_from_slice(&block);
+    }
+    std::fs::write(&long_gz, gz).unwrap();
+    for (input, out) in [(&long, "long"), (&long_gz, "long_gz")] {
+        let err = fails(
+            bin()
+                .args(["analyze", "--out"])
+                .arg(dir.path().join(out))
+                .arg(input)
+                .env("POSLENS_TEST_PEAK_RSS", "1"),
+            1,
+        );
+        assert!(
+            err.contains("a record of more than 64 MiB without a line end"),
+            "{err}"
+        );
+        assert!(peak_kib(&err) < LIMIT_KIB, "{err}");
+    }
 
     // gzip inside gzip, ten levels deep.
     let mut data = std::fs::read(
@@ -304,8 +326,139 @@ fn limits_end_with_a_clear_message() {
         bin()
             .args(["analyze", "--out"])
             .arg(dir.path().join("nested"))
-            .arg(&nested),
+            .arg(&nested)
+            .env("POSLENS_TEST_PEAK_RSS", "1"),
         1,
     );
     assert!(err.contains("gzip inside gzip"), "{err}");
+    assert!(peak_kib(&err) < LIMIT_KIB, "{err}");
+}
+
+/// What a hostile input may cost (README "Input limits"): the limits are per record (64 MiB)
+/// and per slice, so a run over any of them stays well under this.
+const LIMIT_KIB: u64 = 512 * 1024;
+
+/// The peak memory poslens reports under `POSLENS_TEST_PEAK_RSS` (its `VmHWM`).
+fn peak_kib(stderr: &str) -> u64 {
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("poslens: peak memory "))
+        .and_then(|l| l.strip_suffix(" KiB"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory line in {stderr}"))
+}
+
+/// A Parquet file of `rows` real rows whose footer is rewritten to claim `claimed` rows (the
+/// file's, each row group's and each column chunk's count). Footer counts are Thrift compact
+/// i64 fields: a field header 0x16 (next field, type i64) then the zigzag varint; `rows` is
+/// chosen so that pattern is unique to the counts, and the caller checks the claim is read.
+fn parquet_claiming(path: &Path, rows: usize, claimed: i64, which: &[usize]) {
+    use polars::prelude::*;
+    let ts: Vec<String> = (0..rows)
+        .map(|i| format!("2026-11-05 10:{:02}:00", i % 60))
+        .collect();
+    let mut df = DataFrame::new(
+        rows,
+        vec![
+            Column::new("timestamp".into(), ts),
+            Column::new("terminal_id".into(), vec!["T1"; rows]),
+            Column::new("merchant_id".into(), vec!["M1"; rows]),
+            Column::new("response_code".into(), vec!["00"; rows]),
+        ],
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes).finish(&mut df).unwrap();
+    let n = bytes.len();
+    let footer_len = u32::from_le_bytes(bytes[n - 8..n - 4].try_into().unwrap()) as usize;
+    let footer = &bytes[n - 8 - footer_len..n - 8];
+    let varint = |v: i64| {
+        let mut z = ((v << 1) ^ (v >> 63)) as u64;
+        let mut out = Vec::new();
+        loop {
+            let b = (z & 0x7f) as u8;
+            z >>= 7;
+            if z == 0 {
+                out.push(b);
+                return out;
+            }
+            out.push(b | 0x80);
+        }
+    };
+    let from = [vec![0x16], varint(rows as i64)].concat();
+    let to = [vec![0x16], varint(claimed)].concat();
+    let mut patched = Vec::new();
+    let (mut i, mut seen) = (0, 0);
+    while i < footer.len() {
+        if footer[i..].starts_with(&from) {
+            let w = if which.contains(&seen) { &to } else { &from };
+            seen += 1;
+            patched.extend_from_slice(w);
+            i += from.len();
+        } else {
+            patched.push(footer[i]);
+            i += 1;
+        }
+    }
+    let mut out = bytes[..n - 8 - footer_len].to_vec();
+    out.extend_from_slice(&patched);
+    out.extend_from_slice(&(patched.len() as u32).to_le_bytes());
+    out.extend_from_slice(b"PAR1");
+    assert_eq!(
+        seen, 6,
+        "the six counts of a one-row-group, four-column file"
+    );
+    std::fs::write(path, out).unwrap();
+    let read = ParquetReader::new(std::fs::File::open(path).unwrap())
+        .num_rows()
+        .unwrap();
+    assert_eq!(read as i64, claimed, "the rewritten footer is read back");
+}
+
+#[test]
+fn a_parquet_footer_claiming_a_billion_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    // Counts in footer order: the file's, the four column chunks', the row group's.
+    let pq = dir.path().join("file_claims.parquet");
+    parquet_claiming(&pq, 57, 1_000_000_000, &[0]);
+    let out = dir.path().join("file");
+    let stderr = String::from_utf8(
+        run_ok(
+            bin()
+                .args(["analyze", "--out"])
+                .arg(&out)
+                .arg(&pq)
+                .env("POSLENS_TEST_PEAK_RSS", "1"),
+        )
+        .stderr,
+    )
+    .unwrap();
+    assert!(peak_kib(&stderr) < LIMIT_KIB, "{stderr}");
+    let t = common::manifest_totals(&out);
+    assert_eq!(
+        (t["rows_read"], t["rows_accepted"], t["rows_rejected"]),
+        (58, 57, 1)
+    );
+    let (_, rejects) = common::read_csv(&out.join("rejects.csv"));
+    assert_eq!(rejects[0]["line"], "58");
+    assert_eq!(
+        rejects[0]["reason"],
+        "file is damaged: its footer claims 1000000000 rows but the data end after 57; the rest is lost"
+    );
+
+    let pq = dir.path().join("all_claim.parquet");
+    parquet_claiming(&pq, 57, 1_000_000_000, &[0, 1, 2, 3, 4, 5]);
+    let err = fails(
+        bin()
+            .args(["analyze", "--out"])
+            .arg(dir.path().join("all"))
+            .arg(&pq)
+            .env("POSLENS_TEST_PEAK_RSS", "1"),
+        1,
+    );
+    assert!(
+        err.contains("cannot read rows 1-100000 of the 1000000000 its footer claims, the file is damaged or truncated"),
+        "{err}"
+    );
+    assert!(peak_kib(&err) < LIMIT_KIB, "{err}");
 }

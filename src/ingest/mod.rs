@@ -753,6 +753,7 @@ fn read_csv<R: Read>(
             counts: Counts::default(),
             line: first_line,
             free: free_tx,
+            chunk_size,
         };
         let mut index = 0u64;
         // Bytes of the file before `buf` (after the header), for messages.
@@ -835,6 +836,7 @@ struct Collector {
     /// The line the next chunk in order starts on.
     line: u64,
     free: crossbeam_channel::Sender<Vec<u8>>,
+    chunk_size: usize,
 }
 
 impl Collector {
@@ -852,7 +854,11 @@ impl Collector {
                 rejects.push(r)?;
             }
             self.line += done.newlines;
-            let _ = self.free.send(done.bytes);
+            // A buffer that grew to hold a very long record is dropped, not reused: kept, a
+            // few of them would hold 64 MiB each for the rest of the file.
+            if done.bytes.capacity() <= 2 * self.chunk_size + (1 << 16) {
+                let _ = self.free.send(done.bytes);
+            }
             self.next += 1;
         }
         Ok(())
@@ -862,7 +868,11 @@ impl Collector {
 /// Read until `buf` holds at least `want` bytes or the input ends; true at the end.
 fn fill<R: Read>(input: &mut R, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
     while buf.len() < want {
-        let need = (want - buf.len()).max(1 << 16) as u64;
+        let need = (want - buf.len()).max(1 << 16);
+        // Room for exactly what is wanted: left to itself the buffer doubles, and a record
+        // near the 64 MiB limit would cost 128 MiB.
+        buf.reserve_exact(need);
+        let need = need as u64;
         // `take` + `read_to_end` reads into the spare capacity without zeroing it first.
         if input.by_ref().take(need).read_to_end(buf)? == 0 {
             return Ok(true);
@@ -1000,7 +1010,11 @@ fn fields_excerpt<F: FieldSource>(f: &F) -> String {
     let parts: Vec<String> = Field::ALL
         .iter()
         .filter_map(|&field| {
+            // Only the start of a value can reach the 200-character excerpt: a 60 MB field
+            // is not copied whole (the cut is far enough out that masking sees any card
+            // number the excerpt could show in full).
             let v = f.get(field)?;
+            let v = v.char_indices().nth(512).map_or(v, |(at, _)| &v[..at]);
             let v = if field == Field::Pan {
                 mask_pan(v)
             } else {

@@ -171,8 +171,8 @@ mod tests {
 
     #[test]
     fn a_real_workbook_passes() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/equiv/portal.xls");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/equiv/portal.xls");
         assert_eq!(check(&std::fs::read(path).unwrap()), Ok(()));
     }
 }

@@ -68,7 +68,14 @@ pub fn read(
             .with_columns(Some(projection.clone()))
             .with_slice(Some((offset, SLICE_ROWS)))
             .finish()
-            .map_err(bad)?;
+            .map_err(|e| Error::BadInput {
+                path: path.into(),
+                reason: format!(
+                    "cannot read rows {}-{} of the {total} its footer claims, the file is damaged or truncated: {e}",
+                    offset + 1,
+                    total.min(offset + SLICE_ROWS)
+                ),
+            })?;
         let mut columns = Vec::with_capacity(wanted.len());
         for (name, field) in &wanted {
             let text = df
@@ -93,7 +100,17 @@ pub fn read(
             })?;
         }
         if df.height() == 0 {
-            break; // a file whose metadata overstates its rows: stop rather than loop
+            // The footer claims more rows than the pages hold (a damaged file, or a crafted
+            // one claiming a billion): stop, and count the missing tail as one reject, as for
+            // a gzip file cut short, so the shortfall is on record and not silent.
+            emit(Item::Reject {
+                line: offset as u64 + 1,
+                reason: format!(
+                    "file is damaged: its footer claims {total} rows but the data end after {offset}; the rest is lost"
+                ),
+                excerpt: String::new(),
+            })?;
+            break;
         }
         offset += df.height();
     }
