@@ -1,7 +1,8 @@
-//! Issue 13 (in part): a run killed while it writes never leaves a mix of two reports or a
-//! truncated file, and the outputs are the same bytes whatever the host's time zone, locale,
-//! thread count, input order or the way the rows are split over files.
-
+//! Issue 13: a run killed while it writes never leaves a mix of two reports or a truncated
+//! file; the outputs are the same bytes whatever the host's time zone, locale, thread count,
+//! input order or the way the rows are split over files; hostile inputs (a 20 MB field, a
+//! 1 GiB line, gzip of gzip, a billion-row Parquet footer) end with a clear message within a
+//! memory bound measured by the kernel. The fuzzing findings are replayed by fuzz_regressions.rs.
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -252,27 +253,14 @@ fn limits_end_with_a_clear_message() {
     .unwrap();
     drop(f);
     let out = dir.path().join("big");
-    let run = run_ok(
-        bin()
-            .args(["analyze", "--out"])
-            .arg(&out)
-            .arg(&big)
-            .env("POSLENS_TEST_PEAK_RSS", "1"),
-    );
-    assert!(peak_kib(&String::from_utf8_lossy(&run.stderr)) < LIMIT_KIB);
-    let t = common::manifest_totals(&out);
-    assert_eq!(
-        (t["rows_read"], t["rows_accepted"], t["rows_rejected"]),
-        (3, 2, 1)
-    );
-    let (_, rejects) = common::read_csv(&out.join("rejects.csv"));
-    assert_eq!(rejects[0]["line"], "3");
+    bounded(&big, &out, 0);
+    let reject = the_one_reject(&out, (3, 2, 1), "3");
     assert!(
-        rejects[0]["reason"].starts_with("merchant_name is 20000000 bytes long"),
+        reject["reason"].starts_with("merchant_name is 20000000 bytes long"),
         "{:?}",
-        rejects[0]["reason"]
+        reject["reason"]
     );
-    assert!(rejects[0]["excerpt"].len() < 1000);
+    assert!(reject["excerpt"].len() < 1000);
 
     // 1 GiB without a line end, as a plain file (sparse: it reads as NUL bytes) and as gzip
     // (1,024 gzip members of 1 MiB each, which a gzip reader reads as one stream): a message
@@ -295,19 +283,11 @@ fn limits_end_with_a_clear_message() {
     }
     std::fs::write(&long_gz, gz).unwrap();
     for (input, out) in [(&long, "long"), (&long_gz, "long_gz")] {
-        let err = fails(
-            bin()
-                .args(["analyze", "--out"])
-                .arg(dir.path().join(out))
-                .arg(input)
-                .env("POSLENS_TEST_PEAK_RSS", "1"),
-            1,
-        );
+        let err = bounded(input, &dir.path().join(out), 1);
         assert!(
             err.contains("a record of more than 64 MiB without a line end"),
             "{err}"
         );
-        assert!(peak_kib(&err) < LIMIT_KIB, "{err}");
     }
 
     // gzip inside gzip, ten levels deep.
@@ -322,30 +302,49 @@ fn limits_end_with_a_clear_message() {
     }
     let nested = dir.path().join("nested.csv.gz");
     std::fs::write(&nested, data).unwrap();
-    let err = fails(
-        bin()
-            .args(["analyze", "--out"])
-            .arg(dir.path().join("nested"))
-            .arg(&nested)
-            .env("POSLENS_TEST_PEAK_RSS", "1"),
-        1,
-    );
+    let err = bounded(&nested, &dir.path().join("nested"), 1);
     assert!(err.contains("gzip inside gzip"), "{err}");
-    assert!(peak_kib(&err) < LIMIT_KIB, "{err}");
 }
 
 /// What a hostile input may cost (README "Input limits"): the limits are per record (64 MiB)
 /// and per slice, so a run over any of them stays well under this.
 const LIMIT_KIB: u64 = 512 * 1024;
 
-/// The peak memory poslens reports under `POSLENS_TEST_PEAK_RSS` (its `VmHWM`).
-fn peak_kib(stderr: &str) -> u64 {
-    stderr
+/// `poslens analyze INPUT --out OUT`, which must exit with `code` within [`LIMIT_KIB`], by
+/// the peak memory poslens reports under `POSLENS_TEST_PEAK_RSS` (its `VmHWM`); its stderr.
+fn bounded(input: &Path, out: &Path, code: i32) -> String {
+    let mut cmd = bin();
+    cmd.args(["analyze", "--out"])
+        .arg(out)
+        .arg(input)
+        .env("POSLENS_TEST_PEAK_RSS", "1");
+    let stderr = fails(&mut cmd, code);
+    let peak: u64 = stderr
         .lines()
         .find_map(|l| l.strip_prefix("poslens: peak memory "))
         .and_then(|l| l.strip_suffix(" KiB"))
         .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no peak memory line in {stderr}"))
+        .unwrap_or_else(|| panic!("no peak memory line in {stderr}"));
+    assert!(peak < LIMIT_KIB, "{} KiB for {}", peak, input.display());
+    stderr
+}
+
+/// The reconciliation (read, accepted, rejected) of the report in `out`, and its one reject,
+/// which must be at `line`.
+fn the_one_reject(
+    out: &Path,
+    (read, accepted, rejected): (u64, u64, u64),
+    line: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let t = common::manifest_totals(out);
+    assert_eq!(
+        (t["rows_read"], t["rows_accepted"], t["rows_rejected"]),
+        (read, accepted, rejected)
+    );
+    let (_, mut rejects) = common::read_csv(&out.join("rejects.csv"));
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0]["line"], line);
+    rejects.remove(0)
 }
 
 /// A Parquet file of `rows` real rows whose footer is rewritten to claim `claimed` rows (the
@@ -422,43 +421,17 @@ fn a_parquet_footer_claiming_a_billion_rows() {
     let pq = dir.path().join("file_claims.parquet");
     parquet_claiming(&pq, 57, 1_000_000_000, &[0]);
     let out = dir.path().join("file");
-    let stderr = String::from_utf8(
-        run_ok(
-            bin()
-                .args(["analyze", "--out"])
-                .arg(&out)
-                .arg(&pq)
-                .env("POSLENS_TEST_PEAK_RSS", "1"),
-        )
-        .stderr,
-    )
-    .unwrap();
-    assert!(peak_kib(&stderr) < LIMIT_KIB, "{stderr}");
-    let t = common::manifest_totals(&out);
+    bounded(&pq, &out, 0);
     assert_eq!(
-        (t["rows_read"], t["rows_accepted"], t["rows_rejected"]),
-        (58, 57, 1)
-    );
-    let (_, rejects) = common::read_csv(&out.join("rejects.csv"));
-    assert_eq!(rejects[0]["line"], "58");
-    assert_eq!(
-        rejects[0]["reason"],
+        the_one_reject(&out, (58, 57, 1), "58")["reason"],
         "file is damaged: its footer claims 1000000000 rows but the data end after 57; the rest is lost"
     );
 
     let pq = dir.path().join("all_claim.parquet");
     parquet_claiming(&pq, 57, 1_000_000_000, &[0, 1, 2, 3, 4, 5]);
-    let err = fails(
-        bin()
-            .args(["analyze", "--out"])
-            .arg(dir.path().join("all"))
-            .arg(&pq)
-            .env("POSLENS_TEST_PEAK_RSS", "1"),
-        1,
-    );
+    let err = bounded(&pq, &dir.path().join("all"), 1);
     assert!(
         err.contains("cannot read rows 1-100000 of the 1000000000 its footer claims, the file is damaged or truncated"),
         "{err}"
     );
-    assert!(peak_kib(&err) < LIMIT_KIB, "{err}");
 }
