@@ -3,6 +3,7 @@
 //! input order or the way the rows are split over files; hostile inputs (a 20 MB field, a
 //! 1 GiB line, gzip of gzip, a billion-row Parquet footer) end with a clear message within a
 //! memory bound measured by the kernel. The fuzzing findings are replayed by fuzz_regressions.rs.
+
 mod common;
 
 use std::path::{Path, PathBuf};
