@@ -587,7 +587,7 @@ pub struct Cube {
     cells: Vec<(u128, Sums)>,
 }
 
-/// One row of a rollup: the key values (in the order asked) and the sums. Text keys borrow
+/// One row of a rollup: the key values asked for, by name, and the sums. Text keys borrow
 /// the cube's dictionaries, so a rollup row costs no allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cell<'a> {
@@ -599,41 +599,58 @@ pub struct Cell<'a> {
 /// Most keys a rollup can ask for.
 pub const MAX_KEYS: usize = 4;
 
-/// The key values of a rollup row, used as a slice (`cell.keys[0]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The key values of a rollup row, by dimension: a value is there iff the rollup asked for
+/// its dimension. Read through [`Cell`]'s accessors, which name what they return, so a
+/// caller cannot read the code where it meant the terminal (positions could be swapped and
+/// still compile).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Keys<'a> {
-    len: u8,
-    values: [KeyValue<'a>; MAX_KEYS],
+    terminal: Option<&'a str>,
+    merchant: Option<&'a str>,
+    merchant_name: Option<&'a str>,
+    hour: Option<i64>,
+    code: Option<&'a str>,
 }
 
-impl<'a> std::ops::Deref for Keys<'a> {
-    type Target = [KeyValue<'a>];
-    fn deref(&self) -> &[KeyValue<'a>] {
-        &self.values[..self.len as usize]
-    }
-}
-
-/// A key value: text for terminal/merchant/code, an instant for the hour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum KeyValue<'a> {
-    Text(&'a str),
-    Hour(i64),
-}
-
-impl<'a> KeyValue<'a> {
-    pub fn text(&self) -> &'a str {
-        match self {
-            KeyValue::Text(s) => s,
-            KeyValue::Hour(_) => "",
-        }
+impl<'a> Cell<'a> {
+    pub fn terminal(&self) -> &'a str {
+        asked(self.keys.terminal, TERMINAL)
     }
 
+    pub fn merchant(&self) -> &'a str {
+        asked(self.keys.merchant, MERCHANT)
+    }
+
+    pub fn merchant_name(&self) -> &'a str {
+        asked(self.keys.merchant_name, MERCHANT_NAME)
+    }
+
+    /// The start of the hour, epoch seconds (docs/cube.md).
     pub fn hour(&self) -> i64 {
-        match self {
-            KeyValue::Hour(h) => *h,
-            KeyValue::Text(_) => 0,
+        asked(self.keys.hour, HOUR)
+    }
+
+    pub fn code(&self) -> &'a str {
+        asked(self.keys.code, CODE)
+    }
+
+    /// A text key by its dimension's name ([`TERMINAL`], [`MERCHANT`], [`MERCHANT_NAME`],
+    /// [`CODE`]), for code that walks one of several dimensions.
+    pub fn text(&self, dim: &str) -> &'a str {
+        match dim {
+            TERMINAL => self.terminal(),
+            MERCHANT => self.merchant(),
+            MERCHANT_NAME => self.merchant_name(),
+            CODE => self.code(),
+            other => panic!("internal error: {other} is not a text key"),
         }
     }
+}
+
+/// A key the rollup was asked for; reading one it was not asked for is a bug in the caller,
+/// caught by the first test that walks that code.
+fn asked<T>(value: Option<T>, dim: &str) -> T {
+    value.unwrap_or_else(|| panic!("internal error: a rollup read without its {dim} key"))
 }
 
 /// A rollup, ready to be walked (as often as needed) in key order; see [`Cube::rollup_iter`].
@@ -683,26 +700,19 @@ impl<'a> Rollup<'a> {
     /// The key values of a projected key, unpacked from its least significant end.
     fn unpack(&self, p: u128) -> Keys<'a> {
         let cube = self.cube;
-        let mut keys = Keys {
-            len: self.dims.len() as u8,
-            values: [KeyValue::Hour(0); MAX_KEYS],
-        };
+        let mut keys = Keys::default();
         let mut rest = p;
-        for (slot, d) in keys.values[..self.dims.len()]
-            .iter_mut()
-            .zip(&self.dims)
-            .rev()
-        {
+        for d in self.dims.iter().rev() {
             let (_, bits) = d.shift_bits();
             let v = (rest & ((1u128 << bits) - 1)) as usize;
             rest >>= bits;
-            *slot = match d {
-                Dim::Hour => KeyValue::Hour(v as i64 - HOUR_BIAS),
-                Dim::Terminal => KeyValue::Text(&cube.terminals[v]),
-                Dim::Merchant => KeyValue::Text(&cube.merchants[v]),
-                Dim::MerchantName => KeyValue::Text(&cube.names[v]),
-                Dim::Code => KeyValue::Text(&cube.codes[v]),
-            };
+            match d {
+                Dim::Hour => keys.hour = Some(v as i64 - HOUR_BIAS),
+                Dim::Terminal => keys.terminal = Some(&cube.terminals[v]),
+                Dim::Merchant => keys.merchant = Some(&cube.merchants[v]),
+                Dim::MerchantName => keys.merchant_name = Some(&cube.names[v]),
+                Dim::Code => keys.code = Some(&cube.codes[v]),
+            }
         }
         keys
     }
@@ -1102,12 +1112,8 @@ mod tests {
         assert_eq!(c.transactions().unwrap(), 4);
         let by = c.rollup(&[TERMINAL, HOUR, CODE]).unwrap();
         assert_eq!(
-            &by[0].keys[..],
-            [
-                KeyValue::Text("T1"),
-                KeyValue::Hour(36000),
-                KeyValue::Text("00")
-            ]
+            (by[0].terminal(), by[0].hour(), by[0].code()),
+            ("T1", 36000, "00")
         );
         assert_eq!((by[0].transactions, by[0].amount_minor), (2, 350));
     }
@@ -1142,8 +1148,13 @@ mod tests {
             .unwrap()
             .iter()
             .map(|x| {
-                let k = |i: usize| x.keys[i].text().to_string();
-                (k(0), k(1), k(2), x.transactions, x.amount_minor)
+                (
+                    x.terminal().to_string(),
+                    x.merchant().to_string(),
+                    x.merchant_name().to_string(),
+                    x.transactions,
+                    x.amount_minor,
+                )
             })
             .collect();
         let want = [
@@ -1173,7 +1184,7 @@ mod tests {
         let by = c.rollup(&[CODE, TERMINAL]).unwrap();
         let keys: Vec<(String, String)> = by
             .iter()
-            .map(|c| (c.keys[0].text().into(), c.keys[1].text().into()))
+            .map(|c| (c.code().into(), c.terminal().into()))
             .collect();
         assert_eq!(
             keys,
@@ -1184,7 +1195,7 @@ mod tests {
             .rollup(&[HOUR])
             .unwrap()
             .iter()
-            .map(|c| c.keys[0].hour())
+            .map(|c| c.hour())
             .collect();
         assert_eq!(hours, [0, 3600, 7200]);
         assert_eq!(c.rollup(&[]).unwrap()[0].transactions, 4);
@@ -1240,7 +1251,7 @@ mod tests {
         // India is UTC+05:30: 10:10 UTC is 15:40 local, whose hour starts at 09:30 UTC.
         let c = build(&[txn(36600, "T1", "00", 1)], "Asia/Kolkata");
         let cells = c.rollup(&[HOUR]).unwrap();
-        assert_eq!(cells[0].keys[0], KeyValue::Hour(34200));
+        assert_eq!(cells[0].hour(), 34200);
     }
 
     #[test]

@@ -48,11 +48,11 @@ fn run(data: &[u8], file_name: &str, chunk: &str) -> Outcome {
     // No accepted transaction has an empty terminal or code.
     let mut cells = Vec::new();
     for cell in cube.rollup(&[TERMINAL, CODE]).expect("rollup") {
-        assert!(!cell.keys[0].text().is_empty(), "empty terminal accepted");
-        assert!(!cell.keys[1].text().is_empty(), "empty code accepted");
+        assert!(!cell.terminal().is_empty(), "empty terminal accepted");
+        assert!(!cell.code().is_empty(), "empty code accepted");
         cells.push((
-            cell.keys[0].text().to_string(),
-            cell.keys[1].text().to_string(),
+            cell.terminal().to_string(),
+            cell.code().to_string(),
             cell.transactions,
         ));
     }

@@ -175,7 +175,7 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
     let by_code_cells = cube.rollup(&[CODE])?;
     if by_code_cells
         .iter()
-        .any(|c| !catalog.is_transaction(c.keys[0].text()))
+        .any(|c| !catalog.is_transaction(c.code()))
     {
         let mut t = cube.clone();
         t.remove_codes(|code| !catalog.is_transaction(code));
@@ -183,7 +183,7 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
     }
     let non_transactions: u64 = by_code_cells
         .iter()
-        .filter(|c| !catalog.is_transaction(c.keys[0].text()))
+        .filter(|c| !catalog.is_transaction(c.code()))
         .map(|c| c.transactions)
         .sum();
     let cube = trimmed.as_ref().unwrap_or(cube);
@@ -191,11 +191,11 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
         Some(_) => cube.rollup(&[CODE])?,
         None => by_code_cells,
     };
-    let classes = CodeClasses::new(catalog, by_code_cells.iter().map(|c| c.keys[0].text()));
+    let classes = CodeClasses::new(catalog, by_code_cells.iter().map(|c| c.code()));
     let mut totals = ClassCounts::default();
     let mut amount_minor = 0;
     for c in &by_code_cells {
-        totals.add(catalog.class_of(c.keys[0].text()), c.transactions);
+        totals.add(catalog.class_of(c.code()), c.transactions);
         amount_minor += c.amount_minor;
     }
     let by_code = by_code(&by_code_cells, catalog, totals.transactions);
@@ -204,9 +204,9 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
     let mut hourly: BTreeMap<i64, ClassCounts> = BTreeMap::new();
     for c in &hour_code {
         hourly
-            .entry(c.keys[0].hour())
+            .entry(c.hour())
             .or_default()
-            .add(catalog.class_of(c.keys[1].text()), c.transactions);
+            .add(catalog.class_of(c.code()), c.transactions);
     }
     let first_hour = hourly.keys().next().copied();
     let last_hour = hourly.keys().next_back().copied();
@@ -275,6 +275,7 @@ fn week_over_week(
         let after = cube.rollup_window(&[key, CODE], cur, cur_end)?;
         out.extend(regressions::find(
             kind,
+            key,
             before.iter(),
             after.iter(),
             classes,
@@ -289,8 +290,8 @@ fn by_code(cells: &[crate::cube::Cell<'_>], catalog: &Catalog, total: u64) -> Ve
     let mut rows: Vec<CodeRow> = cells
         .iter()
         .map(|c| CodeRow {
-            code: c.keys[0].text().to_string(),
-            class: catalog.class_of(c.keys[0].text()),
+            code: c.code().to_string(),
+            class: catalog.class_of(c.code()),
             transactions: c.transactions,
             share: ratio(c.transactions, total),
         })
@@ -315,13 +316,13 @@ fn by_merchant(cube: &Cube, catalog: &Catalog) -> Result<Vec<MerchantRow>> {
     let cells = cube.rollup(&[MERCHANT, MERCHANT_NAME, TERMINAL, CODE])?;
     let mut rows: BTreeMap<String, MerchantAcc> = BTreeMap::new();
     for c in &cells {
-        let e = rows.entry(c.keys[0].text().to_string()).or_default();
-        let name = c.keys[1].text();
+        let e = rows.entry(c.merchant().to_string()).or_default();
+        let name = c.merchant_name();
         if !name.is_empty() {
             *e.0.entry(name.to_string()).or_default() += c.transactions;
         }
-        e.1.insert(c.keys[2].text().to_string());
-        e.2.add(catalog.class_of(c.keys[3].text()), c.transactions);
+        e.1.insert(c.terminal().to_string());
+        e.2.add(catalog.class_of(c.code()), c.transactions);
     }
     Ok(rows
         .into_iter()
@@ -400,13 +401,10 @@ fn outages<'a>(
     if !out.is_empty() {
         let mut hit: Vec<std::collections::BTreeSet<&str>> = vec![Default::default(); out.len()];
         for c in term_hour_code {
-            let h = c.keys[1].hour();
+            let h = c.hour();
             let i = out.partition_point(|o| o.end <= h);
-            if i < out.len()
-                && out[i].start <= h
-                && catalog.class_of(c.keys[2].text()) == Class::Network
-            {
-                hit[i].insert(c.keys[0].text());
+            if i < out.len() && out[i].start <= h && catalog.class_of(c.code()) == Class::Network {
+                hit[i].insert(c.terminal());
             }
         }
         for (o, h) in out.iter_mut().zip(hit) {
@@ -454,7 +452,7 @@ fn fraud_bursts<'a>(
     // Cells come sorted by (terminal, hour): each terminal-hour is one run.
     let mut run: Option<((&str, i64), u64, u64)> = None;
     for c in term_hour_code {
-        let key = (c.keys[0].text(), c.keys[1].hour());
+        let key = (c.terminal(), c.hour());
         if key.0 == NO_TERMINAL {
             continue;
         }
@@ -466,7 +464,7 @@ fn fraud_bursts<'a>(
         }
         if let Some(r) = run.as_mut() {
             r.2 += c.transactions;
-            if catalog.class_of(c.keys[2].text()) == Class::Fraud {
+            if catalog.class_of(c.code()) == Class::Fraud {
                 r.1 += c.transactions;
             }
         }

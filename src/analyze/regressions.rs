@@ -50,9 +50,11 @@ pub fn weeks(first_hour: i64, last_hour: i64, tz: Tz) -> Option<(i64, i64)> {
     (previous >= day_start(first_hour, tz)).then_some((previous, week))
 }
 
-/// `previous` and `current`: the two weeks' cells keyed by (entity, code).
+/// `previous` and `current`: the two weeks' cells keyed by (`key`, code); `kind` names the
+/// entity in the results.
 pub fn find<'a>(
     kind: &'static str,
+    key: &str,
     previous: impl Iterator<Item = Cell<'a>>,
     current: impl Iterator<Item = Cell<'a>>,
     catalog: &Catalog,
@@ -66,13 +68,13 @@ pub fn find<'a>(
         (1, Box::new(current)),
     ] {
         for c in cells {
-            let id = c.keys[0].text();
+            let id = c.text(key);
             if id == super::NO_TERMINAL {
                 continue;
             }
             let e = per.entry(id).or_default();
             let counts = if week == 0 { &mut e.0 } else { &mut e.1 };
-            counts.add(catalog.class_of(c.keys[1].text()), c.transactions);
+            counts.add(catalog.class_of(c.code()), c.transactions);
         }
     }
     let judged: Vec<(&str, ClassCounts, ClassCounts)> = per

@@ -129,14 +129,14 @@ pub fn analyze<'a>(
     let mut day_of: (i64, i64, i64) = (i64::MIN, i64::MIN, 0);
     let mut unattributed = 0;
     for c in term_hour_code {
-        let term = c.keys[0].text();
+        let term = c.terminal();
         if term == super::NO_TERMINAL {
             // Responses nobody could tie to a terminal: not a terminal to judge or list.
             unattributed += c.transactions;
             continue;
         }
-        let hour = c.keys[1].hour();
-        let code = c.keys[2].text();
+        let hour = c.hour();
+        let code = c.code();
         let class = catalog.class_of(code);
         if run_term != Some(term) {
             if let Some(t) = run_term {
@@ -338,7 +338,7 @@ fn first_bad(series: &[(i64, ClassCounts)], baseline: f64) -> (i64, f64, f64) {
 fn main_merchant(term_merchant: &[Cell<'_>]) -> BTreeMap<String, String> {
     let mut best: BTreeMap<String, (u64, String)> = BTreeMap::new();
     for c in term_merchant {
-        let (t, m) = (c.keys[0].text(), c.keys[1].text());
+        let (t, m) = (c.terminal(), c.merchant());
         let e = best.entry(t.to_string()).or_insert((0, String::new()));
         // Cells come sorted by merchant, so strict > keeps the smallest id on a tie.
         if c.transactions > e.0 {

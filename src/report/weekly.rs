@@ -181,11 +181,11 @@ type PerMerchant<K> = BTreeMap<String, BTreeMap<K, BTreeMap<String, u64>>>;
 fn fold_text(cube: &Cube, dim: &str, from: i64, to: i64) -> Result<PerMerchant<String>> {
     let mut m: PerMerchant<String> = BTreeMap::new();
     for c in cube.rollup_window(&[MERCHANT, dim, CODE], from, to)?.iter() {
-        *m.entry(c.keys[0].text().to_string())
+        *m.entry(c.merchant().to_string())
             .or_default()
-            .entry(c.keys[1].text().to_string())
+            .entry(c.text(dim).to_string())
             .or_default()
-            .entry(c.keys[2].text().to_string())
+            .entry(c.code().to_string())
             .or_default() += c.transactions;
     }
     Ok(m)
@@ -197,11 +197,11 @@ fn fold_hours(cube: &Cube, from: i64, to: i64) -> Result<PerMerchant<i64>> {
         .rollup_window(&[MERCHANT, HOUR, CODE], from, to)?
         .iter()
     {
-        *m.entry(c.keys[0].text().to_string())
+        *m.entry(c.merchant().to_string())
             .or_default()
-            .entry(c.keys[1].hour())
+            .entry(c.hour())
             .or_default()
-            .entry(c.keys[2].text().to_string())
+            .entry(c.code().to_string())
             .or_default() += c.transactions;
     }
     Ok(m)
@@ -225,18 +225,18 @@ impl<'a> WeekData<'a> {
         let (p, s, e) = (week.previous_start, week.start, week.end);
         let mut names: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         for c in cube.rollup_window(&[MERCHANT, MERCHANT_NAME], p, e)?.iter() {
-            if !c.keys[1].text().is_empty() {
+            if !c.merchant_name().is_empty() {
                 *names
-                    .entry(c.keys[0].text().to_string())
+                    .entry(c.merchant().to_string())
                     .or_default()
-                    .entry(c.keys[1].text().to_string())
+                    .entry(c.merchant_name().to_string())
                     .or_default() += c.transactions;
             }
         }
         let mut spans: BTreeMap<String, (i64, i64)> = BTreeMap::new();
         for c in cube.rollup(&[MERCHANT, HOUR])? {
-            let h = c.keys[1].hour();
-            let e = spans.entry(c.keys[0].text().to_string()).or_insert((h, h));
+            let h = c.hour();
+            let e = spans.entry(c.merchant().to_string()).or_insert((h, h));
             e.0 = e.0.min(h);
             e.1 = e.1.max(h);
         }
@@ -520,11 +520,8 @@ impl<'a> WeekData<'a> {
                 .rollup_window(&[MERCHANT, CODE], o.start, o.end)?
                 .iter()
             {
-                if cell.keys[0].text() == id && self.catalog.is_transaction(cell.keys[1].text()) {
-                    c.add(
-                        self.catalog.class_of(cell.keys[1].text()),
-                        cell.transactions,
-                    );
+                if cell.merchant() == id && self.catalog.is_transaction(cell.code()) {
+                    c.add(self.catalog.class_of(cell.code()), cell.transactions);
                 }
             }
             if c.get(Class::Network) > 0 {
