@@ -13,7 +13,10 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::analyze::periods::{label, rfc3339};
-use crate::analyze::{Analysis, ClassCounts, Status};
+use crate::analyze::{
+    Analysis, ClassCounts, CodeRow, Flag, FraudBurst, MerchantRow, Outage, Period, Regression,
+    Status, TerminalRow,
+};
 use crate::classify::{Catalog, Class, TableUsage};
 use crate::config::{Bucket, Lang};
 use crate::ingest::{IngestOutcome, InputSummary};
@@ -206,7 +209,8 @@ pub struct Heatmap {
     pub rates: Vec<Vec<Option<f64>>>,
 }
 
-/// Build the model from the ingest outcome and the analysis.
+/// The report of one `analyze` run: each analysis result gets its labels (local time), its
+/// catalog words and its sentences here, once, for every renderer.
 pub fn build(
     ingest: &IngestOutcome,
     analysis: &Analysis,
@@ -218,174 +222,9 @@ pub fn build(
     let zh = lang == Lang::Zh;
     let totals = ingest.totals();
     let a = analysis;
-    let meaning = |code: &str| {
-        catalog
-            .lookup(code)
-            .map(|e| e.text(zh).meaning.clone())
-            .unwrap_or_else(|| crate::words::not_in_catalog(zh).to_string())
-    };
-
-    let classes = Class::ALL
-        .iter()
-        .map(|&c| ClassLine {
-            class: c,
-            label: c.label(zh).to_string(),
-            transactions: a.totals.get(c),
-            share: crate::analyze::ratio(a.totals.get(c), a.totals.transactions),
-        })
-        .collect();
-
-    let periods = a
-        .by_period
-        .iter()
-        .map(|p| PeriodLine {
-            period_start: rfc3339(p.start, tz),
-            label: label(p.start, a.bucket, tz),
-            counts: p.counts,
-            failure_rate: p.counts.failure_rate(),
-        })
-        .collect();
-
-    let terminals = a
-        .by_terminal
-        .iter()
-        .map(|t| TerminalLine {
-            terminal_id: t.terminal_id.clone(),
-            merchant_id: t.merchant_id.clone(),
-            counts: t.counts,
-            failure_rate: t.counts.failure_rate(),
-            terminal_fault_rate: t.counts.terminal_fault_rate(),
-            fault_ci_low: t.fault_ci_low,
-            fault_ci_high: t.fault_ci_high,
-            p_value: t.p_value,
-            status: t.status,
-        })
-        .collect();
-
-    let codes = a
-        .by_code
-        .iter()
-        .map(|c| CodeLine {
-            response_code: c.code.clone(),
-            class: c.class,
-            meaning: meaning(&c.code),
-            action: catalog
-                .lookup(&c.code)
-                .map(|e| e.text(zh).action.clone())
-                .unwrap_or_default(),
-            transactions: c.transactions,
-            share: c.share,
-        })
-        .collect();
-
-    let merchants = a
-        .by_merchant
-        .iter()
-        .map(|m| MerchantLine {
-            merchant_id: m.merchant_id.clone(),
-            merchant_name: m.merchant_name.clone(),
-            terminals: m.terminals,
-            counts: m.counts,
-            failure_rate: m.counts.failure_rate(),
-        })
-        .collect();
-
-    let flagged = a
-        .flagged
-        .iter()
-        .map(|f| {
-            let top: Vec<String> = f
-                .top_codes
-                .iter()
-                .map(|(c, n)| format!("{c}:{n}"))
-                .collect();
-            let named: Vec<(String, String)> = f
-                .top_codes
-                .iter()
-                .take(2)
-                .map(|(c, _)| (c.clone(), meaning(c)))
-                .collect();
-            let since = label(f.first_bad_period, Bucket::Day, tz);
-            let reason = crate::words::flag_reason(f, &named, &since, zh);
-            FlagLine {
-                terminal_id: f.terminal_id.clone(),
-                merchant_id: f.merchant_id.clone(),
-                transactions: f.transactions,
-                terminal_faults: f.terminal_faults,
-                terminal_fault_rate: f.terminal_fault_rate,
-                baseline_rate: f.baseline_rate,
-                p_value: f.p_value,
-                first_bad_period: rfc3339(f.first_bad_period, tz),
-                first_bad_label: since,
-                top_codes: top.join(";"),
-                reason,
-            }
-        })
-        .collect();
-
-    let outages = a
-        .outages
-        .iter()
-        .map(|o| OutageLine {
-            start: rfc3339(o.start, tz),
-            end: rfc3339(o.end, tz),
-            label: format!(
-                "{} – {}",
-                label(o.start, Bucket::Hour, tz),
-                label(o.end, Bucket::Hour, tz)
-            ),
-            hours: ((o.end - o.start) / 3600) as u64,
-            transactions: o.transactions,
-            network_failures: o.network_failures,
-            network_failure_rate: crate::analyze::ratio(o.network_failures, o.transactions),
-            terminals_hit: o.terminals_hit,
-        })
-        .collect();
-
-    let fraud_bursts = a
-        .fraud_bursts
-        .iter()
-        .map(|b| BurstLine {
-            terminal_id: b.terminal_id.clone(),
-            label: format!(
-                "{} – {}",
-                label(b.start, Bucket::Hour, tz),
-                label(b.end, Bucket::Hour, tz)
-            ),
-            start: rfc3339(b.start, tz),
-            end: rfc3339(b.end, tz),
-            fraud: b.fraud,
-            transactions: b.transactions,
-            p_value: b.p_value,
-        })
-        .collect();
-
-    let regressions = a
-        .regressions
-        .iter()
-        .map(|g| RegressionLine {
-            kind: g.kind,
-            id: g.id.clone(),
-            week: label(g.week, Bucket::Week, tz),
-            previous_week: label(g.previous_week, Bucket::Week, tz),
-            transactions_before: g.previous.transactions,
-            failures_before: g.previous.failures(),
-            failure_rate_before: g.previous.failure_rate(),
-            transactions: g.current.transactions,
-            failures: g.current.failures(),
-            failure_rate: g.current.failure_rate(),
-            p_value: g.p_value,
-            main_class: g.main_class,
-        })
-        .collect();
-
-    let unknown_codes = a
-        .by_code
-        .iter()
-        .filter(|c| c.class == Class::Unknown)
-        .map(|c| (c.code.clone(), c.transactions))
-        .collect();
-
+    let words = CodeWords { catalog, zh };
+    let codes: Vec<CodeLine> = a.by_code.iter().map(|c| words.line(c)).collect();
+    let terminals: Vec<TerminalLine> = a.by_terminal.iter().map(TerminalLine::new).collect();
     let mut report = Report {
         tool: "poslens",
         version: env!("CARGO_PKG_VERSION"),
@@ -406,7 +245,75 @@ pub fn build(
             .last_hour
             .map(|h| label(h + 3600, Bucket::Hour, tz))
             .unwrap_or_default(),
-        headline: Headline {
+        headline: Headline::new(&totals, a),
+        classes: Class::ALL
+            .iter()
+            .map(|&c| ClassLine::new(c, &a.totals, zh))
+            .collect(),
+        periods: a
+            .by_period
+            .iter()
+            .map(|p| PeriodLine::new(p, a.bucket, tz))
+            .collect(),
+        worst_terminals: worst_terminals(&terminals),
+        terminals,
+        chart_codes: codes
+            .iter()
+            .filter(|c| c.class != Class::Approved)
+            .take(CODES_CHARTED)
+            .cloned()
+            .collect(),
+        codes,
+        merchants: a.by_merchant.iter().map(MerchantLine::new).collect(),
+        baseline_rate: a.baseline_rate,
+        baseline_dispersion: a.baseline_dispersion,
+        flagged: a.flagged.iter().map(|f| words.flag(f, tz)).collect(),
+        outages: a.outages.iter().map(|o| OutageLine::new(o, tz)).collect(),
+        fraud_bursts: a
+            .fraud_bursts
+            .iter()
+            .map(|b| BurstLine::new(b, tz))
+            .collect(),
+        regressions: a
+            .regressions
+            .iter()
+            .map(|g| RegressionLine::new(g, tz))
+            .collect(),
+        unknown_codes: a
+            .by_code
+            .iter()
+            .filter(|c| c.class == Class::Unknown)
+            .map(|c| (c.code.clone(), c.transactions))
+            .collect(),
+        reject_reasons: ingest.reasons(),
+        inputs: ingest.inputs.clone(),
+        totals,
+        heatmap: heatmap(a, tz),
+        chart_words: crate::words::ChartWords::new(lang),
+        document: doc::Document {
+            lang,
+            title: String::new(),
+            subtitle: String::new(),
+            cards: Vec::new(),
+            sections: Vec::new(),
+        },
+    };
+    report.document = analyze_doc::document(&report);
+    report
+}
+
+/// A range of hours as the report shows it: `2026-11-03 18:00 – 2026-11-03 20:00`.
+fn hour_span(start: i64, end: i64, tz: Tz) -> String {
+    format!(
+        "{} – {}",
+        label(start, Bucket::Hour, tz),
+        label(end, Bucket::Hour, tz)
+    )
+}
+
+impl Headline {
+    fn new(totals: &InputSummary, a: &Analysis) -> Headline {
+        Headline {
             rows_read: totals.rows_read,
             rows_accepted: totals.rows_accepted,
             rows_rejected: totals.rows_rejected,
@@ -420,44 +327,166 @@ pub fn build(
             merchants: a.by_merchant.len() as u64,
             flagged_terminals: a.flagged.len() as u64,
             amount_minor: a.amount_minor,
-        },
-        classes,
-        periods,
-        terminals,
-        codes,
-        merchants,
-        baseline_rate: a.baseline_rate,
-        baseline_dispersion: a.baseline_dispersion,
-        flagged,
-        outages,
-        fraud_bursts,
-        regressions,
-        unknown_codes,
-        reject_reasons: ingest.reasons(),
-        inputs: ingest.inputs.clone(),
-        totals,
-        heatmap: heatmap(a, tz),
-        worst_terminals: Vec::new(),
-        chart_codes: Vec::new(),
-        chart_words: crate::words::ChartWords::new(lang),
-        document: doc::Document {
-            lang,
-            title: String::new(),
-            subtitle: String::new(),
-            cards: Vec::new(),
-            sections: Vec::new(),
-        },
-    };
-    report.worst_terminals = worst_terminals(&report.terminals);
-    report.chart_codes = report
-        .codes
-        .iter()
-        .filter(|c| c.class != Class::Approved)
-        .take(CODES_CHARTED)
-        .cloned()
-        .collect();
-    report.document = analyze_doc::document(&report);
-    report
+        }
+    }
+}
+
+impl ClassLine {
+    fn new(class: Class, totals: &ClassCounts, zh: bool) -> ClassLine {
+        ClassLine {
+            class,
+            label: class.label(zh).to_string(),
+            transactions: totals.get(class),
+            share: crate::analyze::ratio(totals.get(class), totals.transactions),
+        }
+    }
+}
+
+impl PeriodLine {
+    fn new(p: &Period, bucket: Bucket, tz: Tz) -> PeriodLine {
+        PeriodLine {
+            period_start: rfc3339(p.start, tz),
+            label: label(p.start, bucket, tz),
+            counts: p.counts,
+            failure_rate: p.counts.failure_rate(),
+        }
+    }
+}
+
+impl TerminalLine {
+    fn new(t: &TerminalRow) -> TerminalLine {
+        TerminalLine {
+            terminal_id: t.terminal_id.clone(),
+            merchant_id: t.merchant_id.clone(),
+            counts: t.counts,
+            failure_rate: t.counts.failure_rate(),
+            terminal_fault_rate: t.counts.terminal_fault_rate(),
+            fault_ci_low: t.fault_ci_low,
+            fault_ci_high: t.fault_ci_high,
+            p_value: t.p_value,
+            status: t.status,
+        }
+    }
+}
+
+impl MerchantLine {
+    fn new(m: &MerchantRow) -> MerchantLine {
+        MerchantLine {
+            merchant_id: m.merchant_id.clone(),
+            merchant_name: m.merchant_name.clone(),
+            terminals: m.terminals,
+            counts: m.counts,
+            failure_rate: m.counts.failure_rate(),
+        }
+    }
+}
+
+impl OutageLine {
+    fn new(o: &Outage, tz: Tz) -> OutageLine {
+        OutageLine {
+            start: rfc3339(o.start, tz),
+            end: rfc3339(o.end, tz),
+            label: hour_span(o.start, o.end, tz),
+            hours: ((o.end - o.start) / 3600) as u64,
+            transactions: o.transactions,
+            network_failures: o.network_failures,
+            network_failure_rate: crate::analyze::ratio(o.network_failures, o.transactions),
+            terminals_hit: o.terminals_hit,
+        }
+    }
+}
+
+impl BurstLine {
+    fn new(b: &FraudBurst, tz: Tz) -> BurstLine {
+        BurstLine {
+            terminal_id: b.terminal_id.clone(),
+            label: hour_span(b.start, b.end, tz),
+            start: rfc3339(b.start, tz),
+            end: rfc3339(b.end, tz),
+            fraud: b.fraud,
+            transactions: b.transactions,
+            p_value: b.p_value,
+        }
+    }
+}
+
+impl RegressionLine {
+    fn new(g: &Regression, tz: Tz) -> RegressionLine {
+        RegressionLine {
+            kind: g.kind,
+            id: g.id.clone(),
+            week: label(g.week, Bucket::Week, tz),
+            previous_week: label(g.previous_week, Bucket::Week, tz),
+            transactions_before: g.previous.transactions,
+            failures_before: g.previous.failures(),
+            failure_rate_before: g.previous.failure_rate(),
+            transactions: g.current.transactions,
+            failures: g.current.failures(),
+            failure_rate: g.current.failure_rate(),
+            p_value: g.p_value,
+            main_class: g.main_class,
+        }
+    }
+}
+
+/// What the catalog says of codes, in the report's language: a code's meaning and action,
+/// and a flagged terminal's reason, which names its top codes.
+struct CodeWords<'a> {
+    catalog: &'a Catalog,
+    zh: bool,
+}
+
+impl CodeWords<'_> {
+    fn meaning(&self, code: &str) -> String {
+        self.catalog
+            .lookup(code)
+            .map(|e| e.text(self.zh).meaning.clone())
+            .unwrap_or_else(|| crate::words::not_in_catalog(self.zh).to_string())
+    }
+
+    fn line(&self, c: &CodeRow) -> CodeLine {
+        CodeLine {
+            response_code: c.code.clone(),
+            class: c.class,
+            meaning: self.meaning(&c.code),
+            action: self
+                .catalog
+                .lookup(&c.code)
+                .map(|e| e.text(self.zh).action.clone())
+                .unwrap_or_default(),
+            transactions: c.transactions,
+            share: c.share,
+        }
+    }
+
+    fn flag(&self, f: &Flag, tz: Tz) -> FlagLine {
+        let top: Vec<String> = f
+            .top_codes
+            .iter()
+            .map(|(c, n)| format!("{c}:{n}"))
+            .collect();
+        let named: Vec<(String, String)> = f
+            .top_codes
+            .iter()
+            .take(2)
+            .map(|(c, _)| (c.clone(), self.meaning(c)))
+            .collect();
+        let since = label(f.first_bad_period, Bucket::Day, tz);
+        let reason = crate::words::flag_reason(f, &named, &since, self.zh);
+        FlagLine {
+            terminal_id: f.terminal_id.clone(),
+            merchant_id: f.merchant_id.clone(),
+            transactions: f.transactions,
+            terminal_faults: f.terminal_faults,
+            terminal_fault_rate: f.terminal_fault_rate,
+            baseline_rate: f.baseline_rate,
+            p_value: f.p_value,
+            first_bad_period: rfc3339(f.first_bad_period, tz),
+            first_bad_label: since,
+            top_codes: top.join(";"),
+            reason,
+        }
+    }
 }
 
 /// Judged terminals, highest terminal-error rate first (ties by id).
