@@ -322,10 +322,70 @@ fn generate_days(
 ) -> Result<(String, Rng)> {
     let tz = sample_tz(args)?;
     let mut rng = Rng(args.seed ^ 0x005E_ED0F_1A75);
-    let n_terms = args.terminals as usize;
     let days = args.days;
+    let (merchants, mut terminals) = fleet(&mut rng, args.terminals as usize);
+    let (truth, plan) = inject(args, &merchants, &mut terminals);
+    let scale = match args.rows {
+        None => 1.0,
+        Some(target) => {
+            let expected: f64 = terminals
+                .iter()
+                .map(|t| merchants[t.merchant].kind.daily() * t.volume * 1.07)
+                .sum::<f64>()
+                * days as f64;
+            target as f64 / expected.max(1.0)
+        }
+    };
 
-    // Merchants with 1-3 terminals each, cycling through the names.
+    // Generate day by day so rows come out in time order within each week file.
+    let mut seq: u64 = 0;
+    for d in 0..days {
+        let date = start_date() + Duration::days(d as i64);
+        let week = format!("{}-W{:02}", date.iso_week().year(), date.iso_week().week());
+        let midnight = local_midnight(date, tz);
+        let weekend = date.weekday().num_days_from_monday() >= 5;
+        let mut rows: Vec<Row> = Vec::new();
+        for (i, t) in terminals.iter().enumerate() {
+            let mer = &merchants[t.merchant];
+            let mean = mer.kind.daily()
+                * t.volume
+                * scale
+                * if weekend { mer.kind.weekend() } else { 1.0 };
+            let count = (mean * (0.85 + 0.3 * rng.f64())).round() as u64;
+            let hours = mer.kind.hours();
+            let weights: Vec<(usize, f64)> = hours.iter().copied().enumerate().collect();
+            for _ in 0..count {
+                let hour = rng.pick(&weights);
+                let secs = hour as i64 * 3600 + rng.below(3600) as i64;
+                let ts = midnight + secs;
+                let in_outage = (plan.outage.0..plan.outage.1).contains(&ts);
+                let code = pick_code(&mut rng, t, mer, d, in_outage);
+                seq += 1;
+                rows.push(row(&mut rng, ts, tz, t, mer, code, seq));
+            }
+            if plan.burst == Some((i, d)) {
+                // Card testing: 30 attempts in 20 minutes at 03:00, mostly fraud codes.
+                let base = date
+                    .and_hms_opt(3, 0, 0)
+                    .expect("valid")
+                    .and_utc()
+                    .timestamp();
+                for k in 0..30 {
+                    let code = if k % 5 == 4 { "14" } else { rng.pick(FRAUD) };
+                    seq += 1;
+                    rows.push(row(&mut rng, base + k * 40, tz, t, mer, code, seq));
+                }
+            }
+        }
+        rows.sort_by(|a, b| a.ts.cmp(&b.ts).then(a.line.cmp(&b.line)));
+        on_day(week, rows);
+    }
+    Ok((truth, rng))
+}
+
+/// Merchants with 1-3 terminals each (by kind), cycling through the names, until there are
+/// `n_terms` terminals.
+fn fleet(rng: &mut Rng, n_terms: usize) -> (Vec<Merchant>, Vec<Terminal>) {
     let mut merchants = Vec::new();
     let mut terminals: Vec<Terminal> = Vec::new();
     let mut m = 0;
@@ -354,9 +414,20 @@ fn generate_days(
         }
         m += 1;
     }
+    (merchants, terminals)
+}
 
-    // Inject trouble on terminals chosen by kind (the first that fits, so seeds differ only in
-    // the noise, and the truth file says which).
+/// Trouble that is not a terminal's own fault rate: the fleet-wide outage (UTC instants,
+/// end exclusive) and the card-testing burst (terminal index, day).
+struct Plan {
+    outage: (i64, i64),
+    burst: Option<(usize, u32)>,
+}
+
+/// Inject trouble on terminals chosen by kind (the first that fits, so seeds differ only in
+/// the noise) and write down which in `injected.toml`.
+fn inject(args: &SampleArgs, merchants: &[Merchant], terminals: &mut [Terminal]) -> (String, Plan) {
+    let days = args.days;
     let mut truth = String::from(
         "# What `poslens sample` hid in these logs (analyze does not read this file).\n",
     );
@@ -364,7 +435,7 @@ fn generate_days(
         truth,
         "seed = {}\nterminals = {}\ndays = {}\nstart = \"{}\"\n",
         args.seed,
-        n_terms,
+        terminals.len(),
         days,
         start_date()
     );
@@ -404,7 +475,7 @@ fn generate_days(
             "subtle: 1.5% unable-to-verify against a 0.1% fleet",
         ),
     ] {
-        if let Some(i) = find(&terminals, kind, skip) {
+        if let Some(i) = find(terminals, kind, skip) {
             terminals[i].fault = Some((rate, from, codes));
             if rate < 0.02 {
                 terminals[i].volume = 1.2; // a busy till: a few thousand transactions
@@ -419,8 +490,7 @@ fn generate_days(
             start_date() + Duration::days(*from as i64)
         );
     }
-    let liquor: Option<usize> = merchants.iter().position(|m| m.kind == Kind::Liquor);
-    if let Some(li) = liquor {
+    if let Some(li) = merchants.iter().position(|m| m.kind == Kind::Liquor) {
         let ids: Vec<String> = terminals
             .iter()
             .filter(|t| t.merchant == li)
@@ -466,82 +536,31 @@ fn generate_days(
             start_date() + Duration::days(burst_day as i64)
         );
     }
-
-    let scale = match args.rows {
-        None => 1.0,
-        Some(target) => {
-            let expected: f64 = terminals
-                .iter()
-                .map(|t| merchants[t.merchant].kind.daily() * t.volume * 1.07)
-                .sum::<f64>()
-                * days as f64;
-            target as f64 / expected.max(1.0)
-        }
+    let plan = Plan {
+        outage: (
+            outage_start.and_utc().timestamp(),
+            outage_end.and_utc().timestamp(),
+        ),
+        burst: burst_terminal.map(|i| (i, burst_day)),
     };
+    (truth, plan)
+}
 
-    // Generate day by day so rows come out in time order within each week file.
-    let mut seq: u64 = 0;
-    for d in 0..days {
-        let date = start_date() + Duration::days(d as i64);
-        let week = format!("{}-W{:02}", date.iso_week().year(), date.iso_week().week());
-        let midnight = match tz {
-            None => date
-                .and_hms_opt(0, 0, 0)
-                .expect("midnight")
-                .and_utc()
-                .timestamp(),
-            Some(tz) => crate::analyze::periods::day_start(
-                date.and_hms_opt(12, 0, 0)
-                    .expect("noon")
-                    .and_utc()
-                    .timestamp()
-                    - tz.offset_from_utc_datetime(&date.and_hms_opt(12, 0, 0).expect("noon"))
-                        .fix()
-                        .local_minus_utc() as i64,
-                tz,
-            ),
-        };
-        let weekend = date.weekday().num_days_from_monday() >= 5;
-        let mut rows: Vec<Row> = Vec::new();
-        for t in &terminals {
-            let mer = &merchants[t.merchant];
-            let mean = mer.kind.daily()
-                * t.volume
-                * scale
-                * if weekend { mer.kind.weekend() } else { 1.0 };
-            let count = (mean * (0.85 + 0.3 * rng.f64())).round() as u64;
-            let hours = mer.kind.hours();
-            let weights: Vec<(usize, f64)> = hours.iter().copied().enumerate().collect();
-            for _ in 0..count {
-                let hour = rng.pick(&weights);
-                let secs = hour as i64 * 3600 + rng.below(3600) as i64;
-                let ts = midnight + secs;
-                let in_outage = ts >= outage_start.and_utc().timestamp()
-                    && ts < outage_end.and_utc().timestamp();
-                let code = pick_code(&mut rng, t, mer, d, in_outage);
-                seq += 1;
-                rows.push(row(&mut rng, ts, tz, t, mer, code, seq));
-            }
-            if Some(t.id.as_str()) == burst_terminal.map(|i| terminals[i].id.as_str())
-                && d == burst_day
-            {
-                // Card testing: 30 attempts in 20 minutes at 03:00, mostly fraud codes.
-                let base = date
-                    .and_hms_opt(3, 0, 0)
-                    .expect("valid")
-                    .and_utc()
-                    .timestamp();
-                for k in 0..30 {
-                    let code = if k % 5 == 4 { "14" } else { rng.pick(FRAUD) };
-                    seq += 1;
-                    rows.push(row(&mut rng, base + k * 40, tz, t, mer, code, seq));
-                }
-            }
-        }
-        rows.sort_by(|a, b| a.ts.cmp(&b.ts).then(a.line.cmp(&b.line)));
-        on_day(week, rows);
+/// The instant a sample day starts: midnight UTC, or local midnight with `--tz`.
+fn local_midnight(date: NaiveDate, tz: Option<chrono_tz::Tz>) -> i64 {
+    let noon = date.and_hms_opt(12, 0, 0).expect("noon");
+    match tz {
+        None => date
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+            .timestamp(),
+        Some(tz) => crate::analyze::periods::day_start(
+            noon.and_utc().timestamp()
+                - tz.offset_from_utc_datetime(&noon).fix().local_minus_utc() as i64,
+            tz,
+        ),
     }
-    Ok((truth, rng))
 }
 
 /// One gzip CSV per week (each repeating the last rows of the week before, as overlapping

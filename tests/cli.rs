@@ -3,7 +3,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use common::{analyze, bin, fails, fixture, json, read_csv, run_ok};
 
@@ -797,4 +797,26 @@ fn analyze_reads_iso8583_1993_logs_issue_14() {
     assert_eq!(summary["headline"]["failure_rate"], 1.0);
     let (_, codes) = read_csv(&forced.join("csv/by_code.csv"));
     assert!(codes.iter().all(|c| c["class"] == "unknown"));
+}
+
+#[test]
+fn committed_sample_logs_are_what_sample_writes() {
+    // README: `sample_logs/` was written by `poslens sample --out sample_logs`; the goldens
+    // and the README's figures are of these bytes.
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(bin().args(["sample", "--out"]).arg(dir.path()));
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_logs");
+    let mut names: Vec<_> = std::fs::read_dir(&committed)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 5, "{names:?}");
+    for n in names {
+        assert!(
+            std::fs::read(committed.join(&n)).unwrap()
+                == std::fs::read(dir.path().join(&n)).unwrap(),
+            "{n:?} differs from what `poslens sample` writes"
+        );
+    }
 }
