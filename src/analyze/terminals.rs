@@ -114,25 +114,87 @@ pub fn analyze<'a>(
     cfg: &AnalyzeConfig,
     tz: Tz,
 ) -> Result<TerminalAnalysis> {
-    // Counts per terminal, per terminal × day, and terminal-class codes per terminal. Cells
-    // come sorted by terminal and hour, so runs of one terminal (and one day) are summed
-    // locally and stored once: a map operation per run, not per cell (3M cells in a big
-    // fleet).
-    let mut counts: BTreeMap<&str, ClassCounts> = BTreeMap::new();
-    let mut daily: BTreeMap<(&str, i64), ClassCounts> = BTreeMap::new();
-    let mut fault_codes: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
+    let folded = fold(term_hour_code, catalog, tz);
+    let counts = &folded.counts;
+    let merchant_of = main_merchant(term_merchant);
+    let j = judge(counts, cfg);
+
+    let mut rows = Vec::with_capacity(counts.len());
+    let mut flagged = Vec::new();
+    for (term, c) in counts {
+        let (lo, hi) = stats::wilson_interval(c.get(Class::Terminal), c.transactions, stats::Z95);
+        let idx = j.judged.iter().position(|t| t == term);
+        let status = match idx {
+            None => Status::InsufficientData,
+            Some(i) if j.flagged[i] => Status::Flagged,
+            Some(_) => Status::Ok,
+        };
+        let merchant_id = merchant_of.get(*term).cloned().unwrap_or_default();
+        if let (Status::Flagged, Some(i)) = (status, idx) {
+            flagged.push(flag(term, &merchant_id, c, &folded, &j, i));
+        }
+        rows.push(TerminalRow {
+            terminal_id: term.to_string(),
+            merchant_id,
+            counts: *c,
+            fault_ci_low: lo,
+            fault_ci_high: hi,
+            p_value: idx.map(|i| j.p_values[i]),
+            q_value: idx.map(|i| j.q_values[i]),
+            status,
+        });
+    }
+    // Strongest evidence first; ties by terminal id.
+    flagged.sort_by(|a, b| {
+        a.p_value
+            .total_cmp(&b.p_value)
+            .then(b.terminal_fault_rate.total_cmp(&a.terminal_fault_rate))
+            .then(a.terminal_id.cmp(&b.terminal_id))
+    });
+    Ok(TerminalAnalysis {
+        unattributed: folded.unattributed,
+        rows,
+        flagged,
+        baseline_rate: j.baseline,
+        dispersion: dispersion(counts, &j),
+        daily: folded
+            .daily
+            .into_iter()
+            .map(|((t, d), c)| (t.to_string(), d, c))
+            .collect(),
+    })
+}
+
+/// The cells summed per terminal, per terminal × local day, and terminal-class codes per
+/// terminal.
+struct Folded<'a> {
+    counts: BTreeMap<&'a str, ClassCounts>,
+    daily: BTreeMap<(&'a str, i64), ClassCounts>,
+    fault_codes: BTreeMap<&'a str, BTreeMap<&'a str, u64>>,
+    /// Transactions of [`super::NO_TERMINAL`], never judged.
+    unattributed: u64,
+}
+
+/// Cells come sorted by terminal and hour, so runs of one terminal (and one day) are summed
+/// locally and stored once: a map operation per run, not per cell (3M cells in a big fleet).
+fn fold<'a>(cells: impl Iterator<Item = Cell<'a>>, catalog: &Catalog, tz: Tz) -> Folded<'a> {
+    let mut f = Folded {
+        counts: BTreeMap::new(),
+        daily: BTreeMap::new(),
+        fault_codes: BTreeMap::new(),
+        unattributed: 0,
+    };
     let mut run_term: Option<&str> = None;
     let mut run_counts = ClassCounts::default();
     let mut run_day: Option<i64> = None;
     let mut day_counts = ClassCounts::default();
     // (hour, day) of the last lookup: a local day spans 24 consecutive hours.
     let mut day_of: (i64, i64, i64) = (i64::MIN, i64::MIN, 0);
-    let mut unattributed = 0;
-    for c in term_hour_code {
+    for c in cells {
         let term = c.terminal();
         if term == super::NO_TERMINAL {
             // Responses nobody could tie to a terminal: not a terminal to judge or list.
-            unattributed += c.transactions;
+            f.unattributed += c.transactions;
             continue;
         }
         let hour = c.hour();
@@ -140,9 +202,9 @@ pub fn analyze<'a>(
         let class = catalog.class_of(code);
         if run_term != Some(term) {
             if let Some(t) = run_term {
-                counts.entry(t).or_default().merge(&run_counts);
+                f.counts.entry(t).or_default().merge(&run_counts);
                 if let Some(d) = run_day {
-                    daily.entry((t, d)).or_default().merge(&day_counts);
+                    f.daily.entry((t, d)).or_default().merge(&day_counts);
                 }
             }
             run_term = Some(term);
@@ -156,7 +218,7 @@ pub fn analyze<'a>(
         let day = day_of.2;
         if run_day != Some(day) {
             if let Some(d) = run_day {
-                daily.entry((term, d)).or_default().merge(&day_counts);
+                f.daily.entry((term, d)).or_default().merge(&day_counts);
             }
             run_day = Some(day);
             day_counts = ClassCounts::default();
@@ -164,7 +226,7 @@ pub fn analyze<'a>(
         run_counts.add(class, c.transactions);
         day_counts.add(class, c.transactions);
         if class == Class::Terminal {
-            *fault_codes
+            *f.fault_codes
                 .entry(term)
                 .or_default()
                 .entry(code)
@@ -172,25 +234,40 @@ pub fn analyze<'a>(
         }
     }
     if let Some(t) = run_term {
-        counts.entry(t).or_default().merge(&run_counts);
+        f.counts.entry(t).or_default().merge(&run_counts);
         if let Some(d) = run_day {
-            daily.entry((t, d)).or_default().merge(&day_counts);
+            f.daily.entry((t, d)).or_default().merge(&day_counts);
         }
     }
-    let merchant_of = main_merchant(term_merchant);
+    f
+}
 
-    // Judge terminals with enough volume.
+/// The verdict on the terminals with enough volume (`judged`, in id order), index by index.
+struct Judgement<'a> {
+    judged: Vec<&'a str>,
+    flagged: Vec<bool>,
+    baseline: f64,
+    p_values: Vec<f64>,
+    q_values: Vec<f64>,
+}
+
+/// Test each terminal with enough volume against the fleet baseline; the baseline is taken
+/// from the terminals not flagged, so it is recomputed until the flagged set settles.
+fn judge<'a>(counts: &BTreeMap<&'a str, ClassCounts>, cfg: &AnalyzeConfig) -> Judgement<'a> {
     let judged: Vec<&str> = counts
         .iter()
         .filter(|(_, c)| c.transactions >= cfg.min_volume)
         .map(|(t, _)| *t)
         .collect();
-    let mut flagged_set: Vec<bool> = vec![false; judged.len()];
-    let mut baseline = 0.0;
-    let mut p_values = vec![1.0; judged.len()];
-    let mut q_values = vec![1.0; judged.len()];
+    let mut j = Judgement {
+        flagged: vec![false; judged.len()],
+        baseline: 0.0,
+        p_values: vec![1.0; judged.len()],
+        q_values: vec![1.0; judged.len()],
+        judged,
+    };
     for _ in 0..20 {
-        let (k, n) = judged.iter().zip(&flagged_set).filter(|(_, f)| !**f).fold(
+        let (k, n) = j.judged.iter().zip(&j.flagged).filter(|(_, f)| !**f).fold(
             (0u64, 0u64),
             |(k, n), (t, _)| {
                 (
@@ -201,96 +278,86 @@ pub fn analyze<'a>(
         );
         // A fleet with no terminal faults at all still needs a positive baseline to test
         // against: half a fault over the healthy volume.
-        baseline = if k == 0 {
+        j.baseline = if k == 0 {
             0.5 / n.max(1) as f64
         } else {
             ratio(k, n)
         };
-        p_values = judged
+        j.p_values = j
+            .judged
             .iter()
             .map(|t| {
                 let c = &counts[t];
-                stats::binom_sf(c.get(Class::Terminal), c.transactions, baseline)
+                stats::binom_sf(c.get(Class::Terminal), c.transactions, j.baseline)
             })
             .collect();
-        q_values = stats::benjamini_hochberg(&p_values);
-        let next: Vec<bool> = judged
+        j.q_values = stats::benjamini_hochberg(&j.p_values);
+        let next: Vec<bool> = j
+            .judged
             .iter()
-            .zip(&q_values)
+            .zip(&j.q_values)
             .map(|(t, q)| {
                 let rate = counts[t].terminal_fault_rate();
-                *q <= cfg.fdr && rate >= baseline * MIN_RATIO && rate - baseline >= MIN_EXCESS
+                *q <= cfg.fdr && rate >= j.baseline * MIN_RATIO && rate - j.baseline >= MIN_EXCESS
             })
             .collect();
-        if next == flagged_set {
+        if next == j.flagged {
             break;
         }
-        flagged_set = next;
+        j.flagged = next;
     }
+    j
+}
 
-    let mut rows = Vec::with_capacity(counts.len());
-    let mut flagged = Vec::new();
-    for (term, c) in &counts {
-        let (lo, hi) = stats::wilson_interval(c.get(Class::Terminal), c.transactions, stats::Z95);
-        let idx = judged.iter().position(|j| j == term);
-        let status = match idx {
-            None => Status::InsufficientData,
-            Some(i) if flagged_set[i] => Status::Flagged,
-            Some(_) => Status::Ok,
-        };
-        let merchant_id = merchant_of.get(*term).cloned().unwrap_or_default();
-        if status == Status::Flagged {
-            let i = idx.unwrap_or(0);
-            let series: Vec<(i64, ClassCounts)> = daily
-                .range((*term, i64::MIN)..=(*term, i64::MAX))
-                .map(|((_, d), c)| (*d, *c))
-                .collect();
-            let (first_bad_period, rate_before, rate_after) = first_bad(&series, baseline);
-            let mut top: Vec<(String, u64)> = fault_codes
-                .get(term)
-                .map(|m| m.iter().map(|(k, v)| (k.to_string(), *v)).collect())
-                .unwrap_or_default();
-            top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            flagged.push(Flag {
-                terminal_id: term.to_string(),
-                merchant_id: merchant_id.clone(),
-                transactions: c.transactions,
-                terminal_faults: c.get(Class::Terminal),
-                terminal_fault_rate: c.terminal_fault_rate(),
-                baseline_rate: baseline,
-                p_value: p_values[i],
-                q_value: q_values[i],
-                first_bad_period,
-                top_codes: top,
-                rate_before,
-                rate_after,
-            });
-        }
-        rows.push(TerminalRow {
-            terminal_id: term.to_string(),
-            merchant_id,
-            counts: *c,
-            fault_ci_low: lo,
-            fault_ci_high: hi,
-            p_value: idx.map(|i| p_values[i]),
-            q_value: idx.map(|i| q_values[i]),
-            status,
-        });
+/// The evidence for flagged terminal `term` (index `i` of the judgement).
+fn flag(
+    term: &str,
+    merchant_id: &str,
+    c: &ClassCounts,
+    folded: &Folded<'_>,
+    j: &Judgement<'_>,
+    i: usize,
+) -> Flag {
+    let series: Vec<(i64, ClassCounts)> = folded
+        .daily
+        .range((term, i64::MIN)..=(term, i64::MAX))
+        .map(|((_, d), c)| (*d, *c))
+        .collect();
+    let (first_bad_period, rate_before, rate_after) = first_bad(&series, j.baseline);
+    let mut top: Vec<(String, u64)> = folded
+        .fault_codes
+        .get(term)
+        .map(|m| m.iter().map(|(k, v)| (k.to_string(), *v)).collect())
+        .unwrap_or_default();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    Flag {
+        terminal_id: term.to_string(),
+        merchant_id: merchant_id.to_string(),
+        transactions: c.transactions,
+        terminal_faults: c.get(Class::Terminal),
+        terminal_fault_rate: c.terminal_fault_rate(),
+        baseline_rate: j.baseline,
+        p_value: j.p_values[i],
+        q_value: j.q_values[i],
+        first_bad_period,
+        top_codes: top,
+        rate_before,
+        rate_after,
     }
-    // Strongest evidence first; ties by terminal id.
-    flagged.sort_by(|a, b| {
-        a.p_value
-            .total_cmp(&b.p_value)
-            .then(b.terminal_fault_rate.total_cmp(&a.terminal_fault_rate))
-            .then(a.terminal_id.cmp(&b.terminal_id))
-    });
-    let healthy: Vec<&ClassCounts> = judged
+}
+
+/// Pearson chi-square over degrees of freedom of the healthy terminals' fault counts around
+/// the baseline: about 1 when the binomial model fits, more when the fleet is overdispersed.
+fn dispersion(counts: &BTreeMap<&str, ClassCounts>, j: &Judgement<'_>) -> Option<f64> {
+    let healthy: Vec<&ClassCounts> = j
+        .judged
         .iter()
-        .zip(&flagged_set)
+        .zip(&j.flagged)
         .filter(|(_, f)| !**f)
         .map(|(t, _)| &counts[t])
         .collect();
-    let dispersion = (healthy.len() >= 2 && baseline > 0.0).then(|| {
+    let baseline = j.baseline;
+    (healthy.len() >= 2 && baseline > 0.0).then(|| {
         let chi2: f64 = healthy
             .iter()
             .map(|c| {
@@ -300,17 +367,6 @@ pub fn analyze<'a>(
             })
             .sum();
         chi2 / (healthy.len() - 1) as f64
-    });
-    Ok(TerminalAnalysis {
-        unattributed,
-        rows,
-        flagged,
-        baseline_rate: baseline,
-        dispersion,
-        daily: daily
-            .into_iter()
-            .map(|((t, d), c)| (t.to_string(), d, c))
-            .collect(),
     })
 }
 
