@@ -455,27 +455,28 @@ impl Accept<'_> {
     }
 }
 
-fn ingest_file(
-    mut ctx: Accept<'_>,
-    path: &Path,
-    rejects: &mut RejectLog,
-    bar: Option<indicatif::ProgressBar>,
-    builders: &mut [CubeBuilder],
-) -> Result<InputSummary> {
-    let cfg = ctx.cfg;
-    let display = path.display().to_string();
+/// An input file opened for reading: its content (gzip undone), whether it was gzip, the
+/// flag a cut-short gzip stream sets, and the hash and size of its bytes as read.
+struct Opened {
+    content: Box<dyn BufRead>,
+    gz: bool,
+    cut: Option<Rc<std::cell::RefCell<Option<String>>>>,
+    tally: Rc<std::cell::RefCell<decode::Tally>>,
+}
+
+/// Open a file through the hashing reader, and through gzip when its bytes say so.
+fn open_input(path: &Path, bar: Option<indicatif::ProgressBar>) -> Result<Opened> {
+    let read_err = |source| Error::Read {
+        path: path.into(),
+        source,
+    };
     let file = File::open(path).map_err(|source| Error::Open {
         path: path.into(),
         source,
     })?;
     let (hashing, tally) = Hashing::new(file);
-    let hashing = hashing.with_progress(bar);
-    let mut raw = BufReader::with_capacity(1 << 16, hashing);
-    let head = raw.fill_buf().map_err(|source| Error::Read {
-        path: path.into(),
-        source,
-    })?;
-    let gz = head.starts_with(&[0x1f, 0x8b]);
+    let mut raw = BufReader::with_capacity(1 << 16, hashing.with_progress(bar));
+    let gz = raw.fill_buf().map_err(read_err)?.starts_with(&[0x1f, 0x8b]);
     let (mut content, cut): (Box<dyn BufRead>, _) = if gz {
         let (guarded, cut) = decode::Truncation::new(flate2::bufread::MultiGzDecoder::new(raw));
         (
@@ -485,18 +486,80 @@ fn ingest_file(
     } else {
         (Box::new(raw), None)
     };
-    let head = content.fill_buf().map_err(|source| Error::Read {
-        path: path.into(),
-        source,
-    })?;
     // One level of gzip is read; gzip inside gzip (a stream compressed again and again, as in
     // a decompression bomb) is refused here rather than read as garbage rows.
-    if gz && head.starts_with(&[0x1f, 0x8b]) {
+    if gz
+        && content
+            .fill_buf()
+            .map_err(read_err)?
+            .starts_with(&[0x1f, 0x8b])
+    {
         return Err(Error::BadInput {
             path: path.into(),
             reason: "gzip inside gzip: the file was compressed more than once; decompress it to one level (gzip -dc) and read that".into(),
         });
     }
+    Ok(Opened {
+        content,
+        gz,
+        cut,
+        tally,
+    })
+}
+
+/// Read a JSON-lines, jPOS, Parquet or Excel input, handing each item to `on_item`.
+fn read_items(
+    format: Format,
+    content: &mut Box<dyn BufRead>,
+    path: &Path,
+    cfg: &IngestConfig,
+    on_item: &mut dyn FnMut(Item) -> Result<()>,
+) -> Result<()> {
+    match format {
+        Format::Jsonl => {
+            jsonl::read(content, &cfg.mapping, on_item).map_err(|e| with_path(e, path))
+        }
+        Format::Jpos => jpos::read(content, &cfg.mapping, on_item).map_err(|e| with_path(e, path)),
+        // A workbook is a zip (or an OLE file) that needs random access: it is read into
+        // memory through the hashing reader (so `.xlsx.gz` works too).
+        Format::Xlsx | Format::Xls => {
+            let mut bytes = Vec::new();
+            content
+                .read_to_end(&mut bytes)
+                .map_err(|source| Error::Read {
+                    path: path.into(),
+                    source,
+                })?;
+            excel::read(bytes, path, cfg.sheet.as_deref(), &cfg.mapping, on_item)
+        }
+        // Parquet needs random access: read it by path (still hashed below as a stream).
+        Format::Parquet => parquet::read(path, &cfg.mapping, on_item),
+        other => Err(Error::internal(
+            "ingest",
+            format!("{other:?} is not read item by item"),
+        )),
+    }
+}
+
+fn ingest_file(
+    mut ctx: Accept<'_>,
+    path: &Path,
+    rejects: &mut RejectLog,
+    bar: Option<indicatif::ProgressBar>,
+    builders: &mut [CubeBuilder],
+) -> Result<InputSummary> {
+    let cfg = ctx.cfg;
+    let display = path.display().to_string();
+    let Opened {
+        mut content,
+        gz,
+        cut,
+        tally,
+    } = open_input(path, bar)?;
+    let head = content.fill_buf().map_err(|source| Error::Read {
+        path: path.into(),
+        source,
+    })?;
     let format = cfg.format.unwrap_or_else(|| detect_format(path, head));
 
     let mut summary = InputSummary {
@@ -575,32 +638,7 @@ fn ingest_file(
                 }
                 Ok(())
             };
-            match format {
-                Format::Jsonl => jsonl::read(&mut content, &cfg.mapping, &mut on_item)
-                    .map_err(|e| with_path(e, path))?,
-                Format::Jpos => jpos::read(&mut content, &cfg.mapping, &mut on_item)
-                    .map_err(|e| with_path(e, path))?,
-                // A workbook is a zip (or an OLE file) that needs random access: it is read
-                // into memory through the hashing reader (so `.xlsx.gz` works too).
-                Format::Xlsx | Format::Xls => {
-                    let mut bytes = Vec::new();
-                    content
-                        .read_to_end(&mut bytes)
-                        .map_err(|source| Error::Read {
-                            path: path.into(),
-                            source,
-                        })?;
-                    excel::read(
-                        bytes,
-                        path,
-                        cfg.sheet.as_deref(),
-                        &cfg.mapping,
-                        &mut on_item,
-                    )?
-                }
-                // Parquet needs random access: read it by path (still hashed below as a stream).
-                _ => parquet::read(path, &cfg.mapping, &mut on_item)?,
-            }
+            read_items(format, &mut content, path, cfg, &mut on_item)?;
         }
     }
     counts.into_summary(&mut summary);
