@@ -740,8 +740,9 @@ fn read_csv<R: Read>(
         path: path.into(),
         source,
     };
-    // The header row.
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + (1 << 16));
+    // The header row, in what becomes the first chunk's buffer.
+    let chunk_size = chunk_bytes();
+    let mut buf: Vec<u8> = Vec::with_capacity(chunk_size + (1 << 16));
     let mut eof = fill(&mut input, &mut buf, 1 << 16).map_err(read_err)?;
     let (layout, consumed) = loop {
         match csv::read_header(&buf, eof, path, delimiter, decoding, &ctx.cfg.mapping)? {
@@ -757,7 +758,6 @@ fn read_csv<R: Read>(
     let (free_tx, free_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
     buf.drain(..consumed);
 
-    let chunk_size = chunk_bytes();
     let display = path.display().to_string();
     let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(builders.len());
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Result<ChunkDone>>();
