@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use super::normalize::{excerpt_of, mask_pan, scrub_pans};
+use super::normalize::{excerpt_of, mask_pan, masked_excerpt};
 use super::schema::{Field, Mapping, RefFields};
 use crate::error::{Error, Result};
 
@@ -403,11 +403,7 @@ pub fn row_excerpt<'r>(
             }
         })
         .collect();
-    // Masked before the cut, so a card number straddling it cannot survive.
-    excerpt_of(
-        &scrub_pans(&parts.join(&(delimiter as char).to_string())),
-        200,
-    )
+    masked_excerpt(&parts.join(&(delimiter as char).to_string()), 200)
 }
 
 /// A file without a required field cannot be read at all: say which field is missing, what

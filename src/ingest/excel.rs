@@ -33,6 +33,9 @@ use crate::error::{Error, Result};
 /// How far down the header row is looked for (title rows, a blank line, notes).
 pub const HEADER_SEARCH_ROWS: usize = 20;
 
+/// Columns of a sheet that are read: transaction exports have a few dozen; Excel 2003 had 256.
+pub const MAX_COLUMNS: usize = 1024;
+
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 /// The OLE2 compound file that holds an `.xls` (BIFF) workbook.
 const OLE_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
@@ -92,7 +95,12 @@ pub fn read(
     })?;
     // Rows of the range are counted from its first used row, not from row 1.
     let first_row = range.start().map_or(0, |(r, _)| r as u64);
-    let rows: Vec<&[Data]> = range.rows().collect();
+    // A damaged workbook can hold a stray cell in column 65,026 (found by fuzzing:
+    // `ingest_excel/stray-far-column` took 20 s): only the first columns are looked at.
+    let rows: Vec<&[Data]> = range
+        .rows()
+        .map(|r| &r[..r.len().min(MAX_COLUMNS)])
+        .collect();
 
     let (header_at, columns) = find_header(&rows, path, mapping, &name).map_err(|e| match e {
         // The first sheet of a portal workbook is often a summary: say where else to look.

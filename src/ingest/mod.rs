@@ -35,7 +35,7 @@ use crate::cube::{Cube, CubeBuilder};
 use crate::error::{Error, Result};
 use decode::{Hashing, Transcoder};
 use normalize::{
-    excerpt_of, mask_pan, normalize_code_ref, parse_amount, parse_date_time, parse_timestamp,
+    mask_pan, masked_excerpt, normalize_code_ref, parse_amount, parse_date_time, parse_timestamp,
     scrub_pans,
 };
 use schema::{Field, FieldSource, Item};
@@ -679,7 +679,7 @@ fn reader_reject(file: &str, line: u64, reason: &str, excerpt: &str) -> Reject {
         // Reasons quote values, and a value may be a card number in the wrong column.
         reason: scrub_pans(reason),
         // One line per reject: multi-line XML events are flattened.
-        excerpt: excerpt_of(&scrub_pans(&flatten_whitespace(excerpt)), 200),
+        excerpt: masked_excerpt(&flatten_whitespace(excerpt), 200),
     }
 }
 
@@ -1061,5 +1061,5 @@ fn fields_excerpt<F: FieldSource>(f: &F) -> String {
             Some(format!("{}={}", field.name(), v))
         })
         .collect();
-    excerpt_of(&scrub_pans(&parts.join(" ")), 200)
+    masked_excerpt(&parts.join(" "), 200)
 }

@@ -692,6 +692,14 @@ fn mask_run(digits: &[u8]) -> Option<impl Fn(usize) -> bool> {
     Some(move |k: usize| k < 6 || k >= n - 4)
 }
 
+/// The excerpt of text that may hold card numbers: masked before the cut, so a card number
+/// straddling it cannot leave its first digits, and again after it, because the cut can turn a
+/// longer digit run that is no card number (a 15-digit merchant id) into a 13-digit one that
+/// passes the Luhn check (fuzz finding `ingest_jpos/excerpt-cut-makes-luhn-run`).
+pub fn masked_excerpt(s: &str, max_chars: usize) -> String {
+    scrub_pans(&excerpt_of(&scrub_pans(s), max_chars))
+}
+
 /// A char-boundary-safe prefix of `s`, with an ellipsis when cut.
 pub fn excerpt_of(s: &str, max_chars: usize) -> String {
     let mut out: String = s.chars().take(max_chars).collect();
