@@ -88,7 +88,157 @@ pub fn check(bytes: &[u8]) -> Result<(), &'static str> {
         }
         path.clear();
     }
+
+    // The workbook stream, read as calamine will, and its cells' extent per sheet.
+    let chain = |start: u32, fat: &[u32], max: usize| -> Vec<u32> {
+        let mut ids = Vec::new();
+        let mut id = start;
+        while id < MAX_REGULAR && (id as usize) < fat.len().min(n) && ids.len() < max {
+            ids.push(id);
+            id = fat[id as usize];
+        }
+        if id < MAX_REGULAR && (id as usize) < n && ids.len() < max {
+            ids.push(id); // the last sector, whose FAT entry is beyond the table
+        }
+        ids
+    };
+    let read = |ids: &[u32]| -> Vec<u8> {
+        let mut out = Vec::new();
+        for &id in ids {
+            if let Ok(s) = sector(id) {
+                out.extend_from_slice(s);
+            }
+        }
+        out
+    };
+    let dir = read(&chain(u32_at(bytes, 48), &fat, n));
+    let entries: Vec<&[u8]> = dir.chunks_exact(128).collect();
+    let Some(book) = entries.iter().find(|e| {
+        let name: String = char::decode_utf16(
+            e[..64]
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]])),
+        )
+        .map_while(|c| c.ok().filter(|c| *c != '\0'))
+        .collect();
+        name.eq_ignore_ascii_case("workbook") || name.eq_ignore_ascii_case("book")
+    }) else {
+        return Ok(()); // calamine says the stream is missing
+    };
+    let (start, len) = (u32_at(book, 116), u32_at(book, 120) as usize);
+    let stream = if len < 4096 {
+        // In the mini stream: 64-byte sectors inside the root entry's stream, chained by the
+        // mini FAT.
+        let Some(root) = entries.first() else {
+            return Ok(());
+        };
+        let mini_stream = read(&chain(u32_at(root, 116), &fat, n));
+        let mini_fat: Vec<u32> = read(&chain(u32_at(bytes, 60), &fat, n))
+            .chunks_exact(4)
+            .map(|c| u32_at(c, 0))
+            .collect();
+        let mut out = Vec::new();
+        for id in chain(start, &mini_fat, len.div_ceil(64)) {
+            let at = id as usize * 64;
+            if at < mini_stream.len() {
+                out.extend_from_slice(&mini_stream[at..(at + 64).min(mini_stream.len())]);
+            }
+        }
+        out
+    } else {
+        read(&chain(start, &fat, len.div_ceil(size)))
+    };
+    check_sheets(&stream[..len.min(stream.len())])
+}
+
+/// Excel 97–2003 (BIFF8) sheets have 65,536 rows and 256 columns.
+const BIFF8_ROWS: u32 = 65_536;
+const BIFF8_COLUMNS: u32 = 256;
+
+const TOO_FAR: &str = "a cell lies beyond column 256, past what an .xls sheet can hold";
+const BAD_SIZE: &str = "a sheet states a size an .xls sheet cannot have";
+
+/// Each sheet's stated size and its cells must fit a BIFF8 sheet. Why: calamine reserves
+/// room for the rectangle a sheet's DIMENSIONS record states, and lays the cells out as a
+/// dense rectangle spanning the extreme ones; a 9.7 kB file whose sheet states billions of
+/// rows asked for 1.1 TB and aborted the run (found by fuzzing:
+/// `ingest_excel/sheet-size-past-the-sheet`), and cells at column 0 and column 65,535 would
+/// do the same. Within these limits a sheet costs at most 65,536 × 256 cells. The sheets are
+/// found as calamine finds them: the workbook globals, up to their EOF record, give each
+/// sheet's offset (BOUNDSHEET), and a sheet runs from there to its own EOF.
+fn check_sheets(stream: &[u8]) -> Result<(), &'static str> {
+    let mut offsets = Vec::new();
+    for (kind, data) in records(stream) {
+        match kind {
+            0x0085 if data.len() >= 4 => offsets.push(u32_at(data, 0) as usize),
+            0x000A => break,
+            _ => {}
+        }
+    }
+    for at in offsets.into_iter().filter(|&at| at <= stream.len()) {
+        check_sheet(&stream[at..])?;
+    }
     Ok(())
+}
+
+fn check_sheet(sheet: &[u8]) -> Result<(), &'static str> {
+    for (kind, data) in records(sheet) {
+        let cols: &[usize] = match kind {
+            0x000A => break,
+            0x0200 => {
+                check_dimensions(data)?;
+                &[]
+            }
+            // FORMULA, RSTRING, LABELSST, BLANK, NUMBER, LABEL, BOOLERR, RK: (row, col, …)
+            0x0006 | 0x00D6 | 0x00FD | 0x0201 | 0x0203 | 0x0204 | 0x0205 | 0x027E => &[2],
+            // MULRK, MULBLANK: (row, first col, …, last col)
+            0x00BD | 0x00BE if data.len() >= 6 => &[2, data.len() - 2],
+            _ => &[],
+        };
+        for &c in cols {
+            if c + 2 <= data.len() && u32::from(u16_at(data, c)) >= BIFF8_COLUMNS {
+                return Err(TOO_FAR);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// DIMENSIONS: first row, one past the last row, first column, one past the last column
+/// (rows 32-bit in BIFF8's 14-byte form, 16-bit in the older 10-byte one). Empty is all
+/// zero; otherwise first < past-last, within the sheet. calamine subtracts without checking,
+/// so first ≥ past-last wraps to billions.
+fn check_dimensions(data: &[u8]) -> Result<(), &'static str> {
+    let (rows, cols) = match data.len() {
+        14 => ((u32_at(data, 0), u32_at(data, 4)), (8, 10)),
+        10 => (
+            (u32::from(u16_at(data, 0)), u32::from(u16_at(data, 2))),
+            (4, 6),
+        ),
+        _ => return Ok(()), // calamine refuses the record itself
+    };
+    let cols = (
+        u32::from(u16_at(data, cols.0)),
+        u32::from(u16_at(data, cols.1)),
+    );
+    let fits = |(first, past): (u32, u32), most: u32| past == 0 || (first < past && past <= most);
+    if fits(rows, BIFF8_ROWS) && fits(cols, BIFF8_COLUMNS) {
+        Ok(())
+    } else {
+        Err(BAD_SIZE)
+    }
+}
+
+/// A BIFF stream's records as (type, data), stopping where a record would run past the end.
+fn records(stream: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let kind = u16_at(stream.get(at..at + 4)?, 0);
+        let len = usize::from(u16_at(stream, at + 2));
+        let data = stream.get(at + 4..at + 4 + len)?;
+        at += 4 + len;
+        Some((kind, data))
+    })
 }
 
 fn u16_at(b: &[u8], at: usize) -> u16 {
@@ -167,6 +317,93 @@ mod tests {
             check(&b),
             Err("the chain of FAT index (DIFAT) sectors loops")
         );
+    }
+
+    /// A BIFF record: type, length, data.
+    fn record(kind: u16, data: &[u8]) -> Vec<u8> {
+        let mut r = kind.to_le_bytes().to_vec();
+        r.extend_from_slice(&(data.len() as u16).to_le_bytes());
+        r.extend_from_slice(data);
+        r
+    }
+
+    #[test]
+    fn a_cell_past_column_256_is_refused() {
+        // NUMBER at row 3, column 255 (the last of 256): fine.
+        let mut ok = record(0x0203, &[3, 0, 255, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        // MULBLANK on row 0, columns 0..=255: fine.
+        ok.extend(record(0x00BE, &[0, 0, 0, 0, 15, 0, 15, 0, 255, 0]));
+        assert_eq!(check_sheet(&ok), Ok(()));
+
+        let number = record(0x0203, &[3, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            check_sheet(&[ok.clone(), number.clone()].concat()),
+            Err(TOO_FAR)
+        );
+        // MULRK whose last column is 256.
+        let mulrk = record(0x00BD, &[0, 0, 250, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(check_sheet(&mulrk), Err(TOO_FAR));
+        // A record type that is not a cell is not read as one.
+        assert_eq!(
+            check_sheet(&record(0x0809, &[0, 6, 16, 0, 0xFF, 0xFF])),
+            Ok(())
+        );
+        // Past the sheet's EOF the records are not the sheet's.
+        let eof = record(0x000A, &[]);
+        assert_eq!(check_sheet(&[ok, eof, number].concat()), Ok(()));
+    }
+
+    fn dimensions(rows: (u32, u32), cols: (u16, u16)) -> Vec<u8> {
+        let mut d = Vec::new();
+        for v in [rows.0, rows.1] {
+            d.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [cols.0, cols.1, 0] {
+            d.extend_from_slice(&v.to_le_bytes());
+        }
+        record(0x0200, &d)
+    }
+
+    #[test]
+    fn an_impossible_sheet_size_is_refused() {
+        for fine in [((0, 0), (0, 0)), ((0, 10), (0, 3)), ((0, 65_536), (0, 256))] {
+            assert_eq!(check_sheet(&dimensions(fine.0, fine.1)), Ok(()), "{fine:?}");
+        }
+        for bad in [
+            ((0, 4_000_000_000), (0, 3)), // the 1.1 TB reservation
+            ((0, 10), (0, 65_535)),
+            ((10, 5), (0, 3)), // first past the end: calamine's subtraction wraps
+            ((0, 10), (3, 3)),
+        ] {
+            assert_eq!(
+                check_sheet(&dimensions(bad.0, bad.1)),
+                Err(BAD_SIZE),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sheets_are_found_where_the_globals_say() {
+        // Globals: BOUNDSHEET pointing at offset `at`, EOF; then bytes that are not records
+        // from the start but hold a bad DIMENSIONS record from `at` on.
+        let globals_len = 4 + 6 + 4;
+        let filler = vec![0x3Cu8, 0, 1, 0, 0]; // a 1-byte CONTINUE record
+        let at = (globals_len + filler.len()) as u32;
+        let mut bound = at.to_le_bytes().to_vec();
+        bound.extend_from_slice(&[0, 0]);
+        let stream = [
+            record(0x0085, &bound),
+            record(0x000A, &[]),
+            filler,
+            dimensions((0, 4_000_000_000), (0, 3)),
+        ]
+        .concat();
+        assert_eq!(check_sheets(&stream), Err(BAD_SIZE));
+        // An offset past the end is calamine's to refuse, not ours.
+        let mut far = stream.clone();
+        far[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(check_sheets(&far), Ok(()));
     }
 
     #[test]
