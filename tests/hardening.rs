@@ -314,9 +314,15 @@ const LIMIT_KIB: u64 = 512 * 1024;
 /// `poslens analyze INPUT --out OUT`, which must exit with `code` within [`LIMIT_KIB`], by
 /// the peak memory poslens reports under `POSLENS_TEST_PEAK_RSS` (its `VmHWM`); its stderr.
 fn bounded(input: &Path, out: &Path, code: i32) -> String {
+    bounded_with(input, out, code, &[])
+}
+
+/// The same, with more options for `analyze`.
+fn bounded_with(input: &Path, out: &Path, code: i32, options: &[&str]) -> String {
     let mut cmd = bin();
     cmd.args(["analyze", "--out"])
         .arg(out)
+        .args(options)
         .arg(input)
         .env("POSLENS_TEST_PEAK_RSS", "1");
     let stderr = fails(&mut cmd, code);
@@ -435,4 +441,62 @@ fn a_parquet_footer_claiming_a_billion_rows() {
         err.contains("cannot read rows 1-100000 of the 1000000000 its footer claims, the file is damaged or truncated"),
         "{err}"
     );
+}
+
+/// `portal_en.xlsx` with each part passed through `edit(name, xml)`, zipped again.
+fn rewritten_workbook(to: &Path, edit: impl Fn(&str, String) -> String) {
+    use std::io::{Read, Write};
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/equiv/portal_en.xlsx");
+    let mut zin = zip::ZipArchive::new(std::fs::File::open(from).unwrap()).unwrap();
+    let mut zout = zip::ZipWriter::new(std::fs::File::create(to).unwrap());
+    for i in 0..zin.len() {
+        let mut part = zin.by_index(i).unwrap();
+        let name = part.name().to_string();
+        let mut xml = String::new();
+        part.read_to_string(&mut xml).unwrap();
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zout.start_file(name.as_str(), options).unwrap();
+        zout.write_all(edit(&name, xml).as_bytes()).unwrap();
+    }
+    zout.finish().unwrap();
+}
+
+#[test]
+fn a_workbook_that_lies_about_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    // A shared-string table claiming four billion strings: calamine would reserve 96 GB for
+    // them before reading one, and the failed allocation would abort the run.
+    let claim = dir.path().join("claim.xlsx");
+    rewritten_workbook(&claim, |name, xml| {
+        if name == "xl/sharedStrings.xml" {
+            let at = xml.find("uniqueCount=\"").expect("a uniqueCount") + 13;
+            let end = at + xml[at..].find('"').unwrap();
+            format!("{}4000000000{}", &xml[..at], &xml[end..])
+        } else {
+            xml
+        }
+    });
+    let err = bounded(&claim, &dir.path().join("claim"), 1);
+    assert!(
+        err.contains("the workbook is damaged: its shared-string table claims 4000000000 strings"),
+        "{err}"
+    );
+
+    // One more cell, at XFD1048576, the last cell a sheet can have: a dense layout of the
+    // sheet would be 17 billion cells; the rows are read as before.
+    let far = dir.path().join("far.xlsx");
+    rewritten_workbook(&far, |name, xml| {
+        if name == "xl/worksheets/sheet2.xml" {
+            let cell = r#"<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>"#;
+            assert!(xml.contains("</sheetData>"));
+            xml.replace("</sheetData>", cell)
+        } else {
+            xml
+        }
+    });
+    let out = dir.path().join("far");
+    bounded_with(&far, &out, 0, &["--sheet", "Transactions"]);
+    let reject = the_one_reject(&out, (23, 22, 1), "25");
+    assert!(reject["reason"].starts_with("totals row"), "{reject:?}");
 }

@@ -16,7 +16,8 @@
 //! - line numbers are the sheet's row numbers, as Excel shows them.
 //!
 //! The workbook is parsed by `calamine` (pure Rust, reads both the zip/XML and the old BIFF
-//! format); the sheet is held in memory, which is fine at Excel's limit of 1,048,576 rows.
+//! format); the sheet's cells are held in memory, which is fine at Excel's limit of 1,048,576
+//! rows, but not the empty rectangle around them ([`grid`]).
 
 use std::io::Cursor;
 use std::path::Path;
@@ -24,11 +25,15 @@ use std::path::Path;
 use calamine::{Data, ExcelDateTime, ExcelDateTimeType, Reader, Sheets};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
+use self::grid::Grid;
 use super::csv::check_required;
 use super::normalize::mask_pan;
 use super::schema::{Field, Item, Mapping, RawFields};
 use crate::config::Format;
 use crate::error::{Error, Result};
+
+mod grid;
+mod package;
 
 /// How far down the header row is looked for (title rows, a blank line, notes).
 pub const HEADER_SEARCH_ROWS: usize = 20;
@@ -89,20 +94,11 @@ pub fn read(
             .ok_or_else(|| bad("the workbook has no sheet".into()))?,
     }
     .clone();
-    let range = guarded(path, || {
-        book.worksheet_range(&name)
-            .map_err(|e| bad(format!("cannot read sheet {name:?}: {e}")))
+    let grid = guarded(path, || {
+        sheet_grid(&mut book, &name).map_err(|e| bad(format!("cannot read sheet {name:?}: {e}")))
     })?;
-    // Rows of the range are counted from its first used row, not from row 1.
-    let first_row = range.start().map_or(0, |(r, _)| r as u64);
-    // A damaged workbook can hold a stray cell in column 65,026 (found by fuzzing:
-    // `ingest_excel/stray-far-column` took 20 s): only the first columns are looked at.
-    let rows: Vec<&[Data]> = range
-        .rows()
-        .map(|r| &r[..r.len().min(MAX_COLUMNS)])
-        .collect();
 
-    let (header_at, columns) = find_header(&rows, path, mapping, &name).map_err(|e| match e {
+    let (header_at, columns) = find_header(&grid, path, mapping, &name).map_err(|e| match e {
         // The first sheet of a portal workbook is often a summary: say where else to look.
         Error::BadInput { path, reason } if sheet.is_none() && names.len() > 1 => {
             Error::BadInput {
@@ -115,18 +111,19 @@ pub fn read(
         }
         other => other,
     })?;
-    let roles = roles(&columns, &rows[header_at + 1..]);
+    let roles = roles(&columns, &grid, header_at);
     let pan_col = columns.iter().position(|c| *c == Some(Field::Pan));
-    for (i, row) in rows.iter().enumerate().skip(header_at + 1) {
-        let line = first_row + i as u64 + 1;
+    for grid::Row { index, cells: row } in grid.rows_after(header_at) {
+        // Line numbers are the sheet's row numbers.
+        let line = u64::from(grid.first_row) + u64::from(index) + 1;
         if row.iter().all(is_blank) {
             continue; // a blank row is not a row, as a blank line in CSV
         }
-        if let Some(label) = totals_label(row) {
+        if let Some(label) = totals_label(&row) {
             on_item(Item::Reject {
                 line,
                 reason: format!("totals row, not a transaction ({label:?})"),
-                excerpt: row_excerpt(row, pan_col),
+                excerpt: row_excerpt(&row, pan_col),
             })?;
             continue;
         }
@@ -142,6 +139,40 @@ pub fn read(
         on_item(Item::Record { line, fields })?;
     }
     Ok(())
+}
+
+/// The sheet's non-empty cells, at most [`MAX_COLUMNS`] from the first used column (a
+/// damaged workbook can hold a stray cell in column 65,026, found by fuzzing:
+/// `ingest_excel/stray-far-column` took 20 s). An `.xlsx` sheet is streamed cell by cell, so
+/// that memory follows the cells, not the rectangle they span; an `.xls` one calamine has
+/// already laid out at open, bounded by what `ole.rs` lets through (65,536 × 256).
+fn sheet_grid(book: &mut Sheets<Cursor<Vec<u8>>>, name: &str) -> std::result::Result<Grid, String> {
+    let mut cells = Vec::new();
+    match book {
+        Sheets::Xlsx(xlsx) => {
+            let mut reader = match xlsx.worksheet_cells_reader(name) {
+                Ok(reader) => reader,
+                // A chart sheet: calamine reads it as an empty range, and so does this.
+                Err(calamine::XlsxError::NotAWorksheet(_)) => return Ok(Grid::new(cells, 0)),
+                Err(e) => return Err(e.to_string()),
+            };
+            while let Some(cell) = reader.next_cell().map_err(|e| e.to_string())? {
+                let (row, col) = cell.get_position();
+                let value = Data::from(cell.get_value().clone());
+                if value != Data::Empty {
+                    cells.push((row, col, value));
+                }
+            }
+        }
+        _ => {
+            let range = book.worksheet_range(name).map_err(|e| e.to_string())?;
+            let (top, left) = range.start().unwrap_or((0, 0));
+            for (r, c, value) in range.used_cells() {
+                cells.push((top + r as u32, left + c as u32, value.clone()));
+            }
+        }
+    }
+    Ok(Grid::new(cells, MAX_COLUMNS))
 }
 
 /// Run a step of the Excel reader, turning a panic inside it into this file's error: a
@@ -165,6 +196,8 @@ fn open(bytes: Vec<u8>, path: &Path) -> Result<Sheets<Cursor<Vec<u8>>>> {
     };
     let what = |e: &dyn std::fmt::Display| format!("cannot read the workbook: {e}");
     if bytes.starts_with(ZIP_MAGIC) {
+        // calamine trusts the shared-string table's stated size; a false one must not reach it.
+        package::check(&bytes).map_err(|e| bad(format!("the workbook is damaged: {e}")))?;
         let book = calamine::open_workbook_from_rs(Cursor::new(bytes))
             .map_err(|e: calamine::XlsxError| bad(what(&e)))?;
         return Ok(Sheets::Xlsx(book));
@@ -194,14 +227,16 @@ fn quoted(names: &[String]) -> String {
 /// The header row: the first of the top rows that names every required field (rows above it
 /// are titles). Without one, the error names what is missing in the most header-like row.
 fn find_header(
-    rows: &[&[Data]],
+    grid: &Grid,
     path: &Path,
     mapping: &Mapping,
     sheet: &str,
-) -> Result<(usize, Vec<Option<Field>>)> {
+) -> Result<(u32, Vec<Option<Field>>)> {
     let mut best: Option<(usize, Vec<String>, Vec<Option<Field>>)> = None;
-    for (i, row) in rows.iter().enumerate().take(HEADER_SEARCH_ROWS) {
-        let headers: Vec<String> = row
+    for i in 0..grid.height.min(HEADER_SEARCH_ROWS as u32) {
+        let headers: Vec<String> = grid
+            .row(i)
+            .cells
             .iter()
             .map(|c| cell_text(c, Role::Other).trim().to_string())
             .collect();
@@ -211,6 +246,11 @@ fn find_header(
             return Ok((i, columns));
         }
         if best.as_ref().is_none_or(|b| mapped > b.0) {
+            // The message lists the headers found; the empty cells after the last say nothing.
+            let mut headers = headers;
+            while headers.last().is_some_and(String::is_empty) {
+                headers.pop();
+            }
             best = Some((mapped, headers, columns));
         }
     }
@@ -241,7 +281,8 @@ enum Role {
     Other,
 }
 
-fn roles(columns: &[Option<Field>], data: &[&[Data]]) -> Vec<Role> {
+/// Each column's role; `header_at` is the header row, the data rows follow it.
+fn roles(columns: &[Option<Field>], grid: &Grid, header_at: u32) -> Vec<Role> {
     let split = columns.contains(&Some(Field::Date));
     columns
         .iter()
@@ -249,7 +290,7 @@ fn roles(columns: &[Option<Field>], data: &[&[Data]]) -> Vec<Role> {
         .map(|(i, c)| match c {
             Some(Field::Date) => Role::Date,
             Some(Field::Timestamp) if split => Role::Time,
-            Some(Field::Timestamp) if whole_days(data.iter().filter_map(|r| r.get(i))) => {
+            Some(Field::Timestamp) if whole_days(grid.column_after(header_at, i)) => {
                 Role::DateOnlyTimestamp
             }
             Some(Field::Timestamp) => Role::Timestamp,
