@@ -39,6 +39,17 @@ pub fn check(bytes: &[u8]) -> Result<(), &'static str> {
         Ok(&body[start..(start + size).min(body.len())])
     };
 
+    // Sizes the header states, which calamine reserves room for before it reads a sector: no
+    // more FAT or mini FAT sectors than the file has. calamine 0.35 also takes the DIFAT's
+    // length from bytes 62..66 (the mini FAT's start and length overlapped; the format has it
+    // at 72..76) and reserves that many entries: a mini FAT length of 65,280 made that 17 GB
+    // (found by fuzzing: `ingest_excel/header-claims-65280-mini-fat-sectors`). Within n sectors
+    // that reservation is at most (n << 16 | 0xFFFF) entries.
+    let (fat_len, mini_fat_len) = (u32_at(bytes, 44) as usize, u32_at(bytes, 64) as usize);
+    if fat_len > n || mini_fat_len > n || u32_at(bytes, 62) >= 1 << 24 {
+        return Err("its header states more FAT sectors than the file has");
+    }
+
     // The DIFAT: 109 entries in the header, then a chain of sectors whose last entry is the
     // next DIFAT sector.
     let mut fat_sectors: Vec<u32> = (76..512).step_by(4).map(|at| u32_at(bytes, at)).collect();
@@ -404,6 +415,20 @@ mod tests {
         let mut far = stream.clone();
         far[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(check_sheets(&far), Ok(()));
+    }
+
+    #[test]
+    fn a_header_claiming_more_fat_sectors_than_the_file_has_is_refused() {
+        let too_many = Err("its header states more FAT sectors than the file has");
+        let mut b = file(&[(1, 0xFFFF_FFFE)]);
+        b[44..48].copy_from_slice(&4u32.to_le_bytes()); // the file has 3 sectors
+        assert_eq!(check(&b), too_many);
+        let mut b = file(&[(1, 0xFFFF_FFFE)]);
+        b[64..68].copy_from_slice(&65_280u32.to_le_bytes()); // the fuzzer's mini FAT length
+        assert_eq!(check(&b), too_many);
+        let mut b = file(&[(1, 0xFFFF_FFFE)]);
+        b[64..68].copy_from_slice(&3u32.to_le_bytes());
+        assert_eq!(check(&b), Ok(()));
     }
 
     #[test]
