@@ -499,4 +499,23 @@ fn a_workbook_that_lies_about_its_size() {
     bounded_with(&far, &out, 0, &["--sheet", "Transactions"]);
     let reject = the_one_reject(&out, (23, 22, 1), "25");
     assert!(reject["reason"].starts_with("totals row"), "{reject:?}");
+
+    // portal.xls with its last NUMBER cell moved to IV65536, the last cell of an .xls
+    // sheet: calamine would lay out 16.7 million cells, twice (1 GB), for 150.
+    let mut xls = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/equiv/portal.xls"),
+    )
+    .unwrap();
+    let at = xls
+        .windows(4)
+        .rposition(|w| w == [0x03, 0x02, 0x0E, 0x00])
+        .expect("a NUMBER record");
+    xls[at + 4..at + 8].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0x00]);
+    let spread = dir.path().join("spread.xls");
+    std::fs::write(&spread, xls).unwrap();
+    let err = bounded(&spread, &dir.path().join("spread"), 1);
+    assert!(
+        err.contains("the workbook is damaged: its few cells are spread over a far larger sheet"),
+        "{err}"
+    );
 }

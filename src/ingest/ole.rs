@@ -193,6 +193,7 @@ fn check_sheets(stream: &[u8]) -> Result<(), &'static str> {
 }
 
 fn check_sheet(sheet: &[u8]) -> Result<(), &'static str> {
+    let mut extent = Extent::default();
     for (kind, data) in records(sheet) {
         let cols: &[usize] = match kind {
             0x000A => break,
@@ -211,8 +212,57 @@ fn check_sheet(sheet: &[u8]) -> Result<(), &'static str> {
                 return Err(TOO_FAR);
             }
         }
+        // The cells calamine places (it skips BLANK, MULBLANK and RSTRING).
+        if matches!(
+            kind,
+            0x0006 | 0x00FD | 0x0203 | 0x0204 | 0x0205 | 0x027E | 0x00BD
+        ) {
+            let count = if kind == 0x00BD {
+                data.len().saturating_sub(6) / 6
+            } else {
+                1
+            };
+            for &c in cols.iter().filter(|&&c| c + 2 <= data.len()) {
+                extent.add(u16_at(data, 0), u16_at(data, c), count);
+            }
+        }
     }
-    Ok(())
+    extent.check()
+}
+
+/// The rectangle a sheet's cells span and how many there are. calamine lays the sheet out
+/// densely over that rectangle, twice over (it hands out a copy): a 10 kB file with cells at
+/// A1 and IV65536 cost 1 GB. A real export fills its rectangle; this one is refused when it
+/// spans more than a million cells and more than 16 times the cells it holds.
+#[derive(Default)]
+struct Extent {
+    rows: Option<(u16, u16)>,
+    cols: Option<(u16, u16)>,
+    cells: usize,
+}
+
+const SPARSE: &str = "its few cells are spread over a far larger sheet than an export fills";
+
+impl Extent {
+    fn add(&mut self, row: u16, col: u16, cells: usize) {
+        let widen = |span: Option<(u16, u16)>, v: u16| {
+            Some(span.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))))
+        };
+        self.rows = widen(self.rows, row);
+        self.cols = widen(self.cols, col);
+        self.cells += cells;
+    }
+
+    fn check(&self) -> Result<(), &'static str> {
+        let (Some(rows), Some(cols)) = (self.rows, self.cols) else {
+            return Ok(());
+        };
+        let area = (usize::from(rows.1 - rows.0) + 1) * (usize::from(cols.1 - cols.0) + 1);
+        if area > 1 << 20 && area / 16 > self.cells {
+            return Err(SPARSE);
+        }
+        Ok(())
+    }
 }
 
 /// DIMENSIONS: first row, one past the last row, first column, one past the last column
@@ -362,6 +412,30 @@ mod tests {
         // Past the sheet's EOF the records are not the sheet's.
         let eof = record(0x000A, &[]);
         assert_eq!(check_sheet(&[ok, eof, number].concat()), Ok(()));
+    }
+
+    #[test]
+    fn a_few_cells_spread_over_the_whole_sheet_are_refused() {
+        let number = |row: u16, col: u16| {
+            let mut d = row.to_le_bytes().to_vec();
+            d.extend_from_slice(&col.to_le_bytes());
+            d.extend_from_slice(&[0; 10]);
+            record(0x0203, &d)
+        };
+        // A1 and IV65536: 16.7 million cells for two.
+        let far = [number(0, 0), number(65_535, 255)].concat();
+        assert_eq!(check_sheet(&far), Err(SPARSE));
+        // The same corner reached by a real sheet's worth of rows (4,096 × 256 cells).
+        let mut full = far.clone();
+        for row in (0..65_536u32).step_by(16) {
+            for col in 0..256 {
+                full.extend(number(row as u16, col));
+            }
+        }
+        assert_eq!(check_sheet(&full), Ok(()));
+        // A note far below a small table stays within a million cells.
+        let note = [number(0, 0), number(0, 9), number(60_000, 0)].concat();
+        assert_eq!(check_sheet(&note), Ok(()));
     }
 
     fn dimensions(rows: (u32, u32), cols: (u16, u16)) -> Vec<u8> {
