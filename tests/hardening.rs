@@ -518,4 +518,20 @@ fn a_workbook_that_lies_about_its_size() {
         err.contains("the workbook is damaged: its few cells are spread over a far larger sheet"),
         "{err}"
     );
+
+    // A workbook calamine panics on: the user reads the message, not calamine's assertion
+    // and a backtrace.
+    let damaged = dir.path().join("damaged.xls");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/fuzz/ingest_excel/damaged-record-length"),
+        &damaged,
+    )
+    .unwrap();
+    let err = bounded(&damaged, &dir.path().join("damaged"), 1);
+    assert!(
+        err.contains("the workbook is damaged: the Excel reader could not read its structure"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
 }

@@ -177,9 +177,25 @@ fn sheet_grid(book: &mut Sheets<Cursor<Vec<u8>>>, name: &str) -> std::result::Re
 
 /// Run a step of the Excel reader, turning a panic inside it into this file's error: a
 /// damaged workbook (found by fuzzing: calamine asserts on a malformed record length) must
-/// end with a message, not abort the run.
+/// end with a message, not abort the run. The panic itself is not printed (the user gets
+/// the message, not calamine's assertion and a backtrace); any other panic still is.
 fn guarded<T>(path: &Path, step: impl FnOnce() -> Result<T>) -> Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|_| {
+    thread_local! {
+        static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    static QUIET_HOOK: std::sync::Once = std::sync::Once::new();
+    QUIET_HOOK.call_once(|| {
+        let print = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !GUARDED.with(|g| g.get()) {
+                print(info);
+            }
+        }));
+    });
+    GUARDED.with(|g| g.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(step));
+    GUARDED.with(|g| g.set(false));
+    result.unwrap_or_else(|_| {
         Err(Error::BadInput {
             path: path.into(),
             reason: "the workbook is damaged: the Excel reader could not read its structure".into(),

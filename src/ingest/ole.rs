@@ -18,70 +18,163 @@
 /// Ids from here up are markers (DIFSECT, FATSECT, ENDOFCHAIN, FREESECT), not sectors.
 const MAX_REGULAR: u32 = 0xFFFF_FFFA;
 
-/// Check the sector chains of an OLE2 file; `Err` says what is damaged. Files too short or
-/// too odd to be judged here pass, and calamine names their fault itself.
+/// Check the sector chains of an OLE2 file, then its workbook's sheets; `Err` says what is
+/// damaged. Files too short or too odd to be judged here pass, and calamine names their fault
+/// itself.
 pub fn check(bytes: &[u8]) -> Result<(), &'static str> {
-    if bytes.len() < 512 {
+    let Some(file) = Container::new(bytes) else {
         return Ok(());
-    }
-    let size: usize = match u16_at(bytes, 30) {
-        9 => 512,
-        12 => 4096,
-        _ => return Ok(()),
     };
-    let body = &bytes[size.min(bytes.len())..];
-    let n = body.len().div_ceil(size);
-    let sector = |id: u32| -> Result<&[u8], &'static str> {
-        let start = id as usize * size;
-        if id >= MAX_REGULAR || start >= body.len() {
+    file.check_header()?;
+    let fat = file.fat()?;
+    check_chains(&fat, file.sectors)?;
+    match file.workbook(&fat) {
+        Some(stream) => check_sheets(&stream),
+        None => Ok(()), // calamine says the stream is missing
+    }
+}
+
+/// The compound file: its header and its sectors.
+struct Container<'a> {
+    header: &'a [u8],
+    body: &'a [u8],
+    size: usize,
+    /// Sectors in the file.
+    sectors: usize,
+}
+
+impl<'a> Container<'a> {
+    fn new(bytes: &'a [u8]) -> Option<Container<'a>> {
+        if bytes.len() < 512 {
+            return None;
+        }
+        let size: usize = match u16_at(bytes, 30) {
+            9 => 512,
+            12 => 4096,
+            _ => return None,
+        };
+        let body = &bytes[size.min(bytes.len())..];
+        Some(Container {
+            header: bytes,
+            body,
+            size,
+            sectors: body.len().div_ceil(size),
+        })
+    }
+
+    fn sector(&self, id: u32) -> Result<&'a [u8], &'static str> {
+        let start = id as usize * self.size;
+        if id >= MAX_REGULAR || start >= self.body.len() {
             return Err("a sector chain points past the end of the file");
         }
-        Ok(&body[start..(start + size).min(body.len())])
-    };
-
-    // Sizes the header states, which calamine reserves room for before it reads a sector: no
-    // more FAT or mini FAT sectors than the file has. calamine 0.35 also takes the DIFAT's
-    // length from bytes 62..66 (the mini FAT's start and length overlapped; the format has it
-    // at 72..76) and reserves that many entries: a mini FAT length of 65,280 made that 17 GB
-    // (found by fuzzing: `ingest_excel/header-claims-65280-mini-fat-sectors`). Within n sectors
-    // that reservation is at most (n << 16 | 0xFFFF) entries.
-    let (fat_len, mini_fat_len) = (u32_at(bytes, 44) as usize, u32_at(bytes, 64) as usize);
-    if fat_len > n || mini_fat_len > n || u32_at(bytes, 62) >= 1 << 24 {
-        return Err("its header states more FAT sectors than the file has");
+        Ok(&self.body[start..(start + self.size).min(self.body.len())])
     }
 
-    // The DIFAT: 109 entries in the header, then a chain of sectors whose last entry is the
-    // next DIFAT sector.
-    let mut fat_sectors: Vec<u32> = (76..512).step_by(4).map(|at| u32_at(bytes, at)).collect();
-    let mut seen = vec![false; n];
-    let mut id = u32_at(bytes, 68);
-    while id < MAX_REGULAR {
-        let s = sector(id)?;
-        if std::mem::replace(&mut seen[id as usize], true) {
-            return Err("the chain of FAT index (DIFAT) sectors loops");
+    /// Sizes the header states, which calamine reserves room for before it reads a sector:
+    /// no more FAT or mini FAT sectors than the file has. calamine 0.35 also takes the
+    /// DIFAT's length from bytes 62..66 (the mini FAT's start and length overlapped; the
+    /// format has it at 72..76) and reserves that many entries: a mini FAT length of 65,280
+    /// made that 17 GB (found by fuzzing: `ingest_excel/header-claims-65280-mini-fat-sectors`).
+    fn check_header(&self) -> Result<(), &'static str> {
+        let fat_len = u32_at(self.header, 44) as usize;
+        let mini_fat_len = u32_at(self.header, 64) as usize;
+        if fat_len > self.sectors
+            || mini_fat_len > self.sectors
+            || u32_at(self.header, 62) >= 1 << 24
+        {
+            return Err("its header states more FAT sectors than the file has");
         }
-        let entries: Vec<u32> = s.chunks_exact(4).map(|c| u32_at(c, 0)).collect();
-        let Some((&next, listed)) = entries.split_last() else {
-            break;
+        Ok(())
+    }
+
+    /// The FAT, from the sectors the DIFAT lists (109 entries in the header, then a chain of
+    /// sectors whose last entry is the next DIFAT sector), each listed once.
+    fn fat(&self) -> Result<Vec<u32>, &'static str> {
+        let mut fat_sectors: Vec<u32> = (76..512)
+            .step_by(4)
+            .map(|at| u32_at(self.header, at))
+            .collect();
+        let mut seen = vec![false; self.sectors];
+        let mut id = u32_at(self.header, 68);
+        while id < MAX_REGULAR {
+            let s = self.sector(id)?;
+            if std::mem::replace(&mut seen[id as usize], true) {
+                return Err("the chain of FAT index (DIFAT) sectors loops");
+            }
+            let entries: Vec<u32> = s.chunks_exact(4).map(|c| u32_at(c, 0)).collect();
+            let Some((&next, listed)) = entries.split_last() else {
+                break;
+            };
+            fat_sectors.extend_from_slice(listed);
+            id = next;
+        }
+        let mut fat: Vec<u32> = Vec::new();
+        let mut listed = vec![false; self.sectors];
+        for id in fat_sectors.into_iter().filter(|&id| id < MAX_REGULAR) {
+            let s = self.sector(id)?;
+            if std::mem::replace(&mut listed[id as usize], true) {
+                return Err("a FAT sector is listed twice");
+            }
+            fat.extend(s.chunks_exact(4).map(|c| u32_at(c, 0)));
+        }
+        Ok(fat)
+    }
+
+    /// The sectors of the stream that starts at `start`, at most `max` of them.
+    fn read(&self, start: u32, fat: &[u32], max: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for id in chain(start, fat, self.sectors, max) {
+            if let Ok(s) = self.sector(id) {
+                out.extend_from_slice(s);
+            }
+        }
+        out
+    }
+
+    /// The workbook stream, read as calamine will read it: by name from the directory, from
+    /// the mini stream when it is shorter than 4,096 bytes.
+    fn workbook(&self, fat: &[u32]) -> Option<Vec<u8>> {
+        let dir = self.read(u32_at(self.header, 48), fat, self.sectors);
+        let entries: Vec<&[u8]> = dir.chunks_exact(128).collect();
+        let book = entries.iter().find(|e| {
+            let name: String = char::decode_utf16(
+                e[..64]
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]])),
+            )
+            .map_while(|c| c.ok().filter(|c| *c != '\0'))
+            .collect();
+            name.eq_ignore_ascii_case("workbook") || name.eq_ignore_ascii_case("book")
+        })?;
+        let (start, len) = (u32_at(book, 116), u32_at(book, 120) as usize);
+        let mut stream = if len < 4096 {
+            // 64-byte sectors inside the root entry's stream, chained by the mini FAT.
+            let root = entries.first()?;
+            let mini_stream = self.read(u32_at(root, 116), fat, self.sectors);
+            let mini_fat: Vec<u32> = self
+                .read(u32_at(self.header, 60), fat, self.sectors)
+                .chunks_exact(4)
+                .map(|c| u32_at(c, 0))
+                .collect();
+            let mini_sectors = mini_stream.len().div_ceil(64);
+            let mut out = Vec::new();
+            for id in chain(start, &mini_fat, mini_sectors, len.div_ceil(64)) {
+                let at = id as usize * 64;
+                out.extend_from_slice(&mini_stream[at..(at + 64).min(mini_stream.len())]);
+            }
+            out
+        } else {
+            self.read(start, fat, len.div_ceil(self.size))
         };
-        fat_sectors.extend_from_slice(listed);
-        id = next;
+        stream.truncate(len);
+        Some(stream)
     }
+}
 
-    // The FAT itself, from sectors each listed once.
-    let mut fat: Vec<u32> = Vec::new();
-    let mut listed = vec![false; n];
-    for id in fat_sectors.into_iter().filter(|&id| id < MAX_REGULAR) {
-        let s = sector(id)?;
-        if std::mem::replace(&mut listed[id as usize], true) {
-            return Err("a FAT sector is listed twice");
-        }
-        fat.extend(s.chunks_exact(4).map(|c| u32_at(c, 0)));
-    }
-
-    // No chain may loop: walk every sector's chain once, marking sectors on the current walk
-    // (1) and sectors known to end (2); meeting a 1 again is a loop. O(sectors).
-    let len = fat.len().min(n);
+/// No chain may loop: walk every sector's chain once, marking sectors on the current walk (1)
+/// and sectors known to end (2); meeting a 1 again is a loop. O(sectors).
+fn check_chains(fat: &[u32], sectors: usize) -> Result<(), &'static str> {
+    let len = fat.len().min(sectors);
     let mut state = vec![0u8; len];
     let mut path = Vec::new();
     for start in 0..len {
@@ -99,67 +192,21 @@ pub fn check(bytes: &[u8]) -> Result<(), &'static str> {
         }
         path.clear();
     }
+    Ok(())
+}
 
-    // The workbook stream, read as calamine will, and its cells' extent per sheet.
-    let chain = |start: u32, fat: &[u32], max: usize| -> Vec<u32> {
-        let mut ids = Vec::new();
-        let mut id = start;
-        while id < MAX_REGULAR && (id as usize) < fat.len().min(n) && ids.len() < max {
-            ids.push(id);
-            id = fat[id as usize];
-        }
-        if id < MAX_REGULAR && (id as usize) < n && ids.len() < max {
-            ids.push(id); // the last sector, whose FAT entry is beyond the table
-        }
-        ids
-    };
-    let read = |ids: &[u32]| -> Vec<u8> {
-        let mut out = Vec::new();
-        for &id in ids {
-            if let Ok(s) = sector(id) {
-                out.extend_from_slice(s);
-            }
-        }
-        out
-    };
-    let dir = read(&chain(u32_at(bytes, 48), &fat, n));
-    let entries: Vec<&[u8]> = dir.chunks_exact(128).collect();
-    let Some(book) = entries.iter().find(|e| {
-        let name: String = char::decode_utf16(
-            e[..64]
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]])),
-        )
-        .map_while(|c| c.ok().filter(|c| *c != '\0'))
-        .collect();
-        name.eq_ignore_ascii_case("workbook") || name.eq_ignore_ascii_case("book")
-    }) else {
-        return Ok(()); // calamine says the stream is missing
-    };
-    let (start, len) = (u32_at(book, 116), u32_at(book, 120) as usize);
-    let stream = if len < 4096 {
-        // In the mini stream: 64-byte sectors inside the root entry's stream, chained by the
-        // mini FAT.
-        let Some(root) = entries.first() else {
-            return Ok(());
-        };
-        let mini_stream = read(&chain(u32_at(root, 116), &fat, n));
-        let mini_fat: Vec<u32> = read(&chain(u32_at(bytes, 60), &fat, n))
-            .chunks_exact(4)
-            .map(|c| u32_at(c, 0))
-            .collect();
-        let mut out = Vec::new();
-        for id in chain(start, &mini_fat, len.div_ceil(64)) {
-            let at = id as usize * 64;
-            if at < mini_stream.len() {
-                out.extend_from_slice(&mini_stream[at..(at + 64).min(mini_stream.len())]);
-            }
-        }
-        out
-    } else {
-        read(&chain(start, &fat, len.div_ceil(size)))
-    };
-    check_sheets(&stream[..len.min(stream.len())])
+/// The ids of a chain from `start` through `fat`, over `sectors` sectors, at most `max`.
+fn chain(start: u32, fat: &[u32], sectors: usize, max: usize) -> Vec<u32> {
+    let mut ids = Vec::new();
+    let mut id = start;
+    while id < MAX_REGULAR && (id as usize) < fat.len().min(sectors) && ids.len() < max {
+        ids.push(id);
+        id = fat[id as usize];
+    }
+    if id < MAX_REGULAR && (id as usize) < sectors && ids.len() < max {
+        ids.push(id); // the last sector, whose FAT entry is beyond the table
+    }
+    ids
 }
 
 /// Excel 97–2003 (BIFF8) sheets have 65,536 rows and 256 columns.
