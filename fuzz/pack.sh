@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(csv_split timestamp normalise ingest_csv ingest_jsonl ingest_jpos ingest_excel)
+[ ${#targets[@]} -gt 0 ] || targets=(csv_split timestamp normalise ingest_csv ingest_jsonl ingest_jpos ingest_excel ingest_xlsx_parts)
 work="${FUZZ_DIR:-$HOME/.cache/poslens-fuzz}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/poslens-fuzz-target}"
 out=../tests/fixtures/fuzz/corpus

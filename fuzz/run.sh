@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs="${1:-900}"; shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(csv_split timestamp normalise ingest_csv ingest_jsonl ingest_jpos ingest_excel)
+[ ${#targets[@]} -gt 0 ] || targets=(csv_split timestamp normalise ingest_csv ingest_jsonl ingest_jpos ingest_excel ingest_xlsx_parts)
 work="${FUZZ_DIR:-$HOME/.cache/poslens-fuzz}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/poslens-fuzz-target}"
 fx=../tests/fixtures
@@ -23,6 +23,8 @@ seed csv_split $fx/csv/*.csv $fx/equiv/canonical.csv
 seed ingest_jsonl $fx/jsonl/*.jsonl $fx/equiv/transactions.jsonl
 seed ingest_jpos $fx/jpos/*.xml $fx/equiv/host.xml
 seed ingest_excel $fx/equiv/*.xlsx $fx/equiv/*.xls
+# The transaction sheet, shared strings and styles of the portal workbooks, NUL-separated.
+seed ingest_xlsx_parts seeds/ingest_xlsx_parts/*
 mkdir -p "$work/corpus/timestamp" "$work/corpus/normalise"
 printf '2026-11-05T14:30:05+08:00' > "$work/corpus/timestamp/rfc3339"
 printf '2026/11/05 14:30:05.250' > "$work/corpus/timestamp/slashes"

@@ -55,7 +55,7 @@ fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
 type Check = fn(&[u8]);
 
 /// Every target with the checks its fuzzer runs.
-const TARGETS: [(&str, Check); 7] = [
+const TARGETS: [(&str, Check); 8] = [
     ("csv_split", checks::csv_split),
     ("timestamp", checks::timestamp),
     ("normalise", checks::normalise),
@@ -63,6 +63,9 @@ const TARGETS: [(&str, Check); 7] = [
     ("ingest_jsonl", |d| pipeline::check(d, "input.jsonl")),
     ("ingest_jpos", |d| pipeline::check(d, "input.xml")),
     ("ingest_excel", |d| pipeline::check(d, "input.xlsx")),
+    ("ingest_xlsx_parts", |d| {
+        pipeline::check(&pipeline::xlsx_from_parts(d), "input.xlsx")
+    }),
 ];
 
 fn replay(target: &str, inputs: Vec<(String, Vec<u8>)>, check: Check) -> usize {
@@ -95,4 +98,30 @@ fn the_fuzz_corpus_replays_clean() {
     }
     // Every target's corpus is packed (fuzz/pack.sh): one missing is a lost file.
     assert_eq!(packed.len(), TARGETS.len(), "corpora replayed: {packed:?}");
+}
+
+/// The ingest_xlsx_parts target starts from the portal workbooks' parts: the package it
+/// builds around them must read as the workbook did, or the fuzzer explores nothing.
+#[test]
+fn the_xlsx_parts_seed_reads_as_its_workbook() {
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/ingest_xlsx_parts/portal_en");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seed.xlsx");
+    std::fs::write(
+        &path,
+        pipeline::xlsx_from_parts(&std::fs::read(seed).unwrap()),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_poslens"))
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let total = stdout
+        .lines()
+        .find(|l| l.starts_with("TOTAL"))
+        .unwrap_or_else(|| panic!("no totals in {stdout}"));
+    let figures: Vec<&str> = total.split_whitespace().skip(1).collect();
+    assert_eq!(figures, ["23", "22", "1", "0"], "{stdout}");
 }

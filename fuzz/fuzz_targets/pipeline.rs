@@ -81,3 +81,45 @@ fn run(data: &[u8], file_name: &str, chunk: &str) -> Outcome {
         .collect();
     Some((counts, rejects, cells))
 }
+
+/// An `.xlsx` package around fuzzed parts: the bytes up to the first NUL are the sheet's
+/// XML, up to the next NUL the shared strings, the rest the styles (an empty part is left out
+/// of the package). Raw bytes read as a zip rarely get past its CRCs; mutating the parts
+/// themselves reaches calamine's XML readers and poslens' sheet grid.
+pub fn xlsx_from_parts(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut parts = data.splitn(3, |&b| b == 0);
+    let sheet = parts.next().unwrap_or_default();
+    let strings = parts.next().unwrap_or_default();
+    let styles = parts.next().unwrap_or_default();
+    const MAIN: &str = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
+    const REL: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+    const PKG: &str = "http://schemas.openxmlformats.org/package/2006/relationships";
+    let types = r#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#;
+    let root = format!(
+        r#"<?xml version="1.0"?><Relationships xmlns="{PKG}"><Relationship Id="rId1" Type="{REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>"#
+    );
+    let workbook = format!(
+        r#"<?xml version="1.0"?><workbook xmlns="{MAIN}" xmlns:r="{REL}"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#
+    );
+    let book_rels = format!(
+        r#"<?xml version="1.0"?><Relationships xmlns="{PKG}"><Relationship Id="rId1" Type="{REL}/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="{REL}/styles" Target="styles.xml"/><Relationship Id="rId3" Type="{REL}/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#
+    );
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let files: [(&str, &[u8]); 7] = [
+        ("[Content_Types].xml", types.as_bytes()),
+        ("_rels/.rels", root.as_bytes()),
+        ("xl/workbook.xml", workbook.as_bytes()),
+        ("xl/_rels/workbook.xml.rels", book_rels.as_bytes()),
+        ("xl/worksheets/sheet1.xml", sheet),
+        ("xl/sharedStrings.xml", strings),
+        ("xl/styles.xml", styles),
+    ];
+    for (name, bytes) in files.into_iter().filter(|(_, b)| !b.is_empty()) {
+        zip.start_file(name, stored).expect("zip entry");
+        zip.write_all(bytes).expect("zip write");
+    }
+    zip.finish().expect("zip").into_inner()
+}
