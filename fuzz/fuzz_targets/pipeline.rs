@@ -86,6 +86,7 @@ fn run(data: &[u8], file_name: &str, chunk: &str) -> Outcome {
 /// XML, up to the next NUL the shared strings, the rest the styles (an empty part is left out
 /// of the package). Raw bytes read as a zip rarely get past its CRCs; mutating the parts
 /// themselves reaches calamine's XML readers and poslens' sheet grid.
+#[allow(dead_code)] // each target includes this module; only ingest_xlsx_parts uses this
 pub fn xlsx_from_parts(data: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut parts = data.splitn(3, |&b| b == 0);
