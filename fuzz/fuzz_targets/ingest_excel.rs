@@ -10,17 +10,6 @@
 mod pipeline;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    HOOK.call_once(|| {
-        let fuzzer_hook = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let in_calamine = info
-                .location()
-                .is_some_and(|l| l.file().contains("/calamine-"));
-            if !in_calamine {
-                fuzzer_hook(info);
-            }
-        }));
-    });
+    pipeline::let_calamine_panics_through();
     pipeline::check(data, "input.xlsx")
 });
