@@ -33,6 +33,7 @@ use crate::config::Format;
 use crate::error::{Error, Result};
 
 mod grid;
+mod ole;
 mod package;
 
 /// How far down the header row is looked for (title rows, a blank line, notes).
@@ -224,7 +225,7 @@ fn open(bytes: Vec<u8>, path: &Path) -> Result<Sheets<Cursor<Vec<u8>>>> {
     }
     if bytes.starts_with(OLE_MAGIC) {
         // calamine trusts the container's sector chains; a looping one must not reach it.
-        super::ole::check(&bytes).map_err(|e| bad(format!("the workbook is damaged: {e}")))?;
+        ole::check(&bytes).map_err(|e| bad(format!("the workbook is damaged: {e}")))?;
         let book = calamine::open_workbook_from_rs(Cursor::new(bytes))
             .map_err(|e: calamine::XlsError| bad(what(&e)))?;
         return Ok(Sheets::Xls(book));

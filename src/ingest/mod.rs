@@ -18,7 +18,6 @@ pub mod jsonl;
 #[cfg(test)]
 mod mutate;
 pub mod normalize;
-mod ole;
 pub mod parquet;
 pub mod rejects;
 pub mod schema;
