@@ -182,6 +182,11 @@ pub struct InputArgs {
     /// Only transactions before this time (RFC 3339 or YYYY-MM-DD, in --tz).
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
+
+    /// Attempts on one terminal for the same amount and card at most this far apart are one
+    /// purchase (a customer retrying): `10m` (default), `90s`, `1h`.
+    #[arg(long, value_name = "DURATION")]
+    pub retry_window: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -69,6 +69,9 @@ pub struct IngestConfig {
     /// Analysis window, epoch seconds, `[since, until)`.
     pub since: Option<i64>,
     pub until: Option<i64>,
+    /// Purchases and lost sales: the retry window and which codes approve. None: not
+    /// counted (`validate`, which has no catalog).
+    pub retry: Option<crate::cube::RetryRule>,
 }
 
 /// How to analyse and report.
@@ -116,6 +119,7 @@ struct FileConfig {
     out: Option<PathBuf>,
     min_volume: Option<u64>,
     fdr: Option<f64>,
+    retry_window: Option<String>,
     #[serde(default)]
     map: BTreeMap<String, String>,
 }
@@ -309,7 +313,27 @@ impl IngestConfig {
             strict,
             since,
             until,
+            retry: None,
         })
+    }
+}
+
+/// `--retry-window`: `600`, `600s`, `10m`, `1h`; at most a day (a customer does not come back
+/// to the till a day later for the same purchase).
+fn parse_retry_window(s: &str) -> Result<i64> {
+    let t = s.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let scale = match unit.trim() {
+        "" | "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        _ => 0,
+    };
+    match num.parse::<i64>() {
+        Ok(n) if scale > 0 && n * scale <= 86_400 => Ok(n * scale),
+        _ => Err(Error::Usage(format!(
+            "--retry-window {s:?}: give a duration such as 10m, 90s or 1h (at most 24h)"
+        ))),
     }
 }
 
@@ -354,6 +378,19 @@ pub fn for_analyze(args: &AnalyzeArgs) -> Result<Config> {
         &file,
         &mut options,
     )?;
+    let mut ingest = ingest;
+    let window = match args.input.retry_window.as_ref().or(file.retry_window.as_ref()) {
+        Some(w) => parse_retry_window(w)?,
+        None => 600,
+    };
+    options.insert("retry_window".into(), format!("{window}s"));
+    let approving = std::sync::Arc::new(catalog.clone());
+    ingest.retry = Some(crate::cube::RetryRule {
+        window,
+        approved: std::sync::Arc::new(move |code: &str| {
+            approving.class_of(code) == crate::classify::Class::Approved
+        }),
+    });
 
     let bucket = match (args.bucket, &file.bucket) {
         (Some(BucketArg::Hour), _) => Bucket::Hour,

@@ -4,6 +4,7 @@
 //! the catalog turns codes into classes. Results are plain sorted structs; the report model
 //! turns them into words.
 
+pub mod beyond;
 pub mod periods;
 pub mod regressions;
 pub mod stats;
@@ -165,6 +166,8 @@ pub struct Analysis {
     pub regressions: Vec<Regression>,
     /// Terminal × day terminal-fault rates for the heatmap: (terminal, day start, counts).
     pub daily_by_terminal: Vec<(String, i64, ClassCounts)>,
+    /// Purchases and lost sales, chip fallback, response times.
+    pub beyond: beyond::Beyond,
 }
 
 /// Run every analysis over the cube.
@@ -235,6 +238,12 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
     );
     let tt = tt?;
     let (outages, fraud_bursts, by_merchant, regressions) = fleet?;
+    let merchant_of: BTreeMap<String, String> = tt
+        .rows
+        .iter()
+        .map(|r| (r.terminal_id.clone(), r.merchant_id.clone()))
+        .collect();
+    let beyond = beyond::analyze(cube, &merchant_of, &by_period, cfg)?;
 
     Ok(Analysis {
         totals,
@@ -255,6 +264,7 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
         fraud_bursts,
         regressions,
         daily_by_terminal: tt.daily,
+        beyond,
     })
 }
 

@@ -224,7 +224,9 @@ pub fn ingest(cfg: &IngestConfig, build_cube: bool) -> Result<(IngestOutcome, Cu
     let mut outcome = IngestOutcome::default();
     let dedup = Dedup::new();
     let threads = rayon::current_num_threads().max(1);
-    let mut builders: Vec<CubeBuilder> = (0..threads).map(|_| CubeBuilder::new(cfg.tz)).collect();
+    let mut builders: Vec<CubeBuilder> = (0..threads)
+        .map(|_| CubeBuilder::new(cfg.tz).with_retry_rule(cfg.retry.clone()))
+        .collect();
     let bar = progress_bar(&files);
     for path in &files {
         let ctx = Accept {
@@ -387,6 +389,22 @@ fn dedup_key<F: FieldSource>(f: &F, txn_id: &str) -> u64 {
     }
 }
 
+/// The purchase key of an attempt (cube/purchases.rs): terminal, merchant, amount, currency
+/// and masked card, as one fingerprint.
+fn purchase_key<F: FieldSource>(f: &F, v: &Valid<'_>, amount_minor: i64) -> u64 {
+    use std::hash::BuildHasher;
+    let hasher = foldhash::quality::FixedState::with_seed(0x0bad_5a1e);
+    let currency = f.get(Field::Currency).unwrap_or("").trim();
+    let card = f.get(Field::Pan).map_or(0, normalize::card_print);
+    hasher.hash_one((
+        v.terminal_id,
+        v.merchant_id,
+        amount_minor,
+        currency,
+        card,
+    ))
+}
+
 /// What every thread needs to judge a row.
 #[derive(Clone, Copy)]
 struct Accept<'c> {
@@ -440,15 +458,37 @@ impl Accept<'_> {
             self.cfg.since.is_none_or(|s| v.ts >= s) && self.cfg.until.is_none_or(|u| v.ts < u);
         if !in_window {
             counts.outside_window += 1;
-        } else if self.build_cube {
-            cube.add(
-                v.ts,
-                v.terminal_id,
-                v.merchant_id,
-                v.merchant_name,
-                &v.response_code,
-                amount,
-            )?;
+        }
+        // A row up to one retry window after `--until` may still be a retry of a purchase
+        // inside: kept as an attempt only (see cube/purchases.rs).
+        let retry = self.cfg.retry.as_ref();
+        let just_after = !in_window
+            && retry.is_some_and(|r| {
+                self.cfg
+                    .until
+                    .is_some_and(|u| v.ts >= u && v.ts - u <= r.window)
+            });
+        if self.build_cube && (in_window || just_after) {
+            let purchase = match (retry, v.amount_minor) {
+                (Some(_), Some(a)) if a > 0 => Some(purchase_key(f, &v, a)),
+                _ => None,
+            };
+            if in_window || purchase.is_some() {
+                let entry = f.get(Field::EntryMode).map(normalize::entry_mode);
+                cube.add_row(&crate::cube::Row {
+                    ts: v.ts,
+                    terminal: v.terminal_id,
+                    merchant: v.merchant_id,
+                    name: v.merchant_name,
+                    code: &v.response_code,
+                    amount_minor: amount,
+                    purchase,
+                    chip_read: entry == Some(normalize::EntryMode::Chip),
+                    fallback: entry == Some(normalize::EntryMode::Fallback),
+                    latency_ms: f.get(Field::LatencyMs).and_then(normalize::parse_latency_ms),
+                    in_window,
+                })?;
+            }
         }
         Ok(None)
     }

@@ -709,6 +709,97 @@ pub fn excerpt_of(s: &str, max_chars: usize) -> String {
     out
 }
 
+/// How a card was read, from `entry_mode` (ISO 8583 field 22 or an export's spelling):
+/// enough to tell chip reads from chip cards read by magstripe after the chip failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryMode {
+    /// By chip, contact or contactless (`05`, `07`, `chip`, `contactless`, `emv`, `nfc`…).
+    Chip,
+    /// A chip card read by magstripe after a failed chip read: `80` (ISO 8583 field 22's
+    /// "chip fallback to magnetic stripe", also as `801`), or a spelling with `fallback`.
+    Fallback,
+    /// Magstripe, keyed, unknown or empty: not part of the fallback rate. A plain `90`
+    /// (magstripe read) is here: magstripe-only cards are read that way too, and whether the
+    /// card had a chip is in the service code, which logs do not carry.
+    Other,
+}
+
+pub fn entry_mode(raw: &str) -> EntryMode {
+    let t = raw.trim();
+    let b = t.as_bytes();
+    if b.len() >= 2 && b[0].is_ascii_digit() && b[1].is_ascii_digit() {
+        return match &b[..2] {
+            b"80" => EntryMode::Fallback,
+            b"05" | b"07" => EntryMode::Chip,
+            _ => EntryMode::Other,
+        };
+    }
+    let lower = t.to_ascii_lowercase();
+    if lower.contains("fallback") {
+        EntryMode::Fallback
+    } else if ["chip", "contactless", "emv", "icc", "nfc", "tap", "dip", "insert"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        EntryMode::Chip
+    } else {
+        EntryMode::Other
+    }
+}
+
+/// `latency_ms`: a non-negative number of milliseconds (`850`, `850.5`); None otherwise.
+pub fn parse_latency_ms(raw: &str) -> Option<f64> {
+    let v: f64 = raw.trim().parse().ok()?;
+    (v.is_finite() && v >= 0.0).then_some(v)
+}
+
+/// The card part of a purchase key: first six and last four digits of `pan` (what survives
+/// masking, PCI DSS 3.4.1), as one number; the digits themselves when fewer than ten.
+pub fn card_print(raw: &str) -> u64 {
+    let digits = raw.bytes().filter(u8::is_ascii_digit);
+    let n = raw.bytes().filter(u8::is_ascii_digit).count();
+    let keep = |i: usize| n < 10 || i < 6 || i >= n - 4;
+    // Short values keep their length (so `12` and `012` differ); card numbers do not (masked
+    // or not, a card is its first six and last four).
+    let mut v: u64 = if n < 10 { n as u64 + 1 } else { 0 };
+    for (i, d) in digits.enumerate() {
+        if keep(i) {
+            v = v.wrapping_mul(11).wrapping_add((d - b'0') as u64 + 1);
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod beyond_tests {
+    use super::*;
+
+    #[test]
+    fn entry_modes_in_their_iso_and_export_spellings() {
+        for v in ["80", "801", " 800 ", "fallback", "Chip Fallback", "FALLBACK_MAGSTRIPE"] {
+            assert_eq!(entry_mode(v), EntryMode::Fallback, "{v}");
+        }
+        for v in ["05", "051", "07", "071", "chip", "Contactless", "EMV", "nfc"] {
+            assert_eq!(entry_mode(v), EntryMode::Chip, "{v}");
+        }
+        for v in ["90", "901", "02", "01", "magstripe", "manual", "", "8"] {
+            assert_eq!(entry_mode(v), EntryMode::Other, "{v}");
+        }
+    }
+
+    #[test]
+    fn latency_and_card_prints() {
+        assert_eq!(parse_latency_ms("850"), Some(850.0));
+        assert_eq!(parse_latency_ms(" 12.5 "), Some(12.5));
+        assert_eq!(parse_latency_ms("-1"), None);
+        assert_eq!(parse_latency_ms("fast"), None);
+        // Masked or not, the same card has the same print; another last four differs.
+        assert_eq!(card_print("6228480000001234"), card_print("622848******1234"));
+        assert_ne!(card_print("622848******1234"), card_print("622848******1235"));
+        assert_ne!(card_print(""), card_print("1234"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,26 @@ struct Summary<'a> {
     regressions: &'a [RegressionLine],
     unknown_codes: &'a [(String, u64)],
     reject_reasons: &'a [(String, u64)],
+    beyond: BeyondSummary<'a>,
+}
+
+/// Beyond field 39, for machines: purchases and lost sales, fallback warnings, slow terminals.
+#[derive(Serialize)]
+struct BeyondSummary<'a> {
+    purchases: u64,
+    recovered_purchases: u64,
+    lost_purchases: u64,
+    lost_amount_minor: i64,
+    attempt_failure_rate: f64,
+    purchase_failure_rate: f64,
+    chip_reads: u64,
+    fallbacks: u64,
+    fallback_baseline_rate: f64,
+    fallback_warnings: &'a [crate::analyze::beyond::FallbackWarning],
+    timed_transactions: u64,
+    latency_p50_ms: Option<f64>,
+    latency_p95_ms: Option<f64>,
+    slow_terminals: &'a [crate::analyze::beyond::SlowTerminal],
 }
 
 pub fn to_bytes(v: &impl Serialize) -> Result<Vec<u8>> {
@@ -56,6 +76,22 @@ pub fn summary(r: &Report) -> Result<Vec<u8>> {
         regressions: &r.regressions,
         unknown_codes: &r.unknown_codes,
         reject_reasons: &r.reject_reasons,
+        beyond: BeyondSummary {
+            purchases: r.beyond.purchases,
+            recovered_purchases: r.beyond.purchases - r.beyond.lost_purchases,
+            lost_purchases: r.beyond.lost_purchases,
+            lost_amount_minor: r.beyond.lost_amount_minor,
+            attempt_failure_rate: r.headline.failure_rate,
+            purchase_failure_rate: r.beyond.purchase_failure_rate(),
+            chip_reads: r.beyond.chip_reads,
+            fallbacks: r.beyond.fallbacks,
+            fallback_baseline_rate: r.beyond.fallback_baseline,
+            fallback_warnings: &r.beyond.fallback_warnings,
+            timed_transactions: r.beyond.timed,
+            latency_p50_ms: r.beyond.latency_p50_ms,
+            latency_p95_ms: r.beyond.latency_p95_ms,
+            slow_terminals: &r.beyond.slow_terminals,
+        },
     })
 }
 

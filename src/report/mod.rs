@@ -69,6 +69,9 @@ pub struct Report {
     pub chart_codes: Vec<CodeLine>,
     /// Chart titles and labels in the report language.
     pub chart_words: crate::words::ChartWords,
+    /// Purchases and lost sales, chip fallback, response times.
+    #[serde(skip)]
+    pub beyond: crate::analyze::beyond::Beyond,
     /// What report.html and report.md show.
     #[serde(skip)]
     pub document: doc::Document,
@@ -290,6 +293,7 @@ pub fn build(
         totals,
         heatmap: heatmap(a, tz),
         chart_words: crate::words::ChartWords::new(lang),
+        beyond: a.beyond.clone(),
         document: doc::Document {
             lang,
             title: String::new(),

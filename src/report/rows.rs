@@ -73,7 +73,32 @@ pub struct ByTerminal {
     pub fault_ci_low: Rate,
     pub fault_ci_high: Rate,
     pub status: Status,
+    pub purchases: u64,
+    pub lost_purchases: u64,
+    pub lost_amount_minor: i64,
+    pub purchase_failure_rate: Rate,
+    pub chip_reads: u64,
+    pub fallbacks: u64,
+    pub fallback_rate: Option<Rate>,
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p95_ms: Option<f64>,
 }
+
+fn ratio(k: u64, n: u64) -> f64 {
+    if n == 0 {
+        0.0
+    } else {
+        k as f64 / n as f64
+    }
+}
+
+/// The purchase columns, after SPEC's columns in three exports.
+const LOST_DOCS: [(&str, &str); 4] = [
+    ("purchases", "purchases: attempts on one terminal for the same amount and card, each within --retry-window of the one before, are one purchase (README \"Beyond field 39\"); counted where their last attempt is"),
+    ("lost_purchases", "purchases whose last attempt failed: the customer did not pay"),
+    ("lost_amount_minor", "the amount of the lost purchases, in minor units (cents, fen)"),
+    ("purchase_failure_rate", "lost_purchases / purchases, beside failure_rate, which counts attempts"),
+];
 
 /// `csv/by_period.csv`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -87,6 +112,12 @@ pub struct ByPeriod {
     pub terminal: u64,
     pub unknown: u64,
     pub failure_rate: Rate,
+    pub purchases: u64,
+    pub lost_purchases: u64,
+    pub lost_amount_minor: i64,
+    pub purchase_failure_rate: Rate,
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p95_ms: Option<f64>,
 }
 
 /// `csv/by_code.csv`.
@@ -113,6 +144,10 @@ pub struct ByMerchant {
     pub terminal: u64,
     pub unknown: u64,
     pub failure_rate: Rate,
+    pub purchases: u64,
+    pub lost_purchases: u64,
+    pub lost_amount_minor: i64,
+    pub purchase_failure_rate: Rate,
 }
 
 /// `csv/flagged_terminals.csv`, and `poslens terminals --format csv`.
@@ -149,11 +184,16 @@ pub struct FileDoc {
 }
 
 pub fn docs() -> Vec<FileDoc> {
+    // SPEC's columns (the counts between `before` and `after`), then the purchase columns,
+    // then `extra`.
     let with_counts = |before: &[(&'static str, &'static str)],
-                       after: &[(&'static str, &'static str)]| {
+                       after: &[(&'static str, &'static str)],
+                       extra: &[(&'static str, &'static str)]| {
         let mut v = before.to_vec();
         v.extend(COUNTS);
         v.extend_from_slice(after);
+        v.extend(LOST_DOCS);
+        v.extend_from_slice(extra);
         v
     };
     vec![
@@ -172,6 +212,13 @@ pub fn docs() -> Vec<FileDoc> {
                     ("fault_ci_high", "upper end of the Wilson 95% interval of terminal_fault_rate"),
                     ("status", "`flagged` (terminal-class rate significantly above the fleet baseline, see flagged_terminals.csv), `ok`, or `insufficient_data` (fewer transactions than --min-volume: not judged)"),
                 ],
+                &[
+                    ("chip_reads", "transactions whose entry_mode is a chip read (contact or contactless: `05`, `07`, `chip`, `contactless`…)"),
+                    ("fallbacks", "chip cards read by magstripe after the chip failed (entry_mode `80`, or a spelling with `fallback`)"),
+                    ("fallback_rate", "fallbacks / (chip_reads + fallbacks); empty without either"),
+                    ("latency_p50_ms", "median response time in milliseconds (latency_ms, or request to response in jPOS logs), from a log-scale histogram: within about 19%; empty without response times"),
+                    ("latency_p95_ms", "95th percentile response time, as latency_p50_ms"),
+                ],
             ),
         },
         FileDoc {
@@ -180,6 +227,10 @@ pub fn docs() -> Vec<FileDoc> {
             columns: with_counts(
                 &[("period_start", "start of the period, RFC 3339 in the report time zone")],
                 &[("failure_rate", "(transactions - approved) / transactions")],
+                &[
+                    ("latency_p50_ms", "the fleet's median response time in the period, milliseconds (log-scale histogram, within about 19%)"),
+                    ("latency_p95_ms", "the fleet's 95th percentile response time in the period"),
+                ],
             ),
         },
         FileDoc {
@@ -203,6 +254,7 @@ pub fn docs() -> Vec<FileDoc> {
                     ("terminals", "distinct terminal ids seen at this merchant"),
                 ],
                 &[("failure_rate", "(transactions - approved) / transactions")],
+                &[],
             ),
         },
         FileDoc {
@@ -242,6 +294,8 @@ pub fn by_terminal(r: &Report) -> Vec<ByTerminal> {
         .map(|t| {
             let [transactions, approved, declined, fraud, network, terminal, unknown] =
                 counts(&t.counts);
+            let none = Default::default();
+            let x = r.beyond.by_terminal.get(&t.terminal_id).unwrap_or(&none);
             ByTerminal {
                 terminal_id: safe(&t.terminal_id),
                 merchant_id: safe(&t.merchant_id),
@@ -257,6 +311,15 @@ pub fn by_terminal(r: &Report) -> Vec<ByTerminal> {
                 fault_ci_low: Rate(t.fault_ci_low),
                 fault_ci_high: Rate(t.fault_ci_high),
                 status: t.status,
+                purchases: x.purchases,
+                lost_purchases: x.lost_purchases,
+                lost_amount_minor: x.lost_amount_minor,
+                purchase_failure_rate: Rate(ratio(x.lost_purchases, x.purchases)),
+                chip_reads: x.chip_reads,
+                fallbacks: x.fallbacks,
+                fallback_rate: x.fallback_rate().map(Rate),
+                latency_p50_ms: x.latency_p50_ms,
+                latency_p95_ms: x.latency_p95_ms,
             }
         })
         .collect()
@@ -265,7 +328,10 @@ pub fn by_terminal(r: &Report) -> Vec<ByTerminal> {
 pub fn by_period(r: &Report) -> Vec<ByPeriod> {
     r.periods
         .iter()
-        .map(|p| {
+        .enumerate()
+        .map(|(i, p)| {
+            let none = Default::default();
+            let x = r.beyond.by_period.get(i).unwrap_or(&none);
             let [transactions, approved, declined, fraud, network, terminal, unknown] =
                 counts(&p.counts);
             ByPeriod {
@@ -278,6 +344,12 @@ pub fn by_period(r: &Report) -> Vec<ByPeriod> {
                 terminal,
                 unknown,
                 failure_rate: Rate(p.failure_rate),
+                purchases: x.purchases,
+                lost_purchases: x.lost_purchases,
+                lost_amount_minor: x.lost_amount_minor,
+                purchase_failure_rate: Rate(ratio(x.lost_purchases, x.purchases)),
+                latency_p50_ms: x.latency_p50_ms,
+                latency_p95_ms: x.latency_p95_ms,
             }
         })
         .collect()
@@ -302,6 +374,8 @@ pub fn by_merchant(r: &Report) -> Vec<ByMerchant> {
         .map(|m| {
             let [transactions, approved, declined, fraud, network, terminal, unknown] =
                 counts(&m.counts);
+            let none = Default::default();
+            let x = r.beyond.by_merchant.get(&m.merchant_id).unwrap_or(&none);
             ByMerchant {
                 merchant_id: safe(&m.merchant_id),
                 merchant_name: safe(&m.merchant_name),
@@ -314,6 +388,10 @@ pub fn by_merchant(r: &Report) -> Vec<ByMerchant> {
                 terminal,
                 unknown,
                 failure_rate: Rate(m.failure_rate),
+                purchases: x.purchases,
+                lost_purchases: x.lost_purchases,
+                lost_amount_minor: x.lost_amount_minor,
+                purchase_failure_rate: Rate(ratio(x.lost_purchases, x.purchases)),
             }
         })
         .collect()

@@ -28,6 +28,11 @@ use polars::prelude::*;
 use crate::error::{Error, Result};
 use crate::ingest::Txn;
 
+pub mod latency;
+mod purchases;
+
+use latency::{Hist, BUCKETS};
+
 pub const TERMINAL: &str = "terminal_id";
 pub const MERCHANT: &str = "merchant_id";
 pub const MERCHANT_NAME: &str = "merchant_name";
@@ -37,6 +42,14 @@ pub const COUNT: &str = "transactions";
 pub const AMOUNT: &str = "amount_minor";
 /// Column of a saved cube naming the zone its hours were cut in.
 pub const TIME_ZONE: &str = "time_zone";
+/// Version 2 measures (docs/cube.md, "Beyond field 39").
+pub const PURCHASES: &str = "purchases";
+pub const LOST_PURCHASES: &str = "lost_purchases";
+pub const LOST_AMOUNT: &str = "lost_amount_minor";
+pub const CHIP_READS: &str = "chip_reads";
+pub const FALLBACKS: &str = "fallbacks";
+/// Version 2: non-null on the rows of a response-time histogram (docs/cube.md).
+pub const LATENCY_BUCKET: &str = "latency_bucket";
 
 #[cfg(test)]
 const KEYS: [&str; 5] = [TERMINAL, MERCHANT, MERCHANT_NAME, HOUR, CODE];
@@ -130,11 +143,129 @@ fn hour_of(key: u128) -> i64 {
     Dim::Hour.get(key) as i64 - HOUR_BIAS
 }
 
-/// Counts and amounts of one cell.
+/// The measures of one cell. The beyond-field-39 counts are `u32` (they never exceed a
+/// cell's transactions: one terminal, hour and code), which keeps a cell at 64 bytes with its
+/// key; rollups add them up in `u64` ([`Wide`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Sums {
     transactions: u64,
     amount_minor: i64,
+    /// Lost purchases' amount (minor units), at the cell of their last attempt.
+    lost_amount_minor: i64,
+    /// Purchases whose last attempt is in this cell (see `purchases.rs`).
+    purchases: u32,
+    /// Of those, the ones not approved in the end.
+    lost_purchases: u32,
+    /// Card reads by chip (contact or contactless), and chip cards read by magstripe after the
+    /// chip failed (fallback): the fallback rate is fallbacks / (chip reads + fallbacks).
+    chip_reads: u32,
+    fallbacks: u32,
+}
+
+impl Sums {
+    fn add(&mut self, o: &Sums) {
+        self.transactions += o.transactions;
+        self.amount_minor += o.amount_minor;
+        self.lost_amount_minor += o.lost_amount_minor;
+        // Saturate rather than wrap if a foreign cube file claims more than a cell can hold.
+        self.purchases = self.purchases.saturating_add(o.purchases);
+        self.lost_purchases = self.lost_purchases.saturating_add(o.lost_purchases);
+        self.chip_reads = self.chip_reads.saturating_add(o.chip_reads);
+        self.fallbacks = self.fallbacks.saturating_add(o.fallbacks);
+    }
+}
+
+/// What one row adds to its cell while rows are read: 24 bytes, so that the hour being read
+/// stays in the CPU cache; lost purchases are settled when the builders are added up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct RowSums {
+    amount_minor: i64,
+    transactions: u32,
+    purchases: u32,
+    chip_reads: u32,
+    fallbacks: u32,
+}
+
+impl RowSums {
+    fn widen(self) -> Sums {
+        Sums {
+            transactions: self.transactions as u64,
+            amount_minor: self.amount_minor,
+            purchases: self.purchases,
+            chip_reads: self.chip_reads,
+            fallbacks: self.fallbacks,
+            ..Sums::default()
+        }
+    }
+}
+
+/// Sums of a rollup row, wide enough for a fleet's year.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Wide {
+    transactions: u64,
+    amount_minor: i64,
+    purchases: u64,
+    lost_purchases: u64,
+    lost_amount_minor: i64,
+    chip_reads: u64,
+    fallbacks: u64,
+}
+
+impl Wide {
+    fn add(&mut self, o: &Sums) {
+        self.transactions += o.transactions;
+        self.amount_minor += o.amount_minor;
+        self.purchases += o.purchases as u64;
+        self.lost_purchases += o.lost_purchases as u64;
+        self.lost_amount_minor += o.lost_amount_minor;
+        self.chip_reads += o.chip_reads as u64;
+        self.fallbacks += o.fallbacks as u64;
+    }
+
+    fn add_wide(&mut self, o: &Wide) {
+        self.transactions += o.transactions;
+        self.amount_minor += o.amount_minor;
+        self.purchases += o.purchases;
+        self.lost_purchases += o.lost_purchases;
+        self.lost_amount_minor += o.lost_amount_minor;
+        self.chip_reads += o.chip_reads;
+        self.fallbacks += o.fallbacks;
+    }
+}
+
+/// How purchases are counted (see `purchases.rs`): the retry window and which codes approve
+/// (the active catalog's class `approved`).
+#[derive(Clone)]
+pub struct RetryRule {
+    /// Seconds.
+    pub window: i64,
+    pub approved: Arc<dyn Fn(&str) -> bool + Send + Sync>,
+}
+
+impl std::fmt::Debug for RetryRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RetryRule {{ window: {} }}", self.window)
+    }
+}
+
+/// One accepted row, as the cube takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    /// Epoch seconds.
+    pub ts: i64,
+    pub terminal: &'a str,
+    pub merchant: &'a str,
+    pub name: &'a str,
+    pub code: &'a str,
+    /// What goes into the amount sums (0 for refunds and rows without an amount).
+    pub amount_minor: i64,
+    /// The purchase key's fingerprint, for attempts that take part in purchases.
+    pub purchase: Option<u64>,
+    pub chip_read: bool,
+    pub fallback: bool,
+    pub latency_ms: Option<f64>,
+    /// False for a row after `--until` kept only as a possible retry (no cell).
+    pub in_window: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -252,7 +383,7 @@ impl std::hash::Hasher for PassThrough {
 /// cube key, so twice as many cells of the hour fit in the cache.
 #[derive(Default)]
 struct HourCells {
-    maps: Vec<HashMap<u64, Sums, FastState>>,
+    maps: Vec<HashMap<u64, RowSums, FastState>>,
     /// The hour of each map.
     hours: Vec<i64>,
     index: HashMap<i64, usize, FastState>,
@@ -260,7 +391,7 @@ struct HourCells {
 }
 
 impl HourCells {
-    fn of_hour(&mut self, hour: i64) -> &mut HashMap<u64, Sums, FastState> {
+    fn of_hour(&mut self, hour: i64) -> &mut HashMap<u64, RowSums, FastState> {
         let i = match self.last {
             Some((h, i)) if h == hour => i,
             _ => {
@@ -304,6 +435,13 @@ pub struct CubeBuilder {
     print_state: foldhash::quality::FixedState,
     /// (UTC hour, offset seconds) of the last lookup: offsets change a few times a year.
     offset_cache: (i64, i64),
+    /// Purchases: the rule, whether each code number approves, and the attempts kept.
+    retry: Option<RetryRule>,
+    approves: Vec<Option<bool>>,
+    attempts: purchases::Attempts,
+    /// Response-time histograms per (combo, local day) and per local hour (`latency.rs`).
+    lat_days: HashMap<(u32, i64), [u32; BUCKETS], FastState>,
+    lat_hours: HashMap<i64, Hist, FastState>,
 }
 
 impl CubeBuilder {
@@ -320,11 +458,22 @@ impl CubeBuilder {
             flat: Vec::new(),
             print_state: foldhash::quality::FixedState::with_seed(0x6d65_7263),
             offset_cache: (i64::MIN, 0),
+            retry: None,
+            approves: Vec::new(),
+            attempts: purchases::Attempts::default(),
+            lat_days: HashMap::with_hasher(fast_state()),
+            lat_hours: HashMap::with_hasher(fast_state()),
         }
     }
 
-    /// Start of the local hour containing `ts`, as an instant.
-    pub fn local_hour(&mut self, ts: i64) -> i64 {
+    /// Count purchases and lost sales under `rule` (rows then need their purchase key).
+    pub fn with_retry_rule(mut self, rule: Option<RetryRule>) -> Self {
+        self.retry = rule;
+        self
+    }
+
+    /// The UTC offset (seconds) of the report zone at `ts`, cached per UTC hour.
+    fn offset(&mut self, ts: i64) -> i64 {
         let utc_hour = ts.div_euclid(3600);
         if self.offset_cache.0 != utc_hour {
             let offset = self
@@ -338,11 +487,75 @@ impl CubeBuilder {
                 .local_minus_utc() as i64;
             self.offset_cache = (utc_hour, offset);
         }
-        let offset = self.offset_cache.1;
+        self.offset_cache.1
+    }
+
+    /// Whether code number `code` approves under the retry rule (looked up once per code).
+    fn approves(&mut self, code: u32, text: &str) -> bool {
+        let i = code as usize;
+        if self.approves.len() <= i {
+            self.approves.resize(i + 1, None);
+        }
+        match self.approves[i] {
+            Some(a) => a,
+            None => {
+                let a = self.retry.as_ref().is_some_and(|r| (r.approved)(text));
+                self.approves[i] = Some(a);
+                a
+            }
+        }
+    }
+
+    /// Add one accepted row with every measure it carries.
+    pub fn add_row(&mut self, row: &Row<'_>) -> Result<()> {
+        let combo = self.combo(row.terminal, row.merchant, row.name)?;
+        let code = self.codes.id(row.code, Dim::Code)?;
+        let hour = self.local_hour(row.ts);
+        let key = (combo as u64) << 16 | code as u64;
+        let purchase = row.purchase.filter(|_| self.retry.is_some());
+        let approved = purchase.is_some() && self.approves(code, row.code);
+        if row.in_window {
+            let s = self.cells.of_hour(hour).entry(key).or_default();
+            s.transactions += 1;
+            s.amount_minor += row.amount_minor;
+            s.chip_reads += row.chip_read as u32;
+            s.fallbacks += row.fallback as u32;
+            // Every approved attempt ends one purchase; lost ones are settled at the end.
+            s.purchases += approved as u32;
+            if let Some(ms) = row.latency_ms {
+                let b = latency::bucket(ms);
+                let day = row.ts - (row.ts + self.offset(row.ts)).rem_euclid(86_400);
+                self.lat_days.entry((combo, day)).or_insert([0; BUCKETS])[b] += 1;
+                self.lat_hours.entry(hour).or_insert([0; BUCKETS])[b] += 1;
+            }
+        }
+        if let Some(pk) = purchase {
+            if approved {
+                self.attempts.approvals.push(purchases::Approval {
+                    key: pk,
+                    ts: row.ts,
+                });
+            } else {
+                self.attempts.failures.push(purchases::Failure {
+                    key: pk,
+                    ts: row.ts,
+                    hour,
+                    cell: key,
+                    amount_minor: row.amount_minor,
+                    in_window: row.in_window,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Start of the local hour containing `ts`, as an instant.
+    pub fn local_hour(&mut self, ts: i64) -> i64 {
+        let offset = self.offset(ts);
         ts - (ts + offset).rem_euclid(3600)
     }
 
-    /// Add one transaction at instant `ts`.
+    /// Add one transaction at instant `ts` (amount and code only: tests and simple callers).
     pub fn add(
         &mut self,
         ts: i64,
@@ -352,27 +565,28 @@ impl CubeBuilder {
         code: &str,
         amount_minor: i64,
     ) -> Result<()> {
-        let hour = self.local_hour(ts);
-        self.add_cell(hour, terminal, merchant, name, code, 1, amount_minor)
+        self.add_row(&Row {
+            ts,
+            terminal,
+            merchant,
+            name,
+            code,
+            amount_minor,
+            purchase: None,
+            chip_read: false,
+            fallback: false,
+            latency_ms: None,
+            in_window: true,
+        })
     }
 
-    /// Add `transactions` and `amount_minor` to the cell of a local hour (already cut).
-    #[allow(clippy::too_many_arguments)]
-    pub fn add_cell(
-        &mut self,
-        hour: i64,
-        terminal: &str,
-        merchant: &str,
-        name: &str,
-        code: &str,
-        transactions: u64,
-        amount_minor: i64,
-    ) -> Result<()> {
+    /// Add a whole cell (another cube's) with every measure: kept in the flat list.
+    fn add_sums(&mut self, hour: i64, keys: [&str; 4], sums: Sums) -> Result<()> {
+        let [terminal, merchant, name, code] = keys;
         let combo = self.combo(terminal, merchant, name)?;
-        let key = (combo as u64) << 16 | self.codes.id(code, Dim::Code)? as u64;
-        let s = self.cells.of_hour(hour).entry(key).or_default();
-        s.transactions += transactions;
-        s.amount_minor += amount_minor;
+        let (ti, mi, ni) = self.combo_ids[combo as usize];
+        let ci = self.codes.id(code, Dim::Code)?;
+        self.flat.push((pack(ti, mi, ni, hour, ci), sums));
         Ok(())
     }
 
@@ -428,7 +642,14 @@ impl CubeBuilder {
         let total = reader.num_rows().map_err(unreadable)?;
         // Read in slices of rows, only the cube's columns: a year of cells never sits in
         // memory as a decoded table beside the builder.
-        let projection: Vec<String> = CUBE_COLUMNS.iter().map(|(n, _)| n.to_string()).collect();
+        // Version 2 columns when the file has them (a version 1 file reads as zeros).
+        let mut projection: Vec<String> = CUBE_COLUMNS.iter().map(|(n, _)| n.to_string()).collect();
+        projection.extend(
+            V2_COLUMNS
+                .iter()
+                .filter(|c| names.iter().any(|n| n == *c))
+                .map(|c| c.to_string()),
+        );
         let mut zone: Option<String> = None;
         let mut transactions = 0u64;
         let mut offset = 0;
@@ -513,6 +734,45 @@ impl CubeBuilder {
                 first_row + i + 1
             ));
         }
+        // Version 2 measures, zeros when the file is version 1 (it has none of them).
+        let optional = |name: &str| -> std::result::Result<Vec<i64>, String> {
+            if df.column(name).is_err() {
+                return Ok(vec![0; df.height()]);
+            }
+            let c = int(name, "INT64")?;
+            if name != LOST_AMOUNT {
+                if let Some(i) = c.iter().position(|v| v.is_some_and(|v| v < 0)) {
+                    return Err(format!(
+                        "column {name} is negative at row {}",
+                        first_row + i + 1
+                    ));
+                }
+            }
+            Ok(c.iter().map(|v| v.unwrap_or(0)).collect())
+        };
+        let (purchases, lost, lost_amount, chip, fallbacks) = (
+            optional(PURCHASES)?,
+            optional(LOST_PURCHASES)?,
+            optional(LOST_AMOUNT)?,
+            optional(CHIP_READS)?,
+            optional(FALLBACKS)?,
+        );
+        // Null on cells; a bucket number on the rows of a response-time histogram.
+        let buckets: Vec<Option<i64>> = match df.column(LATENCY_BUCKET) {
+            Err(_) => vec![None; df.height()],
+            Ok(c) => {
+                if !c.dtype().is_integer() {
+                    return Err(wrong_type(LATENCY_BUCKET, c.dtype(), "INT32"));
+                }
+                let c = c
+                    .cast(&DataType::Int64)
+                    .map_err(|_| wrong_type(LATENCY_BUCKET, c.dtype(), "INT32"))?;
+                let c = c
+                    .i64()
+                    .map_err(|_| wrong_type(LATENCY_BUCKET, c.dtype(), "INT32"))?;
+                c.iter().collect()
+            }
+        };
         let rows = terminal
             .iter()
             .zip(merchant.iter())
@@ -531,6 +791,18 @@ impl CubeBuilder {
                 c.unwrap_or(""),
             );
             let (h, k, a) = (h.unwrap_or(0), k.unwrap_or(0), a.unwrap_or(0));
+            if let Some(b) = buckets[i] {
+                if !(0..BUCKETS as i64).contains(&b) {
+                    return Err(format!(
+                        "column {LATENCY_BUCKET} is out of range at row {} ({b}: 0 to {})",
+                        first_row + i + 1,
+                        BUCKETS - 1
+                    ));
+                }
+                self.add_latency(h, t, m, n, b as usize, k as u64)
+                    .map_err(|e| e.to_string())?;
+                continue;
+            }
             if t.is_empty() || c.is_empty() {
                 let col = if t.is_empty() { TERMINAL } else { CODE };
                 return Err(format!(
@@ -546,17 +818,43 @@ impl CubeBuilder {
                     first_row + i + 1
                 ));
             }
-            let combo = self.combo(t, m, n).map_err(|e| e.to_string())?;
-            let (ti, mi, ni) = self.combo_ids[combo as usize];
-            let ci = self.codes.id(c, Dim::Code).map_err(|e| e.to_string())?;
+            // Counts beyond u32 cannot be one terminal's hour: saturate (see [`Sums`]).
+            let narrow = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
             let sums = Sums {
                 transactions: k as u64,
                 amount_minor: a,
+                purchases: narrow(purchases[i]),
+                lost_purchases: narrow(lost[i]),
+                lost_amount_minor: lost_amount[i],
+                chip_reads: narrow(chip[i]),
+                fallbacks: narrow(fallbacks[i]),
             };
-            self.flat.push((pack(ti, mi, ni, h, ci), sums));
+            self.add_sums(h, [t, m, n, c], sums)
+                .map_err(|e| e.to_string())?;
             transactions += k as u64;
         }
         Ok(transactions)
+    }
+
+    /// Add `count` response times of bucket `b`: at a terminal's local day (`at` is the day's
+    /// start), or, with an empty terminal, at the fleet's hour `at` (docs/cube.md).
+    fn add_latency(
+        &mut self,
+        at: i64,
+        terminal: &str,
+        merchant: &str,
+        name: &str,
+        b: usize,
+        count: u64,
+    ) -> Result<()> {
+        if terminal.is_empty() {
+            self.lat_hours.entry(at).or_insert([0; BUCKETS])[b] += count;
+        } else {
+            let combo = self.combo(terminal, merchant, name)?;
+            let e = &mut self.lat_days.entry((combo, at)).or_insert([0; BUCKETS])[b];
+            *e = e.saturating_add(u32::try_from(count).unwrap_or(u32::MAX));
+        }
+        Ok(())
     }
 
     pub fn push(&mut self, t: Txn) -> Result<()> {
@@ -585,6 +883,11 @@ pub struct Cube {
     names: Vec<Arc<str>>,
     codes: Vec<Arc<str>>,
     cells: Vec<(u128, Sums)>,
+    /// Response-time histograms per (terminal, merchant, name, local day): keys packed like a
+    /// cell's, the day's start in the hour field, code 0; sorted by key.
+    lat_days: Vec<(u128, [u32; BUCKETS])>,
+    /// The fleet's response-time histogram per local hour, sorted by hour.
+    lat_hours: Vec<(i64, Hist)>,
 }
 
 /// One row of a rollup: the key values asked for, by name, and the sums. Text keys borrow
@@ -594,6 +897,14 @@ pub struct Cell<'a> {
     pub keys: Keys<'a>,
     pub transactions: u64,
     pub amount_minor: i64,
+    /// Purchases whose last attempt falls in the row (see `purchases.rs`).
+    pub purchases: u64,
+    /// Of those, the ones not approved in the end, and their amount (minor units).
+    pub lost_purchases: u64,
+    pub lost_amount_minor: i64,
+    /// Chip reads and chip-to-magstripe fallbacks.
+    pub chip_reads: u64,
+    pub fallbacks: u64,
 }
 
 /// Most keys a rollup can ask for.
@@ -658,7 +969,7 @@ pub struct Rollup<'a> {
     cube: &'a Cube,
     dims: Vec<Dim>,
     /// None: the projection keeps the cube's order and is folded while walking.
-    sorted: Option<Vec<(u128, Sums)>>,
+    sorted: Option<Vec<(u128, Wide)>>,
 }
 
 impl<'a> Rollup<'a> {
@@ -671,20 +982,21 @@ impl<'a> Rollup<'a> {
 
     /// The rows, sorted by their keys.
     pub fn iter(&self) -> impl Iterator<Item = Cell<'a>> + '_ {
-        let folded: Box<dyn Iterator<Item = (u128, Sums)> + '_> = match &self.sorted {
+        let folded: Box<dyn Iterator<Item = (u128, Wide)> + '_> = match &self.sorted {
             Some(rows) => Box::new(rows.iter().copied()),
             None => {
                 let mut cells = self
                     .cube
                     .cells
                     .iter()
-                    .map(|(k, s)| (self.project(*k), *s))
+                    .map(|(k, s)| (self.project(*k), s))
                     .peekable();
                 Box::new(std::iter::from_fn(move || {
-                    let (k, mut s) = cells.next()?;
+                    let (k, first) = cells.next()?;
+                    let mut s = Wide::default();
+                    s.add(first);
                     while let Some((_, more)) = cells.next_if(|(k2, _)| *k2 == k) {
-                        s.transactions += more.transactions;
-                        s.amount_minor += more.amount_minor;
+                        s.add(more);
                     }
                     Some((k, s))
                 }))
@@ -694,6 +1006,11 @@ impl<'a> Rollup<'a> {
             keys: self.unpack(p),
             transactions: s.transactions,
             amount_minor: s.amount_minor,
+            purchases: s.purchases,
+            lost_purchases: s.lost_purchases,
+            lost_amount_minor: s.lost_amount_minor,
+            chip_reads: s.chip_reads,
+            fallbacks: s.fallbacks,
         })
     }
 
@@ -748,8 +1065,39 @@ impl<K: std::hash::Hash + Eq, V, I: Iterator<Item = (K, V)>> CollectWith<K, V> f
     }
 }
 
+/// Measures that add up.
+trait Add: Copy + Send {
+    fn add_to(&self, into: &mut Self);
+}
+
+impl Add for Sums {
+    fn add_to(&self, into: &mut Self) {
+        into.add(self)
+    }
+}
+
+impl Add for Wide {
+    fn add_to(&self, into: &mut Self) {
+        into.add_wide(self)
+    }
+}
+
+impl Add for [u32; BUCKETS] {
+    fn add_to(&self, into: &mut Self) {
+        for (a, b) in into.iter_mut().zip(self) {
+            *a = a.saturating_add(*b);
+        }
+    }
+}
+
+impl Add for Hist {
+    fn add_to(&self, into: &mut Self) {
+        latency::add(into, self)
+    }
+}
+
 /// Sort cells by key and add up equal keys.
-fn sort_and_fold(mut cells: Vec<(u128, Sums)>) -> Vec<(u128, Sums)> {
+fn sort_and_fold<K: Ord + Copy + Send, S: Add>(mut cells: Vec<(K, S)>) -> Vec<(K, S)> {
     use rayon::slice::ParallelSliceMut;
     if !cells.is_sorted_by_key(|c| c.0) {
         cells.par_sort_unstable_by_key(|c| c.0);
@@ -757,8 +1105,7 @@ fn sort_and_fold(mut cells: Vec<(u128, Sums)>) -> Vec<(u128, Sums)> {
     // Folded in place: a year of cells is gigabytes, and a second vector would double it.
     cells.dedup_by(|later, kept| {
         if later.0 == kept.0 {
-            kept.1.transactions += later.1.transactions;
-            kept.1.amount_minor += later.1.amount_minor;
+            later.1.add_to(&mut kept.1);
             true
         } else {
             false
@@ -771,13 +1118,48 @@ fn sort_and_fold(mut cells: Vec<(u128, Sums)>) -> Vec<(u128, Sums)> {
 impl Cube {
     /// Add up builders (one per ingest thread). Integer sums over sorted keys, so the result
     /// does not depend on how rows were spread over threads or chunks.
-    pub fn from_builders(builders: Vec<CubeBuilder>) -> Result<Cube> {
+    pub fn from_builders(mut builders: Vec<CubeBuilder>) -> Result<Cube> {
         let (terminals, tmap) = unify(builders.iter().map(|b| &b.terminals.strings[..]));
         let (merchants, mmap) = unify(builders.iter().map(|b| &b.merchants.strings[..]));
         let (names, nmap) = unify(builders.iter().map(|b| &b.names.strings[..]));
         let (codes, cmap) = unify(builders.iter().map(|b| &b.codes.strings[..]));
-        let total: usize = builders.iter().map(|b| b.cells.len() + b.flat.len()).sum();
+        // Purchases are settled over every builder's attempts (a purchase's attempts may have
+        // been read by different threads, from different files).
+        let window = builders
+            .iter()
+            .find_map(|b| b.retry.as_ref().map(|r| r.window))
+            .unwrap_or(0);
+        let attempts = builders
+            .iter_mut()
+            .map(|b| std::mem::take(&mut b.attempts))
+            .collect();
+        let lost = purchases::lost_purchases(attempts, window);
+        let total: usize =
+            builders.iter().map(|b| b.cells.len() + b.flat.len()).sum::<usize>() + lost.len();
         let mut cells: Vec<(u128, Sums)> = Vec::new();
+        let mut lat_days: Vec<(u128, [u32; BUCKETS])> = Vec::new();
+        let mut lat_hours: Vec<(i64, Hist)> = Vec::new();
+        // A builder's (combo, code) as a cube key.
+        let global = |i: usize, combos: &[(u32, u32, u32)], hour: i64, k: u64| {
+            let (ti, mi, ni) = combos[(k >> 16) as usize];
+            pack(
+                tmap[i][ti as usize],
+                mmap[i][mi as usize],
+                nmap[i][ni as usize],
+                hour,
+                cmap[i][(k & 0xffff) as usize],
+            )
+        };
+        for l in &lost {
+            let key = global(l.builder, &builders[l.builder].combo_ids, l.hour, l.cell);
+            let sums = Sums {
+                purchases: 1,
+                lost_purchases: 1,
+                lost_amount_minor: l.amount_minor,
+                ..Sums::default()
+            };
+            cells.push((key, sums));
+        }
         // Builders are taken apart as they are read: each hour's map is freed once copied.
         for (i, b) in builders.into_iter().enumerate() {
             let (t, m, n, c) = (&tmap[i], &mmap[i], &nmap[i], &cmap[i]);
@@ -801,19 +1183,17 @@ impl Cube {
             }
             let combos = b.combo_ids;
             for (map, hour) in b.cells.maps.into_iter().zip(b.cells.hours) {
-                cells.extend(map.into_iter().map(|(k, s)| {
-                    let (ti, mi, ni) = combos[(k >> 16) as usize];
-                    let code = (k & 0xffff) as usize;
-                    let key = pack(
-                        t[ti as usize],
-                        m[mi as usize],
-                        n[ni as usize],
-                        hour,
-                        c[code],
-                    );
-                    (key, s)
-                }));
+                cells.extend(
+                    map.into_iter()
+                        .map(|(k, s)| (global(i, &combos, hour, k), s.widen())),
+                );
             }
+            lat_days.extend(
+                b.lat_days
+                    .into_iter()
+                    .map(|((combo, day), h)| (global(i, &combos, day, (combo as u64) << 16), h)),
+            );
+            lat_hours.extend(b.lat_hours);
         }
         Ok(Cube {
             terminals,
@@ -821,6 +1201,8 @@ impl Cube {
             names,
             codes,
             cells: sort_and_fold(cells),
+            lat_days: sort_and_fold(lat_days),
+            lat_hours: sort_and_fold(lat_hours),
         })
     }
 
@@ -829,70 +1211,89 @@ impl Cube {
         let mut b = CubeBuilder::new(Tz::UTC);
         for cube in [self, other] {
             for (k, s) in &cube.cells {
-                b.add_cell(
-                    hour_of(*k),
-                    &cube.terminals[Dim::Terminal.get(*k) as usize],
-                    &cube.merchants[Dim::Merchant.get(*k) as usize],
-                    &cube.names[Dim::MerchantName.get(*k) as usize],
-                    &cube.codes[Dim::Code.get(*k) as usize],
-                    s.transactions,
-                    s.amount_minor,
-                )?;
+                b.add_sums(hour_of(*k), cube.keys_of(*k), *s)?;
+            }
+            for (k, h) in &cube.lat_days {
+                let [t, m, n, _] = cube.keys_of(*k);
+                for (bucket, &c) in h.iter().enumerate().filter(|(_, c)| **c > 0) {
+                    b.add_latency(hour_of(*k), t, m, n, bucket, c as u64)?;
+                }
+            }
+            for (hour, h) in &cube.lat_hours {
+                for (bucket, &c) in h.iter().enumerate().filter(|(_, c)| **c > 0) {
+                    b.add_latency(*hour, "", "", "", bucket, c)?;
+                }
             }
         }
         b.finish()
     }
 
-    fn text(&self, dim: Dim, key: u128) -> &Arc<str> {
-        let i = dim.get(key) as usize;
-        match dim {
-            Dim::Terminal => &self.terminals[i],
-            Dim::Merchant => &self.merchants[i],
-            Dim::MerchantName => &self.names[i],
-            Dim::Code => &self.codes[i],
-            Dim::Hour => unreachable!("hours are not text"),
-        }
+    /// The text keys of a cell key: terminal, merchant, name, code (code 0 of an empty cube
+    /// dictionary reads as "").
+    fn keys_of(&self, k: u128) -> [&str; 4] {
+        let code = self
+            .codes
+            .get(Dim::Code.get(k) as usize)
+            .map_or("", |c| &**c);
+        [
+            &self.terminals[Dim::Terminal.get(k) as usize],
+            &self.merchants[Dim::Merchant.get(k) as usize],
+            &self.names[Dim::MerchantName.get(k) as usize],
+            code,
+        ]
     }
 
     /// The cube as Parquet bytes, with the time zone its hours were cut in (a constant
     /// column, so the file stands alone).
     pub fn to_parquet(&self, tz: Tz) -> Result<Vec<u8>> {
-        let n = self.cells.len();
-        let text = |dim: Dim| -> Vec<&str> {
-            self.cells
-                .iter()
-                .map(|(k, _)| &**self.text(dim, *k))
-                .collect()
-        };
+        // Cells first, then the histogram rows (docs/cube.md): a row per non-empty bucket.
+        let mut keys: Vec<[&str; 4]> = self.cells.iter().map(|(k, _)| self.keys_of(*k)).collect();
+        let mut hours: Vec<i64> = self.cells.iter().map(|(k, _)| hour_of(*k)).collect();
+        let mut sums: Vec<Sums> = self.cells.iter().map(|(_, s)| *s).collect();
+        let mut buckets: Vec<Option<i32>> = vec![None; self.cells.len()];
+        for (k, h) in &self.lat_days {
+            let [t, m, n, _] = self.keys_of(*k);
+            for (b, &c) in h.iter().enumerate().filter(|(_, c)| **c > 0) {
+                keys.push([t, m, n, ""]);
+                hours.push(hour_of(*k));
+                sums.push(Sums {
+                    transactions: c as u64,
+                    ..Sums::default()
+                });
+                buckets.push(Some(b as i32));
+            }
+        }
+        for (hour, h) in &self.lat_hours {
+            for (b, &c) in h.iter().enumerate().filter(|(_, c)| **c > 0) {
+                keys.push(["", "", "", ""]);
+                hours.push(*hour);
+                sums.push(Sums {
+                    transactions: c,
+                    ..Sums::default()
+                });
+                buckets.push(Some(b as i32));
+            }
+        }
+        let n = keys.len();
+        let text = |i: usize| keys.iter().map(|k| k[i]).collect::<Vec<&str>>();
+        let int = |f: fn(&Sums) -> i64| sums.iter().map(f).collect::<Vec<i64>>();
         let mut df = DataFrame::new(
             n,
             vec![
-                Column::new(TERMINAL.into(), text(Dim::Terminal)),
-                Column::new(MERCHANT.into(), text(Dim::Merchant)),
-                Column::new(MERCHANT_NAME.into(), text(Dim::MerchantName)),
-                Column::new(
-                    HOUR.into(),
-                    self.cells
-                        .iter()
-                        .map(|(k, _)| hour_of(*k))
-                        .collect::<Vec<_>>(),
-                ),
-                Column::new(CODE.into(), text(Dim::Code)),
-                Column::new(
-                    COUNT.into(),
-                    self.cells
-                        .iter()
-                        .map(|(_, s)| s.transactions as i64)
-                        .collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    AMOUNT.into(),
-                    self.cells
-                        .iter()
-                        .map(|(_, s)| s.amount_minor)
-                        .collect::<Vec<_>>(),
-                ),
+                Column::new(TERMINAL.into(), text(0)),
+                Column::new(MERCHANT.into(), text(1)),
+                Column::new(MERCHANT_NAME.into(), text(2)),
+                Column::new(HOUR.into(), std::mem::take(&mut hours)),
+                Column::new(CODE.into(), text(3)),
+                Column::new(COUNT.into(), int(|s| s.transactions as i64)),
+                Column::new(AMOUNT.into(), int(|s| s.amount_minor)),
                 Column::new(TIME_ZONE.into(), vec![tz.name(); n]),
+                Column::new(PURCHASES.into(), int(|s| s.purchases as i64)),
+                Column::new(LOST_PURCHASES.into(), int(|s| s.lost_purchases as i64)),
+                Column::new(LOST_AMOUNT.into(), int(|s| s.lost_amount_minor)),
+                Column::new(CHIP_READS.into(), int(|s| s.chip_reads as i64)),
+                Column::new(FALLBACKS.into(), int(|s| s.fallbacks as i64)),
+                Column::new(LATENCY_BUCKET.into(), std::mem::take(&mut buckets)),
             ],
         )?;
         let mut buf = Vec::new();
@@ -910,10 +1311,11 @@ impl Cube {
     /// Keep the hours in `[since, until)`: the analysis window for saved cubes, at hour
     /// granularity (logs are windowed per transaction at ingest).
     pub fn window(mut self, since: Option<i64>, until: Option<i64>) -> Result<Cube> {
-        self.cells.retain(|(k, _)| {
-            let h = hour_of(*k);
-            since.is_none_or(|s| h >= s) && until.is_none_or(|u| h < u)
-        });
+        let inside = |h: i64| since.is_none_or(|s| h >= s) && until.is_none_or(|u| h < u);
+        self.cells.retain(|(k, _)| inside(hour_of(*k)));
+        // Per-terminal histograms are per local day: a day is in when it starts inside.
+        self.lat_days.retain(|(k, _)| inside(hour_of(*k)));
+        self.lat_hours.retain(|(h, _)| inside(*h));
         Ok(self)
     }
 
@@ -932,6 +1334,32 @@ impl Cube {
             keep
         });
         removed
+    }
+
+    /// Response-time histograms per (terminal, merchant) over the local days starting in
+    /// `[since, until)`, sorted by terminal then merchant; only those with a response time.
+    pub fn latency_by_terminal(&self, since: i64, until: i64) -> Vec<(&str, &str, Hist)> {
+        let mut out: Vec<(&str, &str, Hist)> = Vec::new();
+        for (k, h) in &self.lat_days {
+            if !(since..until).contains(&hour_of(*k)) {
+                continue;
+            }
+            let [t, m, _, _] = self.keys_of(*k);
+            let wide: Hist = std::array::from_fn(|i| h[i] as u64);
+            // Sorted by terminal, merchant, name, day: a pair's days are together.
+            match out.last_mut().filter(|(t2, m2, _)| *t2 == t && *m2 == m) {
+                Some((_, _, acc)) => latency::add(acc, &wide),
+                None => out.push((t, m, wide)),
+            }
+        }
+        out
+    }
+
+    /// The fleet's response-time histogram per local hour in `[since, until)`.
+    pub fn latency_by_hour(&self, since: i64, until: i64) -> &[(i64, Hist)] {
+        let a = self.lat_hours.partition_point(|(h, _)| *h < since);
+        let b = self.lat_hours.partition_point(|(h, _)| *h < until);
+        &self.lat_hours[a..b]
     }
 
     /// Number of cells.
@@ -983,15 +1411,13 @@ impl Cube {
                 .windows(2)
                 .all(|w| r.project(w[0].0) <= r.project(w[1].0));
         if !in_order {
-            let mut sums: HashMap<u128, Sums, FastState> = HashMap::with_hasher(fast_state());
+            let mut sums: HashMap<u128, Wide, FastState> = HashMap::with_hasher(fast_state());
             let (since, until) = hours.unwrap_or((i64::MIN, i64::MAX));
             for (k, s) in &self.cells {
                 if !(since..until).contains(&hour_of(*k)) {
                     continue;
                 }
-                let e = sums.entry(r.project(*k)).or_default();
-                e.transactions += s.transactions;
-                e.amount_minor += s.amount_minor;
+                sums.entry(r.project(*k)).or_default().add(s);
             }
             r.sorted = Some(sort_and_fold(sums.into_iter().collect()));
         }
@@ -1044,6 +1470,16 @@ const HOUR_TYPE: &str = "INT64 (epoch seconds of the local hour's start)";
 const AMOUNT_TYPE: &str = "INT64 (minor units)";
 
 /// The columns of a version-1 cube (docs/cube.md) and their types, for messages.
+/// The columns version 2 adds (docs/cube.md); each may be missing (version 1).
+const V2_COLUMNS: [&str; 6] = [
+    PURCHASES,
+    LOST_PURCHASES,
+    LOST_AMOUNT,
+    CHIP_READS,
+    FALLBACKS,
+    LATENCY_BUCKET,
+];
+
 const CUBE_COLUMNS: [(&str, &str); 8] = [
     (TERMINAL, "string"),
     (MERCHANT, "string"),
