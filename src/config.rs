@@ -379,7 +379,12 @@ pub fn for_analyze(args: &AnalyzeArgs) -> Result<Config> {
         &mut options,
     )?;
     let mut ingest = ingest;
-    let window = match args.input.retry_window.as_ref().or(file.retry_window.as_ref()) {
+    let window = match args
+        .input
+        .retry_window
+        .as_ref()
+        .or(file.retry_window.as_ref())
+    {
         Some(w) => parse_retry_window(w)?,
         None => 600,
     };

@@ -165,7 +165,8 @@ fn weekly_command(args: &cli::WeeklyArgs) -> Result<()> {
     } else {
         None
     };
-    let data = report::weekly::WeekData::new(&cube, &cfg.catalog, tz, week.clone())?;
+    let mut data = report::weekly::WeekData::new(&cube, &cfg.catalog, tz, week.clone())?;
+    data.currency = outcome.totals().currency.single().map(String::from);
     let merchants = match &args.merchant {
         Some(id) => {
             let known = data.merchants();

@@ -161,8 +161,11 @@ pub fn analyze(
                 }
             }
         }
-        b.slow_terminals
-            .sort_by(|x, y| y.p50_ms.total_cmp(&x.p50_ms).then(x.terminal_id.cmp(&y.terminal_id)));
+        b.slow_terminals.sort_by(|x, y| {
+            y.p50_ms
+                .total_cmp(&x.p50_ms)
+                .then(x.terminal_id.cmp(&y.terminal_id))
+        });
     }
 
     b.fallback_warnings = fallback_warnings(&b, merchant_of, cfg);

@@ -1134,8 +1134,11 @@ impl Cube {
             .map(|b| std::mem::take(&mut b.attempts))
             .collect();
         let lost = purchases::lost_purchases(attempts, window);
-        let total: usize =
-            builders.iter().map(|b| b.cells.len() + b.flat.len()).sum::<usize>() + lost.len();
+        let total: usize = builders
+            .iter()
+            .map(|b| b.cells.len() + b.flat.len())
+            .sum::<usize>()
+            + lost.len();
         let mut cells: Vec<(u128, Sums)> = Vec::new();
         let mut lat_days: Vec<(u128, [u32; BUCKETS])> = Vec::new();
         let mut lat_hours: Vec<(i64, Hist)> = Vec::new();

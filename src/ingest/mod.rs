@@ -77,6 +77,45 @@ pub struct InputSummary {
     /// Accepted rows with a negative amount (refunds): counted as transactions, their
     /// amount kept out of the amount sums.
     pub amounts_negative: u64,
+    /// The currency of the accepted rows with an amount, when they all have the same one: the
+    /// reports then write amounts with its symbol (`¥`). Not in the manifest.
+    #[serde(skip)]
+    pub currency: Currency,
+}
+
+/// The currencies of a set of rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Currency {
+    #[default]
+    None,
+    One(String),
+    Mixed,
+}
+
+impl Currency {
+    fn see(&mut self, c: &str) {
+        match self {
+            Currency::None => *self = Currency::One(c.to_string()),
+            Currency::One(seen) if seen != c => *self = Currency::Mixed,
+            _ => {}
+        }
+    }
+
+    fn merge(&mut self, o: &Currency) {
+        match o {
+            Currency::None => {}
+            Currency::One(c) => self.see(c),
+            Currency::Mixed => *self = Currency::Mixed,
+        }
+    }
+
+    /// The one currency, if there is one.
+    pub fn single(&self) -> Option<&str> {
+        match self {
+            Currency::One(c) => Some(c),
+            _ => None,
+        }
+    }
 }
 
 pub use rejects::{Reject, RejectLog};
@@ -104,6 +143,7 @@ impl IngestOutcome {
             t.amounts_invalid += i.amounts_invalid;
             t.codes_with_text += i.codes_with_text;
             t.amounts_negative += i.amounts_negative;
+            t.currency.merge(&i.currency);
         }
         t
     }
@@ -271,7 +311,7 @@ fn progress_bar(files: &[PathBuf]) -> Option<indicatif::ProgressBar> {
 }
 
 /// Row counts of one input, added up across threads.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct Counts {
     read: u64,
     accepted: u64,
@@ -284,6 +324,7 @@ struct Counts {
     amounts_negative: u64,
     /// The highest line seen (for the truncated-gzip reject).
     last_line: u64,
+    currency: Currency,
 }
 
 impl Counts {
@@ -298,6 +339,7 @@ impl Counts {
         self.codes_with_text += o.codes_with_text;
         self.amounts_negative += o.amounts_negative;
         self.last_line = self.last_line.max(o.last_line);
+        self.currency.merge(&o.currency);
     }
 
     fn into_summary(self, s: &mut InputSummary) {
@@ -310,6 +352,7 @@ impl Counts {
         s.amounts_invalid += self.amounts_invalid;
         s.codes_with_text += self.codes_with_text;
         s.amounts_negative += self.amounts_negative;
+        s.currency.merge(&self.currency);
     }
 }
 
@@ -396,13 +439,7 @@ fn purchase_key<F: FieldSource>(f: &F, v: &Valid<'_>, amount_minor: i64) -> u64 
     let hasher = foldhash::quality::FixedState::with_seed(0x0bad_5a1e);
     let currency = f.get(Field::Currency).unwrap_or("").trim();
     let card = f.get(Field::Pan).map_or(0, normalize::card_print);
-    hasher.hash_one((
-        v.terminal_id,
-        v.merchant_id,
-        amount_minor,
-        currency,
-        card,
-    ))
+    hasher.hash_one((v.terminal_id, v.merchant_id, amount_minor, currency, card))
 }
 
 /// What every thread needs to judge a row.
@@ -456,6 +493,12 @@ impl Accept<'_> {
         };
         let in_window =
             self.cfg.since.is_none_or(|s| v.ts >= s) && self.cfg.until.is_none_or(|u| v.ts < u);
+        if let (Some(c), Some(_)) = (f.get(Field::Currency), v.amount_minor) {
+            // One compare of a few bytes per row once the first currency is known.
+            if counts.currency.single() != Some(c.trim()) {
+                counts.currency.see(c.trim());
+            }
+        }
         if !in_window {
             counts.outside_window += 1;
         }
@@ -485,7 +528,9 @@ impl Accept<'_> {
                     purchase,
                     chip_read: entry == Some(normalize::EntryMode::Chip),
                     fallback: entry == Some(normalize::EntryMode::Fallback),
-                    latency_ms: f.get(Field::LatencyMs).and_then(normalize::parse_latency_ms),
+                    latency_ms: f
+                        .get(Field::LatencyMs)
+                        .and_then(normalize::parse_latency_ms),
                     in_window,
                 })?;
             }
@@ -680,8 +725,8 @@ fn ingest_file(
             read_items(format, &mut content, path, cfg, &mut on_item)?;
         }
     }
-    counts.into_summary(&mut summary);
     let last_line = counts.last_line;
+    counts.into_summary(&mut summary);
 
     // A gzip file cut short: everything before the cut was read; the lost tail is one reject.
     if let Some(reason) = cut.and_then(|c| c.borrow_mut().take()) {

@@ -737,9 +737,18 @@ pub fn entry_mode(raw: &str) -> EntryMode {
     let lower = t.to_ascii_lowercase();
     if lower.contains("fallback") {
         EntryMode::Fallback
-    } else if ["chip", "contactless", "emv", "icc", "nfc", "tap", "dip", "insert"]
-        .iter()
-        .any(|w| lower.contains(w))
+    } else if [
+        "chip",
+        "contactless",
+        "emv",
+        "icc",
+        "nfc",
+        "tap",
+        "dip",
+        "insert",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
     {
         EntryMode::Chip
     } else {
@@ -776,10 +785,26 @@ mod beyond_tests {
 
     #[test]
     fn entry_modes_in_their_iso_and_export_spellings() {
-        for v in ["80", "801", " 800 ", "fallback", "Chip Fallback", "FALLBACK_MAGSTRIPE"] {
+        for v in [
+            "80",
+            "801",
+            " 800 ",
+            "fallback",
+            "Chip Fallback",
+            "FALLBACK_MAGSTRIPE",
+        ] {
             assert_eq!(entry_mode(v), EntryMode::Fallback, "{v}");
         }
-        for v in ["05", "051", "07", "071", "chip", "Contactless", "EMV", "nfc"] {
+        for v in [
+            "05",
+            "051",
+            "07",
+            "071",
+            "chip",
+            "Contactless",
+            "EMV",
+            "nfc",
+        ] {
             assert_eq!(entry_mode(v), EntryMode::Chip, "{v}");
         }
         for v in ["90", "901", "02", "01", "magstripe", "manual", "", "8"] {
@@ -794,8 +819,14 @@ mod beyond_tests {
         assert_eq!(parse_latency_ms("-1"), None);
         assert_eq!(parse_latency_ms("fast"), None);
         // Masked or not, the same card has the same print; another last four differs.
-        assert_eq!(card_print("6228480000001234"), card_print("622848******1234"));
-        assert_ne!(card_print("622848******1234"), card_print("622848******1235"));
+        assert_eq!(
+            card_print("6228480000001234"),
+            card_print("622848******1234")
+        );
+        assert_ne!(
+            card_print("622848******1234"),
+            card_print("622848******1235")
+        );
         assert_ne!(card_print(""), card_print("1234"));
     }
 }

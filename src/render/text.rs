@@ -16,6 +16,42 @@ pub fn fmt_int(n: u64) -> String {
     out
 }
 
+/// An amount in minor units as money: `¥3,356.82` for a known currency (ISO 4217 code, its
+/// exponent), `3,356.82` when the logs mix currencies or carry none (two decimals assumed).
+pub fn money(minor: i64, currency: Option<&str>) -> String {
+    use crate::ingest::normalize::{EXPONENT_0, EXPONENT_3};
+    let code = currency.unwrap_or("");
+    let exp = if EXPONENT_0.contains(&code) {
+        0
+    } else if EXPONENT_3.contains(&code) {
+        3
+    } else {
+        2
+    };
+    let symbol = match code {
+        "CNY" | "JPY" => "¥",
+        "USD" => "$",
+        "EUR" => "€",
+        "GBP" => "£",
+        "HKD" => "HK$",
+        _ => "",
+    };
+    let sign = if minor < 0 { "-" } else { "" };
+    let m = minor.unsigned_abs();
+    let scale = 10u64.pow(exp);
+    let whole = fmt_int(m / scale);
+    let number = if exp == 0 {
+        whole
+    } else {
+        format!("{whole}.{:0w$}", m % scale, w = exp as usize)
+    };
+    match (symbol, code) {
+        ("", "") => format!("{sign}{number}"),
+        ("", c) => format!("{sign}{number} {c}"),
+        (s, _) => format!("{sign}{s}{number}"),
+    }
+}
+
 /// A rate as a percentage with two decimals.
 pub fn pct(x: f64) -> String {
     format!("{:.2}%", x * 100.0)

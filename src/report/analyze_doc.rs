@@ -45,6 +45,7 @@ pub fn document(r: &Report) -> Document {
             outages(r, &w),
             bursts(r, &w),
             regressions(r, &w),
+            super::beyond_doc::section(r),
             terminals(r, &w),
             data_quality(r, &w),
         ]

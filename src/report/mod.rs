@@ -4,6 +4,7 @@
 //! tell a different story.
 
 pub mod analyze_doc;
+pub mod beyond_doc;
 pub mod doc;
 pub mod rows;
 pub mod terminals;

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{Datelike, NaiveDate, Weekday};
+use chrono::{Datelike, NaiveDate, Timelike, Weekday};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -147,6 +147,64 @@ pub struct OutageTouch {
     pub transactions: u64,
 }
 
+/// Purchases lost this week (see cube/purchases.rs), and where and when most were lost.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LostWeek {
+    pub purchases: u64,
+    pub lost_purchases: u64,
+    pub lost_amount_minor: i64,
+    pub currency: Option<String>,
+    /// The terminal with the largest lost amount, and that amount.
+    pub top_terminal: Option<(String, i64)>,
+    /// The two local hours of the day (start hour, 0–23) in which the top terminal lost the
+    /// most, and that amount.
+    pub top_hours: Option<(u32, i64)>,
+}
+
+impl WeekData<'_> {
+    /// The merchant's lost sales in the week.
+    fn lost(&self, id: &str, cube: &Cube) -> Result<LostWeek> {
+        let (s, e) = (self.week.start, self.week.end);
+        let mut lost = LostWeek {
+            currency: self.currency.clone(),
+            ..LostWeek::default()
+        };
+        let mut per_terminal: BTreeMap<&str, i64> = BTreeMap::new();
+        let rollup = cube.rollup_window(&[MERCHANT, TERMINAL, HOUR], s, e)?;
+        for c in rollup.iter().filter(|c| c.merchant() == id) {
+            lost.purchases += c.purchases;
+            lost.lost_purchases += c.lost_purchases;
+            lost.lost_amount_minor += c.lost_amount_minor;
+            *per_terminal.entry(c.terminal()).or_default() += c.lost_amount_minor;
+        }
+        // Largest amount first; ties by terminal id (BTreeMap order, max_by keeps the last).
+        let top = per_terminal
+            .iter()
+            .filter(|(_, a)| **a > 0)
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(t, a)| (t.to_string(), *a));
+        if let Some((t, _)) = &top {
+            let mut by_hour = [0i64; 24];
+            for c in rollup
+                .iter()
+                .filter(|c| c.merchant() == id && c.terminal() == t)
+            {
+                let h = chrono::DateTime::from_timestamp(c.hour(), 0)
+                    .unwrap_or_default()
+                    .with_timezone(&self.tz)
+                    .hour();
+                by_hour[h as usize] += c.lost_amount_minor;
+            }
+            lost.top_hours = (0..23u32)
+                .map(|h| (h, by_hour[h as usize] + by_hour[h as usize + 1]))
+                .filter(|(_, a)| *a > 0)
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)));
+        }
+        lost.top_terminal = top;
+        Ok(lost)
+    }
+}
+
 /// Everything one merchant's weekly report says.
 #[derive(Debug, Clone, Serialize)]
 pub struct MerchantWeek {
@@ -164,6 +222,8 @@ pub struct MerchantWeek {
     pub worst_hours: Vec<HourWeek>,
     pub outages: Vec<OutageTouch>,
     pub fraud_bursts: Vec<BurstLine>,
+    /// Sales lost to failed payments this week.
+    pub lost: LostWeek,
     /// Where the merchant's whole data set starts and ends (for the no-data message).
     pub data_from: String,
     pub data_to: String,
@@ -218,6 +278,8 @@ pub struct WeekData<'a> {
     names: BTreeMap<String, BTreeMap<String, u64>>,
     /// First and last hour of each merchant in the whole data set.
     spans: BTreeMap<String, (i64, i64)>,
+    /// The logs' one currency, for amounts (`¥`); None when mixed, absent or from cubes.
+    pub currency: Option<String>,
 }
 
 impl<'a> WeekData<'a> {
@@ -251,6 +313,7 @@ impl<'a> WeekData<'a> {
             week,
             names,
             spans,
+            currency: None,
         })
     }
 
@@ -317,6 +380,7 @@ impl<'a> WeekData<'a> {
         }
 
         let terminals = self.terminals(cur_t, prev_t, fleet.map(|f| f.1));
+        let lost = self.lost(id, cube)?;
         let codes = self.codes(&codes, zh);
         let (days, worst_hours) = self.when(id, zh);
         let (outages, fraud_bursts) = match fleet {
@@ -345,6 +409,7 @@ impl<'a> WeekData<'a> {
             worst_hours,
             outages,
             fraud_bursts,
+            lost,
             data_from: label(from, Bucket::Hour, self.tz),
             data_to: label(to + 3600, Bucket::Hour, self.tz),
         })
@@ -630,9 +695,67 @@ fn compare(m: &MerchantWeek, w: &WeeklyWords) -> Section {
         num(pct(n.terminal_fault_rate)),
         num(pp(n.terminal_fault_rate - p.terminal_fault_rate)),
     ]);
-    Section::new("compare", w.compare_heading())
-        .paragraph(w.compare_sentence(m))
-        .table(t)
+    let s = Section::new("compare", w.compare_heading()).paragraph(w.compare_sentence(m));
+    let s = match lost_sentence(&m.lost, w.zh) {
+        Some(p) => s.paragraph(p),
+        None => s,
+    };
+    s.table(t)
+}
+
+/// "This week about ¥X of sales were lost to failed payments, most on till T3 between 18:00
+/// and 20:00": what a shop owner counts (customers who did not pay), not attempts.
+pub fn lost_sentence(l: &LostWeek, zh: bool) -> Option<String> {
+    if l.purchases == 0 {
+        return None;
+    }
+    let amount = crate::render::text::money(l.lost_amount_minor, l.currency.as_deref());
+    if l.lost_purchases == 0 {
+        return Some(if zh {
+            format!(
+                "本周 {} 笔购买全部成功付款：没有因支付失败而流失的销售。",
+                fmt_int(l.purchases)
+            )
+        } else {
+            format!(
+                "All {} purchases this week were paid in the end: no sale was lost to a failed payment.",
+                fmt_int(l.purchases)
+            )
+        });
+    }
+    let place = match (&l.top_terminal, l.top_hours) {
+        (Some((t, _)), Some((h, _))) => Some((t, h)),
+        _ => None,
+    };
+    Some(if zh {
+        let mut s = format!(
+            "本周约有 {amount} 的销售因支付失败而流失（{} 笔购买中 {} 笔顾客最终没有付款）",
+            fmt_int(l.purchases),
+            fmt_int(l.lost_purchases)
+        );
+        if let Some((t, h)) = place {
+            s.push_str(&format!(
+                "，主要在收银台 {t} 的 {h:02}:00 至 {:02}:00",
+                h + 2
+            ));
+        }
+        s.push_str("。重试成功的交易不计入流失。");
+        s
+    } else {
+        let mut s = format!(
+            "This week about {amount} of sales were lost to failed payments ({} of {} purchases ended without the customer paying)",
+            fmt_int(l.lost_purchases),
+            fmt_int(l.purchases)
+        );
+        if let Some((t, h)) = place {
+            s.push_str(&format!(
+                ", most on till {t} between {h:02}:00 and {:02}:00",
+                h + 2
+            ));
+        }
+        s.push_str(". Payments that succeeded on a retry are not counted as lost.");
+        s
+    })
 }
 
 fn terminals(m: &MerchantWeek, w: &WeeklyWords) -> Section {
