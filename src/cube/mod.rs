@@ -48,8 +48,10 @@ pub const LOST_PURCHASES: &str = "lost_purchases";
 pub const LOST_AMOUNT: &str = "lost_amount_minor";
 pub const CHIP_READS: &str = "chip_reads";
 pub const FALLBACKS: &str = "fallbacks";
-/// Version 2: non-null on the rows of a response-time histogram (docs/cube.md).
+/// Version 2: non-null on the rows of a response-time histogram (docs/cube.md), whose count
+/// is in [`LATENCY_COUNT`] (their `transactions` is 0, so sums over the file stay right).
 pub const LATENCY_BUCKET: &str = "latency_bucket";
+pub const LATENCY_COUNT: &str = "latency_count";
 
 #[cfg(test)]
 const KEYS: [&str; 5] = [TERMINAL, MERCHANT, MERCHANT_NAME, HOUR, CODE];
@@ -750,12 +752,13 @@ impl CubeBuilder {
             }
             Ok(c.iter().map(|v| v.unwrap_or(0)).collect())
         };
-        let (purchases, lost, lost_amount, chip, fallbacks) = (
+        let (purchases, lost, lost_amount, chip, fallbacks, latency_count) = (
             optional(PURCHASES)?,
             optional(LOST_PURCHASES)?,
             optional(LOST_AMOUNT)?,
             optional(CHIP_READS)?,
             optional(FALLBACKS)?,
+            optional(LATENCY_COUNT)?,
         );
         // Null on cells; a bucket number on the rows of a response-time histogram.
         let buckets: Vec<Option<i64>> = match df.column(LATENCY_BUCKET) {
@@ -799,7 +802,7 @@ impl CubeBuilder {
                         BUCKETS - 1
                     ));
                 }
-                self.add_latency(h, t, m, n, b as usize, k as u64)
+                self.add_latency(h, t, m, n, b as usize, latency_count[i] as u64)
                     .map_err(|e| e.to_string())?;
                 continue;
             }
@@ -1254,27 +1257,24 @@ impl Cube {
         let mut hours: Vec<i64> = self.cells.iter().map(|(k, _)| hour_of(*k)).collect();
         let mut sums: Vec<Sums> = self.cells.iter().map(|(_, s)| *s).collect();
         let mut buckets: Vec<Option<i32>> = vec![None; self.cells.len()];
+        let mut counts: Vec<i64> = vec![0; self.cells.len()];
         for (k, h) in &self.lat_days {
             let [t, m, n, _] = self.keys_of(*k);
             for (b, &c) in h.iter().enumerate().filter(|(_, c)| **c > 0) {
                 keys.push([t, m, n, ""]);
                 hours.push(hour_of(*k));
-                sums.push(Sums {
-                    transactions: c as u64,
-                    ..Sums::default()
-                });
+                sums.push(Sums::default());
                 buckets.push(Some(b as i32));
+                counts.push(c as i64);
             }
         }
         for (hour, h) in &self.lat_hours {
             for (b, &c) in h.iter().enumerate().filter(|(_, c)| **c > 0) {
                 keys.push(["", "", "", ""]);
                 hours.push(*hour);
-                sums.push(Sums {
-                    transactions: c,
-                    ..Sums::default()
-                });
+                sums.push(Sums::default());
                 buckets.push(Some(b as i32));
+                counts.push(c as i64);
             }
         }
         let n = keys.len();
@@ -1297,6 +1297,7 @@ impl Cube {
                 Column::new(CHIP_READS.into(), int(|s| s.chip_reads as i64)),
                 Column::new(FALLBACKS.into(), int(|s| s.fallbacks as i64)),
                 Column::new(LATENCY_BUCKET.into(), std::mem::take(&mut buckets)),
+                Column::new(LATENCY_COUNT.into(), std::mem::take(&mut counts)),
             ],
         )?;
         let mut buf = Vec::new();
@@ -1474,13 +1475,14 @@ const AMOUNT_TYPE: &str = "INT64 (minor units)";
 
 /// The columns of a version-1 cube (docs/cube.md) and their types, for messages.
 /// The columns version 2 adds (docs/cube.md); each may be missing (version 1).
-const V2_COLUMNS: [&str; 6] = [
+const V2_COLUMNS: [&str; 7] = [
     PURCHASES,
     LOST_PURCHASES,
     LOST_AMOUNT,
     CHIP_READS,
     FALLBACKS,
     LATENCY_BUCKET,
+    LATENCY_COUNT,
 ];
 
 const CUBE_COLUMNS: [(&str, &str); 8] = [

@@ -24,7 +24,7 @@ pub fn section(r: &Report) -> Section {
         let recovered = b.purchases - b.lost_purchases;
         s = s.paragraph(if zh {
             format!(
-                "顾客共发起 {} 笔购买（{} 次交易尝试）：{} 笔最终成功，{} 笔流失，金额约 {}。按购买计的失败率为 {}，按尝试计为 {}：失败后重试挽回了其余的失败尝试。",
+                "顾客共发起 {} 笔购买（共 {} 笔交易）：{} 笔最终成功，{} 笔流失，金额约 {}。按购买计的失败率为 {}，按尝试计为 {}：失败后重试挽回了其余的失败尝试。",
                 fmt_int(b.purchases),
                 fmt_int(r.headline.transactions),
                 fmt_int(recovered),
@@ -35,7 +35,7 @@ pub fn section(r: &Report) -> Section {
             )
         } else {
             format!(
-                "Customers made {} purchases ({} attempts): {} were paid in the end and {} were lost, about {}. The purchase failure rate is {} against an attempt failure rate of {}: retries after a failure recovered the rest.",
+                "Customers made {} purchases over {} transactions: {} were paid in the end and {} were lost, about {}. The purchase failure rate is {} against an attempt failure rate of {}: retries after a failure recovered the rest.",
                 fmt_int(b.purchases),
                 fmt_int(r.headline.transactions),
                 fmt_int(recovered),
