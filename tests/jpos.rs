@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{analyze, fixture, json, read_csv};
+use common::{analyze, bin, files_under, fixture, json, outputs_holding, read_csv, run_ok};
 
 /// What one analysed jPOS file gave.
 #[derive(Debug)]
@@ -208,8 +208,145 @@ fn issue14_all_shapes_together_reconcile() {
     assert_eq!(t("rows_read"), 5 + 6 + 5 + 4);
     assert_eq!(t("events_skipped"), 10 + 8 + 8 + 19);
     assert_eq!(t("rows_rejected"), 0);
+    // Issue 12: every request in these logs is answered in time; switch-no-41's one
+    // reversal (0400) names its 0200 in field 90.
+    assert_eq!(t("requests_unanswered"), 0);
+    assert_eq!(t("requests_pending_at_end"), 0);
+    assert_eq!((t("reversals"), t("reversals_linked")), (1, 1));
     assert_eq!(
         t("rows_read"),
         t("rows_accepted") + t("rows_rejected") + t("rows_duplicate")
+    );
+}
+
+/// Issue 12, on a Q2 log of an acquirer host (tests/fixtures/jpos/unanswered.xml): terminal
+/// POS00031 on its own channel, POS00032 through a store gateway in the same JVM (every
+/// message logged twice), POS00033 on its own channel. 10 requests are answered; 5 get no
+/// response within 60 s: POS00031's 0200 STAN 000103, 0100 000105 and 0200 000106 (answered
+/// 65 s late: the late 0210 still counts as a transaction), POS00032's 0200 000204 and 000205
+/// (each logged twice). 2 requests come in the last minute of the log without a response:
+/// pending, not failures. 3 reversals: a 0400 with the STAN of POS00031's first unanswered
+/// request, a 0420 naming 000106 in field 90, a 0420 naming a transaction from before the log.
+#[test]
+fn issue12_unanswered_requests_are_network_failures_per_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    analyze(
+        &[fixture("jpos/unanswered.xml")],
+        &out,
+        &["--tz", "Asia/Shanghai"],
+    );
+    let r = read_run(&out);
+    // 14 responses (10 answers, the late one, 0410, two 0430) + 5 NO_RESPONSE rows; 31 skipped:
+    // 5 session events, 13 events of answered requests (the 3 through the gateway are logged
+    // twice), 3 copies of gateway responses, 2 copies of the unanswered gateway requests, 3
+    // reversals, 0800, 0810, 2 pending requests, the last info
+    assert_eq!(r.counts, [19, 19, 0, 0, 31], "{r:?}");
+    let manifest = json(&out.join("manifest.json"));
+    let input = &manifest["inputs"][0];
+    let n = |k: &str| input[k].as_u64().unwrap_or_else(|| panic!("{k}"));
+    assert_eq!(n("requests_unanswered"), 5);
+    assert_eq!(n("requests_pending_at_end"), 2);
+    assert_eq!(n("reversals"), 3);
+    assert_eq!(n("reversals_linked"), 2);
+    assert_eq!(manifest["totals"]["requests_unanswered"], 5);
+
+    // NO_RESPONSE is class network: by_terminal's network column is exactly each terminal's
+    // unanswered requests (no other network code in this log)
+    let (_, rows) = read_csv(&out.join("csv/by_terminal.csv"));
+    let per_terminal: BTreeMap<&str, (&str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["terminal_id"].as_str(),
+                (r["transactions"].as_str(), r["network"].as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        per_terminal,
+        BTreeMap::from([
+            ("POS00031", ("9", "3")),
+            ("POS00032", ("5", "2")),
+            ("POS00033", ("5", "0")),
+        ])
+    );
+    let (_, codes) = read_csv(&out.join("csv/by_code.csv"));
+    let no_response = codes
+        .iter()
+        .find(|c| c["response_code"] == "NO_RESPONSE")
+        .expect("NO_RESPONSE in by_code.csv");
+    assert_eq!(no_response["class"], "network");
+    assert_eq!(no_response["transactions"], "5");
+    assert!(no_response["meaning"].starts_with("No response from the host"));
+    assert_eq!(
+        r.codes,
+        map(&[("00", 12), ("05", 1), ("51", 1), ("NO_RESPONSE", 5)])
+    );
+    // the unanswered requests carried card numbers: none reaches an output
+    for pan in ["6222021001115547", "6259071234567895", "6228480402564899"] {
+        assert!(outputs_holding(&out, pan).is_empty(), "{pan} leaked");
+    }
+}
+
+/// Issue 12: the same log gives byte-identical outputs run after run, and `validate` reports
+/// the request counts.
+#[test]
+fn issue12_outputs_are_stable_and_validate_reports_the_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("jpos/unanswered.xml");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    analyze(&[&input], &a, &["--tz", "Asia/Shanghai"]);
+    analyze(&[&input], &b, &["--tz", "Asia/Shanghai"]);
+    let files = files_under(&a);
+    assert!(files.len() > 5);
+    for f in files {
+        let rel = f.strip_prefix(&a).unwrap();
+        assert_eq!(
+            std::fs::read(&f).unwrap(),
+            std::fs::read(b.join(rel)).unwrap(),
+            "{} differs between runs",
+            rel.display()
+        );
+    }
+    let v = run_ok(bin().arg("validate").arg(&input));
+    let text = String::from_utf8_lossy(&v.stdout);
+    for line in [
+        "jPOS requests with no response within 60 s: rows with code NO_RESPONSE: 5",
+        "jPOS requests still waiting for a response when the log ended: not counted: 2",
+        "jPOS reversals: 3",
+        "jPOS reversals linked to the transaction they reverse: 2",
+        "reconciliation: rows_read 19 = accepted + rejected + duplicate: yes",
+    ] {
+        assert!(text.contains(line), "{line:?} missing:\n{text}");
+    }
+}
+
+/// Issue 12: `NO_RESPONSE` in a CSV export, in any case, is the catalog's code (class
+/// network), not a rejected row.
+#[test]
+fn issue12_no_response_in_a_csv_is_the_same_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    std::fs::write(
+        &csv,
+        "timestamp,terminal_id,response_code\n\
+         2024-07-15 10:00:00,T1,no_response\n\
+         2024-07-15 10:01:00,T1,NO_RESPONSE\n\
+         2024-07-15 10:02:00,T1,00\n\
+         2024-07-15 10:03:00,T1,NO_RESPONSES\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    analyze(&[&csv], &out, &[]);
+    let r = read_run(&out);
+    assert_eq!(r.counts, [4, 3, 1, 0, 0], "{r:?}");
+    assert_eq!(r.codes, map(&[("00", 1), ("NO_RESPONSE", 2)]));
+    let (_, rows) = read_csv(&out.join("csv/by_terminal.csv"));
+    assert_eq!(rows[0]["network"], "2");
+    // not a jPOS request: the jPOS counter stays 0
+    assert_eq!(
+        json(&out.join("manifest.json"))["inputs"][0]["requests_unanswered"],
+        0
     );
 }

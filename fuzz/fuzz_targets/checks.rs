@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use poslens::ingest::csv::split_point;
-use poslens::ingest::normalize::{normalize_code, parse_amount, parse_timestamp};
+use poslens::ingest::normalize::{normalize_code, parse_amount, parse_timestamp, NO_RESPONSE};
 
 use super::csv_reference::reference;
 
@@ -46,22 +46,31 @@ pub fn timestamp(data: &[u8]) {
 }
 
 /// Response-code and amount normalisers: a code read is 1-8 upper-case ASCII letters or
-/// digits (a single digit padded), reading is idempotent, and amounts never panic or overflow.
+/// digits (a single digit padded), or exactly `NO_RESPONSE` (what the jPOS reader writes for
+/// a request that got no answer); reading is idempotent, and amounts never panic or overflow.
 pub fn normalise(data: &[u8]) {
     let Ok(s) = std::str::from_utf8(data) else {
         return;
     };
     if let Ok((code, _)) = normalize_code(s) {
-        assert!(
-            (2..=8).contains(&code.len())
-                || code.len() == 1 && !code.as_bytes()[0].is_ascii_digit(),
-            "{code:?}"
-        );
-        assert!(
-            code.bytes()
-                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()),
-            "{code:?}"
-        );
+        if code == NO_RESPONSE {
+            // only ever from that word itself, in any case, quoted or padded
+            assert!(
+                s.to_ascii_uppercase().contains(NO_RESPONSE),
+                "{s:?} -> {code:?}"
+            );
+        } else {
+            assert!(
+                (2..=8).contains(&code.len())
+                    || code.len() == 1 && !code.as_bytes()[0].is_ascii_digit(),
+                "{code:?}"
+            );
+            assert!(
+                code.bytes()
+                    .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()),
+                "{code:?}"
+            );
+        }
         assert_eq!(
             normalize_code(&code).map(|(c, _)| c),
             Ok(code.clone()),

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::ingest::normalize::NO_RESPONSE;
 
 const ISO8583: &str = include_str!("data/iso8583.toml");
 const CUP: &str = include_str!("data/cup.toml");
@@ -402,7 +403,10 @@ impl Catalog {
     /// codes.
     fn auto(hasher: &mut Sha256) -> Catalog {
         let mut cat = Catalog::builtin("iso8583", hasher);
-        let action = Catalog::builtin("iso8583-1993", hasher);
+        let mut action = Catalog::builtin("iso8583-1993", hasher);
+        // Only 3-digit codes are looked up in the action-code table; its other entries
+        // (`NO_RESPONSE`, which both tables hold) are the 1987 table's, listed once.
+        action.entries.retain(|code, _| is_action_code(code));
         let base_title = cat.title.clone();
         cat.title = format!("{base_title}; 3-digit codes: {}", action.title);
         cat.sources.extend(action.sources.iter().cloned());
@@ -453,7 +457,10 @@ impl Catalog {
                 reason,
             };
             let code = e.code.get_ref().trim().to_ascii_uppercase();
-            if code.is_empty() || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            // `NO_RESPONSE` (a request without an answer) is the one code with a `_`.
+            if code.is_empty()
+                || (code != NO_RESPONSE && !code.bytes().all(|b| b.is_ascii_alphanumeric()))
+            {
                 return Err(bad(format!("invalid code {:?}", e.code.get_ref())));
             }
             if !seen.insert(code.clone()) {

@@ -497,8 +497,15 @@ fn iso1993_covers_the_published_action_codes() {
             expected += 1;
         }
     }
-    assert_eq!(cat.len(), expected, "codes outside the published groups");
-    assert!(cat.entries().all(|e| is_action_code(&e.code)));
+    // and NO_RESPONSE (issue 12), which every built-in profile has
+    assert_eq!(
+        cat.len(),
+        expected + 1,
+        "codes outside the published groups"
+    );
+    assert!(cat
+        .entries()
+        .all(|e| is_action_code(&e.code) || e.code == NO_RESPONSE));
     // ISO 8583:2003 kept the 1993 action codes: the alias is the same table.
     let alias = Catalog::load("iso8583-2003", None).unwrap();
     assert_eq!(alias.profile, "iso8583-1993");
@@ -576,7 +583,7 @@ fn iso1993_classes_follow_the_spec() {
 #[test]
 fn jpos_cmf_classes_follow_the_grouping() {
     let (cat, iso) = (cmf(), iso1993());
-    for e in cat.entries() {
+    for e in cat.entries().filter(|e| e.code != NO_RESPONSE) {
         assert_eq!(e.code.len(), 4, "{}", e.code);
         assert!(e.code.bytes().all(|b| b.is_ascii_digit()), "{}", e.code);
         assert_eq!(
@@ -632,7 +639,8 @@ fn auto_picks_the_table_by_the_codes_shape() {
     // 9997 is 4 digits: the 1987 table (acquirer code), not an action code.
     assert_eq!(cat.class_of("9997"), Class::Terminal);
     assert_eq!(cat.class_of("0000"), Class::Unknown);
-    assert_eq!(cat.len(), iso.len() + iso1993().len());
+    // NO_RESPONSE is in both tables and listed once, from the 1987 one (issue 12)
+    assert_eq!(cat.len(), iso.len() + iso1993().len() - 1);
     // Forced tables.
     assert_eq!(iso.class_of("000"), Class::Unknown);
     assert_eq!(iso1993().class_of("00"), Class::Unknown);
@@ -730,4 +738,38 @@ fn user_files_may_extend_the_new_profiles() {
         err.contains("iso8583-1993") && err.contains("jpos-cmf"),
         "{err}"
     );
+}
+
+/// Issue 12: a jPOS request without a response is `NO_RESPONSE`, class `network`, in every
+/// built-in profile (cup through iso8583), explained in both languages; a user file can
+/// override it like any other code, in any case, and it stays the only code with a `_`.
+#[test]
+fn no_response_is_a_network_code_in_every_profile() {
+    for cat in [iso(), cup(), iso1993(), cmf(), auto()] {
+        let e = cat
+            .lookup(NO_RESPONSE)
+            .unwrap_or_else(|| panic!("{} lacks it", cat.profile));
+        assert_eq!(e.class, Class::Network, "{}", cat.profile);
+        assert!(e.en.meaning.contains("No response from the host"));
+        assert!(e.zh.meaning.contains("无应答"));
+        assert_eq!(e.en.causes.len(), 3);
+        assert!(e.who.contains(&Who::Network) && e.who.contains(&Who::Acquirer));
+        assert_eq!(
+            cat.entries().filter(|e| e.code == NO_RESPONSE).count(),
+            1,
+            "{}",
+            cat.profile
+        );
+    }
+    let f = user_file(
+        ".toml",
+        "[[codes]]\ncode = \"no_response\"\nclass = \"terminal\"\n",
+    );
+    let cat = Catalog::load(AUTO, Some(f.path())).unwrap();
+    assert_eq!(cat.class_of(NO_RESPONSE), Class::Terminal);
+    let f = user_file(".csv", "code,class,meaning\nNO_RESPONSE,declined,Gave up\n");
+    let cat = Catalog::load("jpos-cmf", Some(f.path())).unwrap();
+    assert_eq!(cat.class_of(NO_RESPONSE), Class::Declined);
+    let f = user_file(".csv", "code,class,meaning\nNO_ANSWER,network,Gave up\n");
+    assert!(Catalog::load("iso8583", Some(f.path())).is_err());
 }

@@ -32,10 +32,12 @@
 //! digit) of `1` (response) or `3` (advice response) — 0110, 0210, 0230, 0410, 1110, 1210,
 //! 1430, … — and which carries field 39. Network-management messages (message class `8`,
 //! e.g. 0810 echo or 1814 sign-on responses) are *not* card transactions: even with field 39
-//! they are skipped, as are requests (0200, 1200), session events and every other event:
-//! each gives one [`Item::Skip`] (counted as `events_skipped`). If one event holds several
-//! card responses, the first one counts; one event never yields more than one record. A
-//! response that is a second sighting of one already counted (below) is a skip too.
+//! they are skipped, as are answered requests (0200, 1200), session events and every other
+//! event: each gives one [`Item::Skip`] (counted as `events_skipped`). If one event holds
+//! several card responses, the first one counts; one event never yields more than one item.
+//! A response that is a second sighting of one already counted (below) is a skip too. The one
+//! other transaction is a card request that got no response (below): a record with code
+//! [`NO_RESPONSE`].
 //!
 //! A card response becomes an [`Item::Record`] with:
 //!
@@ -50,11 +52,13 @@
 //! | txn_id | field 37 (RRN) trimmed, or field 11 (STAN) when 37 is absent or blank |
 //! | txn_type | the MTI; its first digit is the ISO 8583 version (0 = 1987, 1 = 1993, 2 = 2003) |
 //! | currency | field 49, else the `currency` attribute of field 4; else the request's |
-//! | entry_mode | field 22; else the request's |
+//! | entry_mode | field 22 as logged (`051`, `801`, `071`, 1993's `A10101A04001`), trimmed; else the request's |
+//! | latency_ms | the response's `at` minus its request's (the one it was paired with, below), in whole milliseconds; unset without a request, without both times, or when negative (logged out of order) |
 //! | pan | field 2 as-is (the pipeline masks it); never taken from the request |
 //!
 //! A field that is absent or blank is left unset. Values are not validated here.
-//! Only those data elements (and 7, 12, 13 for telling copies apart) are ever decoded: track 2
+//! Only those data elements (and 7, 12, 13 for telling copies apart, 90 for reversals) are
+//! ever decoded: track 2
 //! (35), track 3 (36), track 1 (45), PIN block (52), EMV data (55) and everything else are
 //! skipped without reading their value. Only top-level fields of the outer `<isomsg>` count:
 //! subfields of nested `<isomsg id="127">` / `<isomsg id="48">` are ignored.
@@ -106,6 +110,56 @@
 //! cannot be read are never second sightings. The *first* sighting is the record: its line,
 //! its `at`, and pairing done for it.
 //!
+//! # Requests that got no response
+//!
+//! A *card request* — an authorisation or financial request (MTI `x100`/`x200`) or its repeat
+//! (`x101`/`x201`), 1987 or 1993 form; not network management, not an advice (0220), not a
+//! reversal — that gets no response in the log within [`RESPONSE_TIMEOUT_MS`] (60 s) is
+//! *unanswered*: a failure the terminal saw that no field 39 records. Its event becomes an
+//! [`Item::Record`] instead of a skip, with code [`NO_RESPONSE`] (class `network` in the
+//! built-in catalogs), the request's `at` as timestamp, and the request's terminal, merchant,
+//! merchant name, amount, currency, txn id, entry mode and PAN as in the table above (txn_type
+//! is the request's MTI; no latency). Only requests with a STAN and a readable `at` are
+//! followed; any other stays a plain skip.
+//!
+//! - **Answered**: a response answers an undecided request with the same STAN whose MTI it
+//!   answers (as in pairing: 0200 or 0201 → 0210, 1100 → 1110), logged at most 60 s after it
+//!   (or up to 2 s before: threads), whose RRN (37), terminal (41) and merchant (42) do not
+//!   contradict the response's — the response's own, or what it took from its request. The
+//!   latest such request logged on the response's realm is taken, else the latest such
+//!   request anywhere: one response answers one request, so counts stay exact even where it
+//!   is unclear which of two requests it answered. A second sighting of a response answers
+//!   a request only if its first sighting answered none.
+//! - **Logged twice**: copies of one request (client `send` and server `receive` in one JVM,
+//!   a transaction manager's dump) are recognised as copies of responses are (same content,
+//!   within 2 s, or 30 s for a dump, from another vantage point) and are one request; a
+//!   response on any of their realms is theirs. A request inside an event that also holds a
+//!   card response (a context dump) is that transaction's and never waits.
+//! - **Unanswered**: decided once an event logged more than 62 s (the timeout plus 2 s of
+//!   logging skew) after the request has been read without an answer; at the end of the log,
+//!   when the last event read is at least 60 s after the request.
+//! - **Pending at the end**: a request without a response when the log ends less than 60 s
+//!   after it is not unanswered (the log was simply cut): a skip with [`Note::PendingAtEnd`].
+//!   A request the reader had to stop watching before its timeout passed — more than
+//!   `pending::MAX_HELD` (50 000) events read behind it, or more than 64 undecided requests
+//!   with its STAN — is decided the same way at that moment.
+//!
+//! A late response (after the timeout) is still a record with its own code, paired for the
+//! fields it lacks; its request is unanswered all the same, since the terminal had given up.
+//!
+//! Items leave in file order: everything after the oldest undecided request is held until it
+//! is decided (a fraction of a second when hosts answer; a minute of log behind an unanswered
+//! request), at most `MAX_HELD` of them.
+//!
+//! # Reversals
+//!
+//! A reversal request (0400, 0420, repeats 0401, 0421; 1400, 1420, 1421 in ISO 8583:1993)
+//! stays a skipped event, with [`Note::Reversal`]: counted once (copies logged twice are one;
+//! a repeat of a reversal already counted is not counted again), and *linked* when what it
+//! reverses was seen earlier in the log: by field 90 (original MTI, STAN and field 7) when it
+//! is there, else by terminal + STAN (+ RRN). See `reversal.rs`. Reversal responses (0410,
+//! 0430) are transactions like any response.
+//!
 //! # The `at` timestamp
 //!
 //! Every form jPOS has written is read (details and examples in `at.rs`):
@@ -154,8 +208,9 @@
 //!
 //! Line numbers are those of the `<log` start tag (1-based), counted from the bytes the parser
 //! consumed. The input is streamed through one reused buffer; memory does not grow with the
-//! file (the remembered requests and responses are bounded by count and age). A rejected
-//! event is remembered neither as a request nor as a sighting. Reject excerpts are the
+//! file (the remembered requests and responses, the requests waiting for an answer and the
+//! items held behind them are bounded by count and age). A rejected event is remembered
+//! neither as a request nor as a sighting, and does not move the clock of timeouts. Reject excerpts are the
 //! event's raw text from `<log`, with the values of the sensitive fields above replaced by
 //! `***`, cut to 200 characters.
 //!
@@ -170,12 +225,19 @@ use quick_xml::errors::{Error as XmlError, IllFormedError, SyntaxError};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-use super::schema::{Field, Item, Mapping, RawFields};
+use super::schema::{Field, Item, Mapping, Note, RawFields};
 
 mod at;
 mod link;
+mod pending;
+mod reversal;
 
 use link::Link;
+use pending::{Pending, Waiting};
+use reversal::History;
+
+pub use super::normalize::NO_RESPONSE;
+pub use pending::RESPONSE_TIMEOUT_MS;
 
 /// The terminal id of a response that carries no field 41 and whose request was not found.
 /// Analysis never flags it; data quality reports it.
@@ -193,7 +255,7 @@ const CAPTURE_BYTES: usize = 4096;
 const MAX_DEPTH: usize = 256;
 
 /// The data elements we read; every other field's value is never decoded.
-const WANTED: [u32; 14] = [0, 2, 4, 7, 11, 12, 13, 22, 37, 39, 41, 42, 43, 49];
+const WANTED: [u32; 15] = [0, 2, 4, 7, 11, 12, 13, 22, 37, 39, 41, 42, 43, 49, 90];
 
 /// At most this many requests of one event are considered for pairing (a transaction
 /// manager's context holds one or two); it bounds the memory of a hostile event.
@@ -220,7 +282,9 @@ pub fn read<R: BufRead, E: From<io::Error>>(
     config.allow_dangling_amp = true;
 
     let mut state = State::default();
-    let mut out = Vec::new();
+    // Every item goes through here, to leave in file order once the requests before it are
+    // decided.
+    let mut out = Pending::default();
     let mut buf = Vec::new();
     let mut last_error_at = None;
     loop {
@@ -277,12 +341,10 @@ pub fn read<R: BufRead, E: From<io::Error>>(
                 true
             }
         };
-        for item in out.drain(..) {
-            emit(item)?;
-        }
         if done {
-            return Ok(());
+            return out.finish(emit);
         }
+        out.release(emit)?;
     }
 }
 
@@ -394,7 +456,7 @@ impl<R: BufRead> BufRead for Tap<R> {
 /// What one step of the loop needs besides the reader state.
 struct Cx<'a, R> {
     tap: &'a mut Tap<R>,
-    out: &'a mut Vec<Item>,
+    out: &'a mut Pending,
     /// Line where the event being handled starts.
     line: u64,
     /// Captured length before this event: where a unit ends that this event does not belong to.
@@ -410,6 +472,8 @@ struct State {
     orphan: Option<u64>,
     /// Recent requests and responses, for pairing and for recognising second sightings.
     link: Link,
+    /// Card messages seen so far, for linking reversals.
+    history: History,
 }
 
 impl State {
@@ -437,7 +501,10 @@ impl State {
                 if name == b"log" {
                     // `<log .../>`: an event without content, so not a transaction
                     self.close_unit(cx, TRUNCATED);
-                    cx.out.push(Item::Skip { line: cx.line });
+                    cx.out.push(Item::Skip {
+                        line: cx.line,
+                        note: None,
+                    });
                 } else if let Some(open) = &mut self.open {
                     open.empty(name, &s, cx.decoder);
                 } else if name != b"logger" {
@@ -450,7 +517,7 @@ impl State {
                 if let Some(open) = &mut self.open {
                     if open.end(name) {
                         if let Some(open) = self.open.take() {
-                            cx.out.push(open.finish(cx.tap, &mut self.link));
+                            open.finish(cx.tap, &mut self.link, &mut self.history, cx.out);
                         }
                     }
                 } else if name == b"log" {
@@ -734,35 +801,120 @@ impl Open {
         }
     }
 
-    /// The unit's item, once its `</log>` has been read: its requests are remembered, and
-    /// its card response, unless it is a second sighting, becomes a record.
-    fn finish<R>(self, tap: &mut Tap<R>, link: &mut Link) -> Item {
+    /// The unit's item, once its `</log>` has been read: its requests are remembered, its
+    /// card response, unless it is a second sighting, becomes a record, and a card request
+    /// (in an event without a response) waits for its answer.
+    fn finish<R>(
+        self,
+        tap: &mut Tap<R>,
+        link: &mut Link,
+        history: &mut History,
+        out: &mut Pending,
+    ) {
+        let line = self.line;
         if let Some(reason) = self.bad {
             let all = tap.captured();
-            return Item::Reject {
-                line: self.line,
+            out.push(Item::Reject {
+                line,
                 reason,
                 excerpt: tap.finish(all),
-            };
+            });
+            return;
         }
         tap.stop();
         let stamp = self.at.as_deref().map(at::convert);
         let ms = stamp.as_ref().and_then(|s| s.ms);
+        let at = stamp.map(|s| s.text);
+        if let Some(ms) = ms {
+            // Before this event's response is matched: a response after the timeout does
+            // not answer.
+            out.tick(ms);
+        }
         for request in &self.requests {
             link.remember(request, &self.realm, ms);
         }
-        let Some(mut msg) = self.response else {
-            return Item::Skip { line: self.line };
-        };
-        if link.is_echo(&msg, &self.realm, ms) {
-            return Item::Skip { line: self.line };
+        let realm = self.realm.as_str();
+        if let Some(mut msg) = self.response {
+            // The copy key is the response's own content, before it inherits anything.
+            let key = link::echo_key(&msg);
+            let request_ms = link.pair(&mut msg, realm, ms);
+            if let Some(answered) = link.copy_of(&key, msg.direction, realm, ms) {
+                // A second sighting is not a record, but it answers the request if its
+                // first sighting could not (it was logged before the request, say).
+                if *answered == 0 && out.answer(&msg, realm, ms) {
+                    *answered = 1;
+                }
+                out.push(Item::Skip { line, note: None });
+                return;
+            }
+            let answered = out.answer(&msg, realm, ms);
+            link.first_sighting(key, msg.direction, realm, ms, u64::from(answered));
+            history.remember(&msg, ms);
+            let mut fields = msg.into_fields(at);
+            // Latency: from the request it was paired with, when both times are known; a
+            // response logged before its request (threads) has none.
+            if let (Some(resp), Some(req)) = (ms, request_ms) {
+                if resp >= req && fields.get(Field::LatencyMs).is_none() {
+                    fields.set(Field::LatencyMs, (resp - req).to_string());
+                }
+            }
+            out.push(Item::Record { line, fields });
+            return;
         }
-        link.pair(&mut msg, &self.realm, ms);
-        Item::Record {
-            line: self.line,
-            fields: msg.into_fields(stamp.map(|s| s.text)),
+        // An event without a response: its first card request decides its item.
+        let Some(msg) = self.requests.into_iter().next() else {
+            out.push(Item::Skip { line, note: None });
+            return;
+        };
+        let key = link::echo_key(&msg);
+        if let Some(entry) = link.copy_of(&key, msg.direction, realm, ms) {
+            // The same request logged again (client and server, a context dump): one request.
+            if let Some(seq) = entry.checked_sub(1) {
+                out.seen_on(seq, realm);
+            }
+            out.push(Item::Skip { line, note: None });
+            return;
+        }
+        let direction = msg.direction;
+        match (msg.kind(), ms) {
+            (Kind::Card, Some(at_ms)) if msg.trimmed(11).is_some() => {
+                history.remember(&msg, ms);
+                let seq = out.wait(Waiting {
+                    line,
+                    ms: at_ms,
+                    at,
+                    msg,
+                    realms: vec![realm.to_string()],
+                });
+                link.first_sighting(key, direction, realm, ms, seq + 1);
+            }
+            (Kind::Reversal, _) => {
+                let note = history
+                    .reversal(&msg, ms)
+                    .map(|linked| Note::Reversal { linked });
+                link.first_sighting(key, direction, realm, ms, 0);
+                out.push(Item::Skip { line, note });
+            }
+            // An advice, or a request that cannot be matched (no time, no STAN).
+            _ => {
+                history.remember(&msg, ms);
+                link.first_sighting(key, direction, realm, ms, 0);
+                out.push(Item::Skip { line, note: None });
+            }
         }
     }
+}
+
+/// What a card request is waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// An authorisation or financial request (0100, 0200, their repeats 0101, 0201; 1100,
+    /// 1200 in ISO 8583:1993): it expects a response, and is unanswered without one.
+    Card,
+    /// A reversal (0400, 0420, repeats 0401, 0421; 1400, 1420, …): counted and linked.
+    Reversal,
+    /// Anything else (advices such as 0220, file updates, …).
+    Other,
 }
 
 fn mismatch(expected: &[u8], found: &[u8]) -> String {
@@ -908,6 +1060,23 @@ impl Msg {
             && b.iter().all(u8::is_ascii_digit)
             && matches!(b[2], b'0' | b'2')
             && b[1] != b'8'
+    }
+
+    /// What a card request (see [`Msg::is_card_request`]) is.
+    fn kind(&self) -> Kind {
+        let Some(mti) = self.trimmed(0) else {
+            return Kind::Other;
+        };
+        let b = mti.as_bytes();
+        if b.len() != 4 || !b.iter().all(u8::is_ascii_digit) || b[1] == b'8' {
+            Kind::Other
+        } else if reversal::is_reversal(mti) {
+            Kind::Reversal
+        } else if matches!(b[1], b'1' | b'2') && b[2] == b'0' && matches!(b[3], b'0' | b'1') {
+            Kind::Card
+        } else {
+            Kind::Other
+        }
     }
 
     fn into_fields(self, at: Option<String>) -> RawFields {
@@ -1069,6 +1238,7 @@ mod tests {
     const NO_41: &str = include_str!("../../tests/fixtures/jpos/switch-no-41.xml");
     const ONE_JVM: &str = include_str!("../../tests/fixtures/jpos/one-jvm-double.xml");
     const ISO93: &str = include_str!("../../tests/fixtures/jpos/iso1993-switch.xml");
+    const UNANSWERED: &str = include_str!("../../tests/fixtures/jpos/unanswered.xml");
 
     fn read_bytes(input: &[u8]) -> Vec<Item> {
         let mut items = Vec::new();
@@ -1098,7 +1268,7 @@ mod tests {
         items
             .iter()
             .filter_map(|it| match it {
-                Item::Skip { line } => Some(*line),
+                Item::Skip { line, .. } => Some(*line),
                 _ => None,
             })
             .collect()
@@ -1120,8 +1290,23 @@ mod tests {
 
     fn line_of(item: &Item) -> u64 {
         match item {
-            Item::Record { line, .. } | Item::Reject { line, .. } | Item::Skip { line } => *line,
+            Item::Record { line, .. } | Item::Reject { line, .. } | Item::Skip { line, .. } => {
+                *line
+            }
         }
+    }
+
+    fn without_notes(items: &[Item]) -> Vec<Item> {
+        items
+            .iter()
+            .map(|it| match it {
+                Item::Skip { line, .. } => Item::Skip {
+                    line: *line,
+                    note: None,
+                },
+                other => other.clone(),
+            })
+            .collect()
     }
 
     /// Line number of the n-th (0-based) `<log` in `text`.
@@ -1157,7 +1342,8 @@ mod tests {
         assert_eq!(f.get(Field::Pan), Some("4761739001010119"));
         assert_eq!(f.get(Field::MerchantName), None);
         assert_eq!(f.get(Field::CardScheme), None);
-        assert_eq!(f.get(Field::LatencyMs), None);
+        // Issue 12: the response's time minus its request's (10:15:01.877 → 10:15:02.291)
+        assert_eq!(f.get(Field::LatencyMs), Some("414"));
 
         // no RRN: STAN is the id; "05" stays text
         let (line, f) = recs[1];
@@ -1216,6 +1402,7 @@ mod tests {
             NO_41,
             ONE_JVM,
             ISO93,
+            UNANSWERED,
         ] {
             all.push_str(&format!("{:?}", parse(text)));
         }
@@ -1308,7 +1495,7 @@ mod tests {
             .iter()
             .map(|it| match it {
                 Item::Record { line, .. } => (*line, "record"),
-                Item::Skip { line } => (*line, "skip"),
+                Item::Skip { line, .. } => (*line, "skip"),
                 Item::Reject { line, reason, .. } => (*line, reason.as_str()),
             })
             .collect();
@@ -1518,7 +1705,12 @@ mod tests {
             ("a", "2024-03-01T10:02:00.001", "send", resp),
         ]);
         // the second is 120.001 s after the request; it is not a copy (same vantage)
-        assert_eq!(terminals(&parse(&input)), ["T1", NO_TERMINAL]);
+        let items = parse(&input);
+        // Issue 12: and the request, answered only after 120 s (past the 60 s timeout), is
+        // also a NO_RESPONSE row of its own, first (at its line)
+        assert_eq!(terminals(&items), ["T1", "T1", NO_TERMINAL]);
+        let codes: Vec<_> = summary(&items).iter().map(|r| r[2]).collect();
+        assert_eq!(codes, [Some(NO_RESPONSE), Some("00"), Some("00")]);
     }
 
     #[test]
@@ -1864,11 +2056,433 @@ mod tests {
                     lines.windows(2).all(|w| w[0] < w[1]),
                     "cut {cut}: {lines:?}"
                 );
-                // whatever came out before the cut point is what the whole file gives
+                // whatever came out before the cut point is what the whole file gives, but for
+                // the notes: a request cut off from its response is pending at the end
                 let complete = items.len().saturating_sub(1);
-                assert_eq!(items[..complete], full[..complete], "cut {cut}");
+                assert_eq!(
+                    without_notes(&items[..complete]),
+                    without_notes(&full[..complete]),
+                    "cut {cut}"
+                );
             }
         }
+    }
+
+    /// The notes of the skipped events: (line, note).
+    fn notes(items: &[Item]) -> Vec<(u64, Note)> {
+        items
+            .iter()
+            .filter_map(|it| match it {
+                Item::Skip {
+                    line,
+                    note: Some(n),
+                } => Some((*line, *n)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Issue 12, on a Q2 log: 10 requests answered, 5 unanswered on two terminals (two of
+    /// them logged twice, by a gateway client and the server in one JVM; one answered 65 s
+    /// late), 2 in the last minute of the log, 3 reversals.
+    #[test]
+    fn unanswered_requests_become_no_response_records() {
+        let items = parse(UNANSWERED);
+        assert!(rejects(&items).is_empty(), "{items:#?}");
+        assert_eq!(items.len(), 50, "one item per event");
+        let recs = records(&items);
+        assert_eq!(recs.len(), 19);
+        let lines: Vec<u64> = items.iter().map(line_of).collect();
+        assert!(
+            lines.windows(2).all(|w| w[0] < w[1]),
+            "file order: {lines:?}"
+        );
+
+        let none: Vec<(u64, [Option<&str>; 8])> = recs
+            .iter()
+            .filter(|(_, f)| f.get(Field::ResponseCode) == Some(NO_RESPONSE))
+            .map(|(line, f)| {
+                (
+                    *line,
+                    [
+                        f.get(Field::TerminalId),
+                        f.get(Field::Timestamp),
+                        f.get(Field::TxnType),
+                        f.get(Field::TxnId),
+                        f.get(Field::Amount),
+                        f.get(Field::EntryMode),
+                        f.get(Field::Pan),
+                        f.get(Field::MerchantId),
+                    ],
+                )
+            })
+            .collect();
+        let m31 = Some("104110058130031");
+        let m32 = Some("104110058130032");
+        assert_eq!(
+            none,
+            [
+                (
+                    log_line(UNANSWERED, 17),
+                    [
+                        Some("POS00031"),
+                        Some("2024-07-15T10:05:00.000+08:00"),
+                        Some("0200"),
+                        Some("000103"),
+                        Some("000000006600"),
+                        Some("051"),
+                        Some("6222021001115547"), // raw here; the pipeline masks it
+                        m31,
+                    ]
+                ),
+                (
+                    log_line(UNANSWERED, 24),
+                    [
+                        Some("POS00031"),
+                        Some("2024-07-15T10:12:00.000+08:00"),
+                        Some("0100"),
+                        Some("000105"),
+                        Some("000000030000"),
+                        Some("051"),
+                        None,
+                        m31,
+                    ]
+                ),
+                // answered 65.3 s later: too late
+                (
+                    log_line(UNANSWERED, 27),
+                    [
+                        Some("POS00031"),
+                        Some("2024-07-15T10:20:00.500+08:00"),
+                        Some("0200"),
+                        Some("000106"),
+                        Some("000000004500"),
+                        Some("071"),
+                        None,
+                        m31,
+                    ]
+                ),
+                // logged twice: the first sighting (the gateway's send) is the row
+                (
+                    log_line(UNANSWERED, 35),
+                    [
+                        Some("POS00032"),
+                        Some("2024-07-15T10:30:00.100+08:00"),
+                        Some("0200"),
+                        Some("000204"),
+                        Some("000000015000"),
+                        Some("051"),
+                        Some("6259071234567895"),
+                        m32,
+                    ]
+                ),
+                (
+                    log_line(UNANSWERED, 37),
+                    [
+                        Some("POS00032"),
+                        Some("2024-07-15T10:31:10.000+08:00"),
+                        Some("0200"),
+                        Some("000205"),
+                        Some("000000015000"),
+                        Some("051"),
+                        None,
+                        m32,
+                    ]
+                ),
+            ]
+        );
+        let (_, u1) = recs[5];
+        assert_eq!(u1.get(Field::MerchantName), Some("LOTUS TEA HOUSE"));
+        assert_eq!(u1.get(Field::Currency), Some("156"));
+        assert_eq!(u1.get(Field::LatencyMs), None);
+        // the late response is a transaction of its own
+        let (line, late) = recs[11];
+        assert_eq!(line, log_line(UNANSWERED, 28));
+        assert_eq!(late.get(Field::ResponseCode), Some("00"));
+
+        assert_eq!(
+            notes(&items),
+            [
+                (log_line(UNANSWERED, 18), Note::Reversal { linked: true }), // 0400, same STAN
+                (log_line(UNANSWERED, 29), Note::Reversal { linked: true }), // 0420, field 90
+                (log_line(UNANSWERED, 41), Note::Reversal { linked: false }), // 90: not in the log
+                (log_line(UNANSWERED, 47), Note::PendingAtEnd),              // 45 s before the end
+                (log_line(UNANSWERED, 48), Note::PendingAtEnd),              // 15 s before the end
+            ]
+        );
+    }
+
+    /// Issue 12: a paired response's latency is its `at` minus its request's, in whole
+    /// milliseconds; through the gateway, from the server's own copy of the request.
+    #[test]
+    fn latency_from_the_paired_request() {
+        let items = parse(UNANSWERED);
+        let latency: Vec<(u64, Option<&str>)> = records(&items)
+            .iter()
+            .filter(|(_, f)| f.get(Field::ResponseCode) != Some(NO_RESPONSE))
+            .map(|(line, f)| (*line, f.get(Field::LatencyMs)))
+            .collect();
+        let want: Vec<(u64, Option<&str>)> = [
+            (6, "362"),
+            (8, "911"),
+            (11, "309"), // server send .611 - server receive .302 (the gateway sent at .300)
+            (14, "750"),
+            (16, "240"), // a response without 41 still has its request
+            (19, "290"), // 0410 from its 0400
+            (22, "247"),
+            (26, "1204"),
+            (28, "65300"), // the late one
+            (30, "300"),
+            (33, "178"),
+            (40, "321"),
+            (42, "200"),
+            (44, "410"),
+        ]
+        .iter()
+        .map(|&(n, ms)| (log_line(UNANSWERED, n), Some(ms)))
+        .collect();
+        assert_eq!(latency, want);
+        // no request, or no time: no latency
+        let items = parse(NO_41);
+        let orphan = records(&items).last().unwrap().1;
+        assert_eq!(orphan.get(Field::TerminalId), Some(NO_TERMINAL));
+        assert_eq!(orphan.get(Field::LatencyMs), None);
+        let req: &[(u32, &str)] = &[(0, "0200"), (11, "000001"), (41, "T1")];
+        let resp: &[(u32, &str)] = &[(0, "0210"), (11, "000001"), (39, "00")];
+        let items = parse(&events(&[
+            ("a", "2024-03-01T10:00:00.500", "receive", req),
+            ("a", "2024-03-01T10:00:00.200", "send", resp), // logged before its request
+        ]));
+        assert_eq!(records(&items)[0].1.get(Field::TerminalId), Some("T1"));
+        assert_eq!(records(&items)[0].1.get(Field::LatencyMs), None);
+    }
+
+    /// The kinds of the items, for the timing tests: `R` record (with its code), `S` skip,
+    /// `P` pending skip.
+    fn kinds(items: &[Item]) -> Vec<String> {
+        items
+            .iter()
+            .map(|it| match it {
+                Item::Record { fields, .. } => {
+                    format!("R{}", fields.get(Field::ResponseCode).unwrap_or(""))
+                }
+                Item::Skip {
+                    note: Some(Note::PendingAtEnd),
+                    ..
+                } => "P".into(),
+                Item::Skip { .. } => "S".into(),
+                Item::Reject { .. } => "X".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_timeout_is_60_seconds() {
+        let req: &[(u32, &str)] = &[(0, "0200"), (11, "000001"), (41, "T1")];
+        let resp: &[(u32, &str)] = &[(0, "0210"), (11, "000001"), (39, "00"), (41, "T1")];
+        let info: &[(u32, &str)] = &[];
+        // times are minutes:seconds after 10:00
+        let run = |list: &[LogLine<'_>]| {
+            let times: Vec<String> = list
+                .iter()
+                .map(|(_, at, _, _)| format!("2024-03-01T10:{at}"))
+                .collect();
+            let lines: Vec<LogLine<'_>> = list
+                .iter()
+                .zip(&times)
+                .map(|((realm, _, w, f), at)| (*realm, at.as_str(), *w, *f))
+                .collect();
+            kinds(&parse(&events(&lines)))
+        };
+        // a response at 60.000 s answers; at 60.001 s it is late
+        assert_eq!(
+            run(&[
+                ("a", "00:00.000", "receive", req),
+                ("a", "01:00.000", "send", resp)
+            ]),
+            ["S", "R00"]
+        );
+        assert_eq!(
+            run(&[
+                ("a", "00:00.000", "receive", req),
+                ("a", "01:00.001", "send", resp)
+            ]),
+            ["RNO_RESPONSE", "R00"]
+        );
+        // the log ends 59.999 s after the request: pending; 60 s or more: unanswered
+        assert_eq!(
+            run(&[
+                ("a", "00:00.000", "receive", req),
+                ("q", "00:59.999", "info", info)
+            ]),
+            ["P", "S"]
+        );
+        assert_eq!(
+            run(&[
+                ("a", "00:00.000", "receive", req),
+                ("q", "01:00.000", "info", info)
+            ]),
+            ["RNO_RESPONSE", "S"]
+        );
+        assert_eq!(run(&[("a", "00:00.000", "receive", req)]), ["P"]);
+        // events logged out of order: a response within the timeout, logged after an event
+        // up to 2 s past it, still answers
+        assert_eq!(
+            run(&[
+                ("a", "00:00.000", "receive", req),
+                ("q", "01:01.900", "info", info),
+                ("a", "00:59.000", "send", resp),
+            ]),
+            ["S", "S", "R00"]
+        );
+        assert_eq!(
+            run(&[
+                ("a", "00:00.000", "receive", req),
+                ("q", "01:02.001", "info", info),
+                ("a", "00:59.000", "send", resp),
+            ]),
+            ["RNO_RESPONSE", "S", "R00"]
+        );
+        // a request without a STAN or without a time cannot be followed: a plain skip
+        let no_stan: &[(u32, &str)] = &[(0, "0200"), (41, "T1")];
+        assert_eq!(
+            run(&[
+                ("a", "00:00.000", "receive", no_stan),
+                ("q", "05:00.000", "info", info)
+            ]),
+            ["S", "S"]
+        );
+        let items = parse(&events(&[
+            ("a", "not a time", "receive", req),
+            ("q", "2024-03-01T10:05:00", "info", info),
+        ]));
+        assert_eq!(kinds(&items), ["S", "S"]);
+        // advices and network management never wait
+        let advice: &[(u32, &str)] = &[(0, "0220"), (11, "000001"), (41, "T1")];
+        let echo: &[(u32, &str)] = &[(0, "0800"), (11, "000001"), (41, "T1")];
+        assert_eq!(
+            run(&[
+                ("a", "00:00.000", "receive", advice),
+                ("a", "00:00.100", "receive", echo),
+                ("q", "05:00.000", "info", info)
+            ]),
+            ["S", "S", "S"]
+        );
+    }
+
+    #[test]
+    fn one_response_answers_one_request() {
+        let req = |tid| vec![(0, "0200"), (11, "000001"), (41, tid)];
+        let (t1, t2) = (req("T1"), req("T2"));
+        let resp: &[(u32, &str)] = &[(0, "0210"), (11, "000001"), (39, "00")];
+        let info: &[(u32, &str)] = &[];
+        // two terminals, one STAN, a response on a third realm: one is answered (the
+        // latest), the other is not; which one cannot be told, the count can
+        let items = parse(&events(&[
+            ("a", "2024-03-01T10:00:00.000", "receive", &t1),
+            ("b", "2024-03-01T10:00:00.010", "receive", &t2),
+            ("c", "2024-03-01T10:00:00.100", "send", resp),
+            ("q", "2024-03-01T10:05:00.000", "info", info),
+        ]));
+        assert_eq!(kinds(&items), ["RNO_RESPONSE", "S", "R00", "S"]);
+        // on a realm of its own, the response answers that realm's request
+        let items = parse(&events(&[
+            ("a", "2024-03-01T10:00:00.000", "receive", &t1),
+            ("b", "2024-03-01T10:00:00.010", "receive", &t2),
+            ("a", "2024-03-01T10:00:00.100", "send", resp),
+            ("q", "2024-03-01T10:05:00.000", "info", info),
+        ]));
+        assert_eq!(kinds(&items), ["S", "RNO_RESPONSE", "R00", "S"]);
+        assert_eq!(
+            records(&items)[0].1.get(Field::TerminalId),
+            Some("T2"),
+            "{items:#?}"
+        );
+        // a response that names another terminal, RRN or MTI answers nothing
+        for other in [
+            vec![(0, "0210"), (11, "000001"), (39, "00"), (41, "T9")],
+            vec![(0, "0110"), (11, "000001"), (39, "00"), (41, "T1")],
+            vec![(0, "0210"), (11, "000002"), (39, "00"), (41, "T1")],
+        ] {
+            let items = parse(&events(&[
+                ("a", "2024-03-01T10:00:00.000", "receive", &t1),
+                ("a", "2024-03-01T10:00:00.100", "send", &other),
+                ("q", "2024-03-01T10:05:00.000", "info", info),
+            ]));
+            assert_eq!(kinds(&items)[0], "RNO_RESPONSE", "{other:?}");
+        }
+    }
+
+    #[test]
+    fn requests_logged_twice_wait_once_and_any_copy_of_the_response_answers() {
+        let req: &[(u32, &str)] = &[(0, "0200"), (4, "100"), (11, "000001"), (41, "T1")];
+        let resp: &[(u32, &str)] = &[(0, "0210"), (4, "100"), (11, "000001"), (39, "00")];
+        let info: &[(u32, &str)] = &[];
+        // client send, server receive, never answered: one unanswered request
+        let items = parse(&events(&[
+            ("client", "2024-03-01T10:00:00.000", "send", req),
+            ("server", "2024-03-01T10:00:00.002", "receive", req),
+            ("txnmgr", "2024-03-01T10:00:20.000", "info", req), // a dump of it, later
+            ("q", "2024-03-01T10:05:00.000", "info", info),
+        ]));
+        assert_eq!(kinds(&items), ["RNO_RESPONSE", "S", "S", "S"]);
+        // answered on the server's realm, where the first sighting was the client's
+        let items = parse(&events(&[
+            ("client", "2024-03-01T10:00:00.000", "send", req),
+            ("server", "2024-03-01T10:00:00.002", "receive", req),
+            ("server", "2024-03-01T10:00:00.040", "send", resp),
+            ("client", "2024-03-01T10:00:00.042", "receive", resp),
+            ("q", "2024-03-01T10:05:00.000", "info", info),
+        ]));
+        assert_eq!(kinds(&items), ["S", "S", "R00", "S", "S"]);
+        // the response's first sighting came before the request was logged (threads: too
+        // early to answer); its copy answers
+        let items = parse(&events(&[
+            ("server", "2024-03-01T10:00:00.040", "send", resp),
+            ("client", "2024-03-01T10:00:00.045", "send", req),
+            ("client", "2024-03-01T10:00:00.046", "receive", resp),
+            ("q", "2024-03-01T10:05:00.000", "info", info),
+        ]));
+        assert_eq!(kinds(&items), ["R00", "S", "S", "S"]);
+        // ... but a copy never answers a second request when its first sighting answered one
+        let items = parse(&events(&[
+            ("client", "2024-03-01T10:00:00.000", "send", req),
+            ("client", "2024-03-01T10:00:00.010", "send", req), // another request (same vantage)
+            ("client", "2024-03-01T10:00:00.040", "receive", resp),
+            ("server", "2024-03-01T10:00:00.041", "send", resp),
+            ("q", "2024-03-01T10:05:00.000", "info", info),
+        ]));
+        assert_eq!(kinds(&items), ["RNO_RESPONSE", "S", "R00", "S", "S"]);
+    }
+
+    /// The reader holds items behind an undecided request, at most `MAX_HELD` of them: past
+    /// that the request is given up as pending, though the log goes on past its timeout.
+    #[test]
+    fn items_held_behind_a_request_are_bounded() {
+        let req: &[(u32, &str)] = &[(0, "0200"), (11, "999999"), (41, "T1")];
+        let info: &[(u32, &str)] = &[];
+        let at = |ms: i64| {
+            let t = chrono::DateTime::from_timestamp_millis(1_709_287_200_000 + ms).unwrap();
+            t.format("%Y-%m-%dT%H:%M:%S%.3f").to_string()
+        };
+        let n = pending::MAX_HELD + 10;
+        let mut times = vec![at(0)];
+        times.extend((0..n).map(|i| at(1 + i as i64 / 1_000))); // within 51 s
+        times.push(at(70_000));
+        let mut list: Vec<LogLine<'_>> = vec![("a", times[0].as_str(), "receive", req)];
+        for t in &times[1..] {
+            list.push(("q", t.as_str(), "info", info));
+        }
+        let items = parse(&events(&list));
+        assert_eq!(items.len(), n + 2);
+        // held to the end, it would be unanswered: the last event is 70 s after it
+        assert_eq!(
+            items[0],
+            Item::Skip {
+                line: 1,
+                note: Some(Note::PendingAtEnd)
+            }
+        );
     }
 
     /// Cheap deterministic fuzzing: splice markup-ish bytes, invalid UTF-8 and deletions into

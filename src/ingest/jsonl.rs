@@ -451,7 +451,9 @@ mod tests {
 
     fn line_of(item: &Item) -> u64 {
         match item {
-            Item::Record { line, .. } | Item::Reject { line, .. } | Item::Skip { line } => *line,
+            Item::Record { line, .. } | Item::Reject { line, .. } | Item::Skip { line, .. } => {
+                *line
+            }
         }
     }
 
@@ -544,7 +546,7 @@ mod tests {
             .map(|it| match it {
                 Item::Record { line, .. } => (*line, "record"),
                 Item::Reject { line, reason, .. } => (*line, reason.as_str()),
-                Item::Skip { line } => (*line, "skip"),
+                Item::Skip { line, .. } => (*line, "skip"),
             })
             .collect();
         // line 3 and 9 are blank/whitespace: no item at all

@@ -81,6 +81,16 @@ pub struct InputSummary {
     /// reports then write amounts with its symbol (`¥`). Not in the manifest.
     #[serde(skip)]
     pub currency: Currency,
+    /// jPOS card requests that got no response within the reader's timeout: each is a row
+    /// with code `NO_RESPONSE` (issue 12).
+    pub requests_unanswered: u64,
+    /// jPOS card requests still waiting for their response when the log ended, before their
+    /// timeout: skipped events, not failures.
+    pub requests_pending_at_end: u64,
+    /// jPOS reversal requests (0400, 0420, repeats, 1993 forms), each counted once.
+    pub reversals: u64,
+    /// Of those, the ones whose original transaction was found earlier in the log.
+    pub reversals_linked: u64,
 }
 
 /// The currencies of a set of rows.
@@ -144,6 +154,10 @@ impl IngestOutcome {
             t.codes_with_text += i.codes_with_text;
             t.amounts_negative += i.amounts_negative;
             t.currency.merge(&i.currency);
+            t.requests_unanswered += i.requests_unanswered;
+            t.requests_pending_at_end += i.requests_pending_at_end;
+            t.reversals += i.reversals;
+            t.reversals_linked += i.reversals_linked;
         }
         t
     }
@@ -695,11 +709,24 @@ fn ingest_file(
         Format::Jsonl | Format::Jpos | Format::Parquet | Format::Xlsx | Format::Xls => {
             let cube = &mut builders[0];
             let mut on_item = |item: Item| -> Result<()> {
-                let (Item::Record { line, .. } | Item::Reject { line, .. } | Item::Skip { line }) =
-                    &item;
+                let (Item::Record { line, .. }
+                | Item::Reject { line, .. }
+                | Item::Skip { line, .. }) = &item;
                 counts.last_line = counts.last_line.max(*line);
                 match item {
-                    Item::Skip { .. } => summary.events_skipped += 1,
+                    Item::Skip { note, .. } => {
+                        summary.events_skipped += 1;
+                        match note {
+                            Some(schema::Note::PendingAtEnd) => {
+                                summary.requests_pending_at_end += 1;
+                            }
+                            Some(schema::Note::Reversal { linked }) => {
+                                summary.reversals += 1;
+                                summary.reversals_linked += u64::from(linked);
+                            }
+                            None => {}
+                        }
+                    }
                     Item::Reject {
                         line,
                         reason,
@@ -710,6 +737,13 @@ fn ingest_file(
                         rejects.push(reader_reject(&display, line, &reason, &excerpt))?;
                     }
                     Item::Record { line, fields } => {
+                        // In a jPOS log this row is the reader's: a request that got no
+                        // response. (Elsewhere the code is just a code.)
+                        if format == Format::Jpos
+                            && fields.get(Field::ResponseCode) == Some(jpos::NO_RESPONSE)
+                        {
+                            summary.requests_unanswered += 1;
+                        }
                         if let Some(reason) = ctx.row(&fields, &mut counts, cube)? {
                             rejects.push(Reject {
                                 file: display.clone(),

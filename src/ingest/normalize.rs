@@ -256,6 +256,11 @@ fn local_to_utc(n: NaiveDateTime, tz: Tz, raw: &str) -> Result<i64, String> {
     }
 }
 
+/// The response code of a card request that got no response within the timeout (issue 12):
+/// the jPOS reader writes it, the catalogs class it `network`, and [`normalize_code`] lets it
+/// through as it is although it is longer than a code and holds a `_`.
+pub const NO_RESPONSE: &str = "NO_RESPONSE";
+
 /// What normalising a response code changed, for the reconciliation notes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CodeNote {
@@ -290,6 +295,12 @@ pub fn normalize_code_ref(raw: &str) -> Result<(std::borrow::Cow<'_, str>, CodeN
     }
     let mut note = CodeNote::default();
     let s = if s.len() > 8 || !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        // The one code longer than 8 characters, and the only one with a `_`: it is not a
+        // field 39 value but what the jPOS reader writes for a request that got no answer,
+        // and a CSV of such rows may spell it in any case.
+        if s.eq_ignore_ascii_case(NO_RESPONSE) {
+            return Ok((Cow::Borrowed(NO_RESPONSE), note));
+        }
         match split_code_text(s) {
             Some(code) => {
                 note.text_dropped = true;
@@ -936,6 +947,35 @@ mod tests {
         assert_eq!(normalize_code("9997"), Ok(("9997".into(), false)));
         assert!(normalize_code("").is_err());
         assert!(normalize_code("0 5").is_err());
+    }
+
+    /// Issue 12: `NO_RESPONSE`, in any case, is the one longer code that passes, unchanged;
+    /// its near misses stay refused.
+    #[test]
+    fn no_response_is_the_one_long_code() {
+        for raw in [
+            "NO_RESPONSE",
+            "no_response",
+            " No_Response ",
+            "\"NO_RESPONSE\"",
+        ] {
+            assert_eq!(
+                normalize_code_ref(raw).map(|(c, n)| (c.into_owned(), n)),
+                Ok(("NO_RESPONSE".into(), CodeNote::default())),
+                "{raw}"
+            );
+        }
+        for bad in [
+            "NO-RESPONSE",
+            "NO_RESPONSES",
+            "NORESPONSE",
+            "NO_RESP",
+            "NO RESPONSE",
+            "X_Y",
+            "TIMED_OUT",
+        ] {
+            assert!(normalize_code(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -311,8 +311,21 @@ pub enum Item {
         excerpt: String,
     },
     /// Not a transaction (a jPOS request message, a session event): counted, not an error,
-    /// and not part of `rows_read`.
-    Skip { line: u64 },
+    /// and not part of `rows_read`. `note` says what the run counts it as besides, if anything.
+    Skip { line: u64, note: Option<Note> },
+}
+
+/// What a skipped log event is, when the run counts it besides `events_skipped` (the jPOS
+/// reader's request bookkeeping, issue 12). Never a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Note {
+    /// A card request whose response had not come when the reader stopped watching it, before
+    /// its timeout had passed: the log ended (or the reader's memory bound was reached) too
+    /// soon to call it unanswered.
+    PendingAtEnd,
+    /// A reversal request (0400, 0420, their repeats, the 1993 forms); `linked` when the
+    /// transaction it reverses was found earlier in the log.
+    Reversal { linked: bool },
 }
 
 #[cfg(test)]

@@ -91,10 +91,17 @@ pub fn table(cat: &Catalog, zh: bool) -> String {
     let w = crate::words::code_words(zh);
     let head = w.table_columns;
     let mut s = format!("{} — {} ({} codes)\n\n", cat.profile, cat.title, cat.len());
+    // Codes are 2-4 characters, but `NO_RESPONSE` (issue 12) and user codes can be longer.
+    let code_width = cat
+        .entries()
+        .map(|e| width(&e.code))
+        .max()
+        .unwrap_or(0)
+        .max(6);
     let _ = writeln!(
         s,
         "{} {} {} {}",
-        pad(head[0], 6),
+        pad(head[0], code_width),
         pad(head[1], 9),
         pad(head[2], 6),
         head[3]
@@ -104,7 +111,7 @@ pub fn table(cat: &Catalog, zh: bool) -> String {
         let _ = writeln!(
             s,
             "{} {} {} {}",
-            pad(&e.code, 6),
+            pad(&e.code, code_width),
             pad(e.class.name(), 9),
             pad(retry, 6),
             e.text(zh).meaning

@@ -121,6 +121,10 @@ struct Totals {
     amounts_invalid: u64,
     codes_with_text: u64,
     amounts_negative: u64,
+    requests_unanswered: u64,
+    requests_pending_at_end: u64,
+    reversals: u64,
+    reversals_linked: u64,
     bytes: u64,
 }
 
@@ -167,6 +171,10 @@ pub fn manifest(
             amounts_invalid: t.amounts_invalid,
             codes_with_text: t.codes_with_text,
             amounts_negative: t.amounts_negative,
+            requests_unanswered: t.requests_unanswered,
+            requests_pending_at_end: t.requests_pending_at_end,
+            reversals: t.reversals,
+            reversals_linked: t.reversals_linked,
             bytes: t.bytes,
         },
         outputs,

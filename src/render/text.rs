@@ -254,6 +254,19 @@ pub fn validation(o: &crate::ingest::IngestOutcome) -> String {
             t.amounts_negative,
             "refunds (negative amounts): counted as transactions, kept out of amount sums",
         ),
+        (
+            t.requests_unanswered,
+            "jPOS requests with no response within 60 s: rows with code NO_RESPONSE",
+        ),
+        (
+            t.requests_pending_at_end,
+            "jPOS requests still waiting for a response when the log ended: not counted",
+        ),
+        (t.reversals, "jPOS reversals"),
+        (
+            t.reversals_linked,
+            "jPOS reversals linked to the transaction they reverse",
+        ),
     ] {
         if n > 0 {
             let _ = writeln!(s, "{what}: {n}");

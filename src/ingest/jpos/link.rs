@@ -1,10 +1,11 @@
 //! What ties the messages of one jPOS log together: a response takes the terminal and merchant
-//! its request carried, and the same response logged twice is recognised as one.
+//! its request carried, and the same message (a response, or a request) logged twice is
+//! recognised as one.
 //!
 //! Both look back only: a request is logged before its response (the side that receives it
-//! logs it before answering), and the first sighting of a response is the one that counts.
+//! logs it before answering), and the first sighting of a message is the one that counts.
 //! Memory is bounded by time and by count: requests are kept for [`PAIR_WINDOW_MS`] and at
-//! most [`MAX_REQUESTS`] of them, sightings of responses for [`DUMP_WINDOW_MS`] and at most
+//! most [`MAX_REQUESTS`] of them, sightings of messages for [`DUMP_WINDOW_MS`] and at most
 //! [`MAX_SIGHTINGS`]; whichever limit is reached first evicts the oldest.
 
 use std::collections::{HashMap, VecDeque};
@@ -27,8 +28,8 @@ pub(super) const DUMP_WINDOW_MS: i64 = 30_000;
 /// 1 KB each (20 MB at the limit).
 pub(super) const MAX_REQUESTS: usize = 20_000;
 
-/// At most this many responses are remembered for recognising their second sightings, about
-/// 0.4 KB each.
+/// At most this many messages (responses and card requests) are remembered for recognising
+/// their second sightings, about 0.4 KB each.
 pub(super) const MAX_SIGHTINGS: usize = 20_000;
 
 /// At most this many requests per STAN, and sightings per message content, are kept (the
@@ -61,7 +62,8 @@ const MUST_AGREE: [u32; 3] = [37, 41, 42];
 pub(super) struct Link {
     /// Requests by STAN.
     requests: Recent<Request>,
-    /// Sightings of responses by [`ECHO_KEY`].
+    /// Sightings of responses and of card requests by [`ECHO_KEY`] (a request's key never
+    /// equals a response's: the MTIs differ).
     sightings: Recent<Sighting>,
 }
 
@@ -86,6 +88,10 @@ struct Sighting {
     first_ms: i64,
     /// Where it was seen: (direction, realm).
     seen: Vec<(Direction, String)>,
+    /// What the reader noted about the message at its first sighting, for its copies: for a
+    /// request, the number of its entry among the requests awaiting an answer (plus one; 0:
+    /// none); for a response, 1 once it has answered a request.
+    tag: u64,
 }
 
 impl Sighting {
@@ -113,41 +119,72 @@ impl Link {
         self.requests.push(key, ms, request);
     }
 
-    /// Is this response a second sighting of one already seen? If not, it is remembered as a
-    /// first sighting.
+    /// Is this message a second sighting of one already seen? Then the vantage point is
+    /// added to it, and its tag (see [`Sighting::tag`]) is handed back to read or update.
+    /// `key` is the message's [`echo_key`], taken from its own fields, before anything was
+    /// inherited from a request.
     ///
     /// It is, when an earlier sighting has the same [`ECHO_KEY`], is within
     /// [`ECHO_WINDOW_MS`] ([`DUMP_WINDOW_MS`] when either is a dump), and was not seen from
     /// this vantage point (direction + realm) yet. The oldest such message takes it: copies
     /// are matched first in, first out, so two identical transactions a second apart, each
-    /// logged twice, stay two. Without a time nothing is an echo.
-    pub(super) fn is_echo(&mut self, msg: &Msg, realm: &str, ms: Option<i64>) -> bool {
-        let Some(ms) = ms else {
-            return false;
-        };
-        let key = echo_key(msg);
-        let vantage = (msg.direction, realm.to_string());
-        if let Some(earlier) = self.sightings.get_mut(&key) {
-            for s in earlier {
-                let window = if s.has_dump() || msg.direction == Direction::Dump {
-                    DUMP_WINDOW_MS
-                } else {
-                    ECHO_WINDOW_MS
-                };
-                if (ms - s.first_ms).abs() <= window
-                    && s.seen.len() < MAX_VANTAGES
-                    && !s.seen.contains(&vantage)
-                {
-                    s.seen.push(vantage);
-                    return true;
-                }
+    /// logged twice, stay two. Without a time nothing is a copy.
+    pub(super) fn copy_of(
+        &mut self,
+        key: &str,
+        direction: Direction,
+        realm: &str,
+        ms: Option<i64>,
+    ) -> Option<&mut u64> {
+        let ms = ms?;
+        let earlier = self.sightings.get_mut(key)?;
+        for s in earlier {
+            let window = if s.has_dump() || direction == Direction::Dump {
+                DUMP_WINDOW_MS
+            } else {
+                ECHO_WINDOW_MS
+            };
+            if (ms - s.first_ms).abs() <= window
+                && s.seen.len() < MAX_VANTAGES
+                && !s.seen.iter().any(|(d, r)| *d == direction && r == realm)
+            {
+                s.seen.push((direction, realm.to_string()));
+                return Some(&mut s.tag);
             }
         }
+        None
+    }
+
+    /// Remember a message that [`Link::copy_of`] found no earlier sighting of, with its tag.
+    /// Without a time it is not remembered (it could not be matched within a window).
+    pub(super) fn first_sighting(
+        &mut self,
+        key: String,
+        direction: Direction,
+        realm: &str,
+        ms: Option<i64>,
+        tag: u64,
+    ) {
+        let Some(ms) = ms else {
+            return;
+        };
         let sighting = Sighting {
             first_ms: ms,
-            seen: vec![vantage],
+            seen: vec![(direction, realm.to_string())],
+            tag,
         };
         self.sightings.push(key, ms, sighting);
+    }
+
+    /// Is this response a second sighting of one already seen? If not, it is remembered as a
+    /// first sighting ([`Link::copy_of`] and [`Link::first_sighting`] in one).
+    #[cfg(test)]
+    pub(super) fn is_echo(&mut self, msg: &Msg, realm: &str, ms: Option<i64>) -> bool {
+        let key = echo_key(msg);
+        if self.copy_of(&key, msg.direction, realm, ms).is_some() {
+            return true;
+        }
+        self.first_sighting(key, msg.direction, realm, ms, 0);
         false
     }
 
@@ -157,25 +194,19 @@ impl Link {
     /// not contradict it. A request on the response's realm (its channel) is preferred;
     /// otherwise the candidates must agree on terminal and merchant, or the response stays
     /// unpaired rather than be given to the wrong terminal.
-    pub(super) fn pair(&self, msg: &mut Msg, realm: &str, ms: Option<i64>) {
+    ///
+    /// The time of the request it was paired with, if any (for the response's latency); a
+    /// request chosen that had nothing to give still counts.
+    pub(super) fn pair(&self, msg: &mut Msg, realm: &str, ms: Option<i64>) -> Option<i64> {
         let (Some(ms), Some(stan)) = (ms, msg.trimmed(11)) else {
-            return;
+            return None;
         };
-        let Some(requests) = self.requests.get(stan) else {
-            return;
-        };
+        let requests = self.requests.get(stan)?;
         let candidates: Vec<&Request> = requests
             .rev()
             .filter(|r| answers(&r.msg, msg))
             .filter(|r| (-ECHO_WINDOW_MS..=PAIR_WINDOW_MS).contains(&(ms - r.ms)))
-            .filter(|r| {
-                MUST_AGREE
-                    .iter()
-                    .all(|&id| match (r.msg.trimmed(id), msg.trimmed(id)) {
-                        (Some(a), Some(b)) => a == b,
-                        _ => true,
-                    })
-            })
+            .filter(|r| agree(&r.msg, msg))
             .collect();
         let chosen = candidates.iter().find(|r| r.realm == realm).or_else(|| {
             let first = candidates.first()?;
@@ -186,16 +217,27 @@ impl Link {
             };
             candidates.iter().all(|r| same_as_first(r)).then_some(first)
         });
-        if let Some(request) = chosen {
-            msg.inherit(&request.msg, &INHERITED);
-        }
+        let request = chosen?;
+        msg.inherit(&request.msg, &INHERITED);
+        Some(request.ms)
     }
+}
+
+/// Do a request and a response not contradict each other: RRN, terminal and merchant equal
+/// where both carry them ([`MUST_AGREE`])?
+pub(super) fn agree(req: &Msg, resp: &Msg) -> bool {
+    MUST_AGREE
+        .iter()
+        .all(|&id| match (req.trimmed(id), resp.trimmed(id)) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        })
 }
 
 /// Does a response with MTI `resp` answer a request with MTI `req`? Same version and class,
 /// function request (0) → response (1) or advice (2) → advice response (3); the origin digit
 /// may differ (a repeat 0201 is answered by 0210).
-fn answers(req: &Msg, resp: &Msg) -> bool {
+pub(super) fn answers(req: &Msg, resp: &Msg) -> bool {
     let (Some(q), Some(r)) = (req.trimmed(0), resp.trimmed(0)) else {
         return false;
     };
@@ -206,7 +248,8 @@ fn answers(req: &Msg, resp: &Msg) -> bool {
         && matches!((q[2], r[2]), (b'0', b'1') | (b'2', b'3'))
 }
 
-fn echo_key(msg: &Msg) -> String {
+/// The content two sightings of one message share ([`ECHO_KEY`], trimmed, absent as empty).
+pub(super) fn echo_key(msg: &Msg) -> String {
     let mut key = String::new();
     for id in ECHO_KEY {
         key.push_str(msg.trimmed(id).unwrap_or(""));
@@ -218,7 +261,7 @@ fn echo_key(msg: &Msg) -> String {
 /// Items by key, remembered in arrival order; the oldest go first once there are more than
 /// `cap` or they are more than `max_age` ms older than the newest, and the oldest of a key
 /// once it has more than [`MAX_PER_KEY`].
-struct Recent<T> {
+pub(super) struct Recent<T> {
     by_key: HashMap<String, VecDeque<(u64, T)>>,
     /// (sequence number, key, ms) in arrival order.
     order: VecDeque<(u64, String, i64)>,
@@ -229,7 +272,7 @@ struct Recent<T> {
 }
 
 impl<T> Recent<T> {
-    fn new(cap: usize, max_age: i64) -> Self {
+    pub(super) fn new(cap: usize, max_age: i64) -> Self {
         Recent {
             by_key: HashMap::new(),
             order: VecDeque::new(),
@@ -240,7 +283,7 @@ impl<T> Recent<T> {
         }
     }
 
-    fn push(&mut self, key: String, ms: i64, item: T) {
+    pub(super) fn push(&mut self, key: String, ms: i64, item: T) {
         self.newest = self.newest.max(ms);
         let items = self.by_key.entry(key.clone()).or_default();
         items.push_back((self.next, item));
@@ -276,7 +319,7 @@ impl<T> Recent<T> {
     }
 
     /// The items of `key`, oldest first.
-    fn get(&self, key: &str) -> Option<impl DoubleEndedIterator<Item = &T>> {
+    pub(super) fn get(&self, key: &str) -> Option<impl DoubleEndedIterator<Item = &T>> {
         self.by_key
             .get(key)
             .map(|items| items.iter().map(|(_, t)| t))
