@@ -9,8 +9,7 @@ use serde::Serialize;
 use super::{ratio, stats, Period};
 use crate::config::AnalyzeConfig;
 use crate::cube::latency::{self, Hist, BUCKETS};
-use crate::cube::{Cube, HOUR, MERCHANT, TERMINAL};
-use crate::error::Result;
+use crate::cube::{Cell, Cube};
 
 /// Purchases, lost sales, fallbacks and response times of one terminal (all its merchants).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -105,14 +104,18 @@ impl Beyond {
 
 /// Compute every beyond-field-39 figure. `merchant_of` names each terminal's main merchant
 /// (as `by_terminal` does), `periods` are `by_period`'s.
+/// `term_merchant` and `hour_code` are the rollups the rest of the analysis made already
+/// (terminal × merchant, hour × code): no second pass over the cells.
 pub fn analyze(
     cube: &Cube,
+    term_merchant: &[Cell<'_>],
+    hour_code: &[Cell<'_>],
     merchant_of: &BTreeMap<String, String>,
     periods: &[Period],
     cfg: &AnalyzeConfig,
-) -> Result<Beyond> {
+) -> Beyond {
     let mut b = Beyond::default();
-    for c in cube.rollup_iter(&[TERMINAL, MERCHANT])?.iter() {
+    for c in term_merchant {
         let t = b.by_terminal.entry(c.terminal().to_string()).or_default();
         t.purchases += c.purchases;
         t.lost_purchases += c.lost_purchases;
@@ -170,8 +173,8 @@ pub fn analyze(
 
     b.fallback_warnings = fallback_warnings(&b, merchant_of, cfg);
     b.fallback_baseline = ratio(b.fallbacks, b.chip_reads + b.fallbacks);
-    b.by_period = by_period(cube, periods)?;
-    Ok(b)
+    b.by_period = by_period(cube, hour_code, periods);
+    b
 }
 
 /// Terminals whose fallback rate is significantly above the fleet's: one-sided binomial test
@@ -230,7 +233,7 @@ fn fallback_warnings(
 }
 
 /// Lost sales and response times per period of `by_period`.
-fn by_period(cube: &Cube, periods: &[Period]) -> Result<Vec<PeriodExtra>> {
+fn by_period(cube: &Cube, hour_code: &[Cell<'_>], periods: &[Period]) -> Vec<PeriodExtra> {
     let mut out: Vec<PeriodExtra> = periods
         .iter()
         .map(|p| PeriodExtra {
@@ -240,7 +243,7 @@ fn by_period(cube: &Cube, periods: &[Period]) -> Result<Vec<PeriodExtra>> {
         .collect();
     // The period holding an hour: the last one starting at or before it.
     let index = |hour: i64| periods.partition_point(|p| p.start <= hour).checked_sub(1);
-    for c in cube.rollup_iter(&[HOUR])?.iter() {
+    for c in hour_code {
         if let Some(i) = index(c.hour()) {
             out[i].purchases += c.purchases;
             out[i].lost_purchases += c.lost_purchases;
@@ -257,5 +260,5 @@ fn by_period(cube: &Cube, periods: &[Period]) -> Result<Vec<PeriodExtra>> {
         o.latency_p50_ms = latency::quantile(h, 0.5);
         o.latency_p95_ms = latency::quantile(h, 0.95);
     }
-    Ok(out)
+    out
 }

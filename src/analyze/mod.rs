@@ -243,7 +243,14 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
         .iter()
         .map(|r| (r.terminal_id.clone(), r.merchant_id.clone()))
         .collect();
-    let beyond = beyond::analyze(cube, &merchant_of, &by_period, cfg)?;
+    let beyond = beyond::analyze(
+        cube,
+        &term_merchant,
+        &hour_code,
+        &merchant_of,
+        &by_period,
+        cfg,
+    );
 
     Ok(Analysis {
         totals,

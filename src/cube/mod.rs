@@ -261,8 +261,8 @@ pub struct Row<'a> {
     pub code: &'a str,
     /// What goes into the amount sums (0 for refunds and rows without an amount).
     pub amount_minor: i64,
-    /// The purchase key's fingerprint, for attempts that take part in purchases.
-    pub purchase: Option<u64>,
+    /// What makes the purchase key, for attempts that take part in purchases.
+    pub purchase: Option<PurchaseParts<'a>>,
     pub chip_read: bool,
     pub fallback: bool,
     pub latency_ms: Option<f64>,
@@ -441,9 +441,27 @@ pub struct CubeBuilder {
     retry: Option<RetryRule>,
     approves: Vec<Option<bool>>,
     attempts: purchases::Attempts,
-    /// Response-time histograms per (combo, local day) and per local hour (`latency.rs`).
-    lat_days: HashMap<(u32, i64), [u32; BUCKETS], FastState>,
-    lat_hours: HashMap<i64, Hist, FastState>,
+    /// Response-time histograms per (combo, local day) and per local hour (`latency.rs`):
+    /// stores, their indexes, and per combo the day it last wrote (rows of a terminal come
+    /// roughly in time order, so most rows find their histogram without a hash lookup).
+    lat_days: Vec<((u32, i64), [u32; BUCKETS])>,
+    lat_day_index: HashMap<(u32, i64), u32, FastState>,
+    lat_day_last: Vec<(i64, u32)>,
+    lat_hours: Vec<(i64, Hist)>,
+    lat_hour_index: HashMap<i64, u32, FastState>,
+    lat_hour_last: (i64, u32),
+    /// Per combo, the fingerprint of its (terminal, merchant, name): the start of a purchase
+    /// key, the same in every builder.
+    combo_prints: Vec<u64>,
+}
+
+/// What makes an attempt's purchase key besides its terminal and merchant.
+#[derive(Debug, Clone, Copy)]
+pub struct PurchaseParts<'a> {
+    pub amount_minor: i64,
+    pub currency: &'a str,
+    /// First six and last four of the card (`normalize::card_print`), 0 without a card.
+    pub card: u64,
 }
 
 impl CubeBuilder {
@@ -463,8 +481,13 @@ impl CubeBuilder {
             retry: None,
             approves: Vec::new(),
             attempts: purchases::Attempts::default(),
-            lat_days: HashMap::with_hasher(fast_state()),
-            lat_hours: HashMap::with_hasher(fast_state()),
+            lat_days: Vec::new(),
+            lat_day_index: HashMap::with_hasher(fast_state()),
+            lat_day_last: Vec::new(),
+            lat_hours: Vec::new(),
+            lat_hour_index: HashMap::with_hasher(fast_state()),
+            lat_hour_last: (i64::MIN, 0),
+            combo_prints: Vec::new(),
         }
     }
 
@@ -508,13 +531,53 @@ impl CubeBuilder {
         }
     }
 
+    /// The index of the histogram of (combo, day) in `lat_days`, made if new.
+    fn day_hist(&mut self, combo: u32, day: i64) -> usize {
+        let c = combo as usize;
+        if self.lat_day_last.len() <= c {
+            self.lat_day_last.resize(c + 1, (i64::MIN, 0));
+        }
+        if self.lat_day_last[c].0 == day {
+            return self.lat_day_last[c].1 as usize;
+        }
+        let next = self.lat_days.len() as u32;
+        let i = *self.lat_day_index.entry((combo, day)).or_insert(next);
+        if i == next {
+            self.lat_days.push(((combo, day), [0; BUCKETS]));
+        }
+        self.lat_day_last[c] = (day, i);
+        i as usize
+    }
+
+    /// The index of the fleet's histogram of `hour` in `lat_hours`, made if new.
+    fn hour_hist(&mut self, hour: i64) -> usize {
+        if self.lat_hour_last.0 == hour {
+            return self.lat_hour_last.1 as usize;
+        }
+        let next = self.lat_hours.len() as u32;
+        let i = *self.lat_hour_index.entry(hour).or_insert(next);
+        if i == next {
+            self.lat_hours.push((hour, [0; BUCKETS]));
+        }
+        self.lat_hour_last = (hour, i);
+        i as usize
+    }
+
     /// Add one accepted row with every measure it carries.
     pub fn add_row(&mut self, row: &Row<'_>) -> Result<()> {
         let combo = self.combo(row.terminal, row.merchant, row.name)?;
         let code = self.codes.id(row.code, Dim::Code)?;
         let hour = self.local_hour(row.ts);
         let key = (combo as u64) << 16 | code as u64;
-        let purchase = row.purchase.filter(|_| self.retry.is_some());
+        let purchase = match (&self.retry, row.purchase) {
+            (Some(_), Some(p)) => Some(fast_state().hash_one((
+                self.combo_prints[combo as usize],
+                p.amount_minor,
+                p.currency,
+                p.card,
+            ))),
+            _ => None,
+        };
         let approved = purchase.is_some() && self.approves(code, row.code);
         if row.in_window {
             let s = self.cells.of_hour(hour).entry(key).or_default();
@@ -527,8 +590,10 @@ impl CubeBuilder {
             if let Some(ms) = row.latency_ms {
                 let b = latency::bucket(ms);
                 let day = row.ts - (row.ts + self.offset(row.ts)).rem_euclid(86_400);
-                self.lat_days.entry((combo, day)).or_insert([0; BUCKETS])[b] += 1;
-                self.lat_hours.entry(hour).or_insert([0; BUCKETS])[b] += 1;
+                let d = self.day_hist(combo, day);
+                self.lat_days[d].1[b] += 1;
+                let h = self.hour_hist(hour);
+                self.lat_hours[h].1[b] += 1;
             }
         }
         if let Some(pk) = purchase {
@@ -605,6 +670,7 @@ impl CubeBuilder {
                 );
                 let c = self.combo_ids.len() as u32;
                 self.combo_ids.push(ids);
+                self.combo_prints.push(print);
                 self.combos.insert(print, c);
                 c
             }
@@ -851,10 +917,12 @@ impl CubeBuilder {
         count: u64,
     ) -> Result<()> {
         if terminal.is_empty() {
-            self.lat_hours.entry(at).or_insert([0; BUCKETS])[b] += count;
+            let h = self.hour_hist(at);
+            self.lat_hours[h].1[b] += count;
         } else {
             let combo = self.combo(terminal, merchant, name)?;
-            let e = &mut self.lat_days.entry((combo, at)).or_insert([0; BUCKETS])[b];
+            let d = self.day_hist(combo, at);
+            let e = &mut self.lat_days[d].1[b];
             *e = e.saturating_add(u32::try_from(count).unwrap_or(u32::MAX));
         }
         Ok(())

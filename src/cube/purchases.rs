@@ -86,6 +86,20 @@ pub(super) fn lost_purchases(all: Vec<Attempts>, window: i64) -> Vec<Lost> {
         approvals.extend(a.approvals);
         failures.extend(a.failures.into_iter().map(|f| (b, f)));
     }
+    // Only approvals of a key that also failed can recover anything: most approvals are
+    // dropped here (in parallel) before the sort.
+    let failed: std::collections::HashSet<u64, super::FastState> = {
+        let mut s = std::collections::HashSet::with_hasher(super::fast_state());
+        s.extend(failures.iter().map(|(_, f)| f.key));
+        s
+    };
+    let mut approvals: Vec<Approval> = {
+        use rayon::prelude::*;
+        approvals
+            .into_par_iter()
+            .filter(|a| failed.contains(&a.key))
+            .collect()
+    };
     approvals.par_sort_unstable();
     // A total order (key, instant, then the cell), so that which of two failures of one key
     // in the same second is the last does not depend on input order or threads.

@@ -446,16 +446,6 @@ fn dedup_key<F: FieldSource>(f: &F, txn_id: &str) -> u64 {
     }
 }
 
-/// The purchase key of an attempt (cube/purchases.rs): terminal, merchant, amount, currency
-/// and masked card, as one fingerprint.
-fn purchase_key<F: FieldSource>(f: &F, v: &Valid<'_>, amount_minor: i64) -> u64 {
-    use std::hash::BuildHasher;
-    let hasher = foldhash::quality::FixedState::with_seed(0x0bad_5a1e);
-    let currency = f.get(Field::Currency).unwrap_or("").trim();
-    let card = f.get(Field::Pan).map_or(0, normalize::card_print);
-    hasher.hash_one((v.terminal_id, v.merchant_id, amount_minor, currency, card))
-}
-
 /// What every thread needs to judge a row.
 #[derive(Clone, Copy)]
 struct Accept<'c> {
@@ -527,7 +517,11 @@ impl Accept<'_> {
             });
         if self.build_cube && (in_window || just_after) {
             let purchase = match (retry, v.amount_minor) {
-                (Some(_), Some(a)) if a > 0 => Some(purchase_key(f, &v, a)),
+                (Some(_), Some(a)) if a > 0 => Some(crate::cube::PurchaseParts {
+                    amount_minor: a,
+                    currency: f.get(Field::Currency).unwrap_or("").trim(),
+                    card: f.get(Field::Pan).map_or(0, normalize::card_print),
+                }),
                 _ => None,
             };
             if in_window || purchase.is_some() {

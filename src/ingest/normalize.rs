@@ -745,22 +745,32 @@ pub fn entry_mode(raw: &str) -> EntryMode {
             _ => EntryMode::Other,
         };
     }
-    let lower = t.to_ascii_lowercase();
-    if lower.contains("fallback") {
+    // Called on every row: the usual spellings are matched whole, without allocating.
+    let is = |w: &str| t.eq_ignore_ascii_case(w);
+    if is("chip") || is("contactless") {
+        return EntryMode::Chip;
+    }
+    if is("magstripe") || is("swipe") || is("manual") || t.is_empty() {
+        return EntryMode::Other;
+    }
+    let has = |w: &[u8]| {
+        t.as_bytes()
+            .windows(w.len())
+            .any(|x| x.eq_ignore_ascii_case(w))
+    };
+    const CHIP: [&[u8]; 8] = [
+        b"chip",
+        b"contactless",
+        b"emv",
+        b"icc",
+        b"nfc",
+        b"tap",
+        b"dip",
+        b"insert",
+    ];
+    if has(b"fallback") {
         EntryMode::Fallback
-    } else if [
-        "chip",
-        "contactless",
-        "emv",
-        "icc",
-        "nfc",
-        "tap",
-        "dip",
-        "insert",
-    ]
-    .iter()
-    .any(|w| lower.contains(w))
-    {
+    } else if CHIP.iter().any(|w| has(w)) {
         EntryMode::Chip
     } else {
         EntryMode::Other
@@ -769,7 +779,12 @@ pub fn entry_mode(raw: &str) -> EntryMode {
 
 /// `latency_ms`: a non-negative number of milliseconds (`850`, `850.5`); None otherwise.
 pub fn parse_latency_ms(raw: &str) -> Option<f64> {
-    let v: f64 = raw.trim().parse().ok()?;
+    let t = raw.trim();
+    // Whole milliseconds, the usual form: read as an integer (a float parse per row costs).
+    if !t.is_empty() && t.len() <= 15 && t.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(t.bytes().fold(0u64, |v, b| v * 10 + (b - b'0') as u64) as f64);
+    }
+    let v: f64 = t.parse().ok()?;
     (v.is_finite() && v >= 0.0).then_some(v)
 }
 
