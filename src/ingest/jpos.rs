@@ -2195,6 +2195,11 @@ mod tests {
         assert_eq!(u1.get(Field::MerchantName), Some("LOTUS TEA HOUSE"));
         assert_eq!(u1.get(Field::Currency), Some("156"));
         assert_eq!(u1.get(Field::LatencyMs), None);
+        // field 22 as logged (a chip card read by magstripe: 801), taken from the request
+        // by a response without it
+        let (line, a3) = recs[2];
+        assert_eq!(line, log_line(UNANSWERED, 11));
+        assert_eq!(a3.get(Field::EntryMode), Some("801"));
         // the late response is a transaction of its own
         let (line, late) = recs[11];
         assert_eq!(line, log_line(UNANSWERED, 28));
