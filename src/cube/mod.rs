@@ -598,7 +598,7 @@ impl CubeBuilder {
         }
         if let Some(pk) = purchase {
             if approved {
-                self.attempts.approvals.push(purchases::Approval {
+                self.attempts.approve(purchases::Approval {
                     key: pk,
                     ts: row.ts,
                 });

@@ -65,8 +65,25 @@ pub(super) struct Failure {
 /// The attempts one builder kept.
 #[derive(Debug, Default)]
 pub(super) struct Attempts {
-    pub approvals: Vec<Approval>,
+    /// In blocks of [`BLOCK`]: growing one vector of ten million would copy it over and over.
+    pub approvals: Vec<Vec<Approval>>,
     pub failures: Vec<Failure>,
+}
+
+/// Approvals per block (16 MiB).
+pub(super) const BLOCK: usize = 1 << 20;
+
+impl Attempts {
+    pub fn approve(&mut self, a: Approval) {
+        match self.approvals.last_mut() {
+            Some(b) if b.len() < BLOCK => b.push(a),
+            _ => {
+                let mut b = Vec::with_capacity(BLOCK);
+                b.push(a);
+                self.approvals.push(b);
+            }
+        }
+    }
 }
 
 /// A failure that ended a lost purchase: its builder (index into the builders added up), its
@@ -80,7 +97,7 @@ pub(super) struct Lost {
 
 /// Settle the purchases of all builders' attempts: the lost ones, with their cells.
 pub(super) fn lost_purchases(all: Vec<Attempts>, window: i64) -> Vec<Lost> {
-    let mut approvals: Vec<Approval> = Vec::new();
+    let mut approvals: Vec<Vec<Approval>> = Vec::new();
     let mut failures: Vec<(usize, Failure)> = Vec::new();
     for (b, a) in all.into_iter().enumerate() {
         approvals.extend(a.approvals);
@@ -97,7 +114,7 @@ pub(super) fn lost_purchases(all: Vec<Attempts>, window: i64) -> Vec<Lost> {
         use rayon::prelude::*;
         approvals
             .into_par_iter()
-            .filter(|a| failed.contains(&a.key))
+            .flat_map_iter(|block| block.into_iter().filter(|a| failed.contains(&a.key)))
             .collect()
     };
     approvals.par_sort_unstable();
@@ -149,10 +166,10 @@ mod tests {
 
     fn lost_cells(approvals: &[(u64, i64)], failures: &[Failure]) -> Vec<u64> {
         let a = Attempts {
-            approvals: approvals
+            approvals: vec![approvals
                 .iter()
                 .map(|&(key, ts)| Approval { key, ts })
-                .collect(),
+                .collect()],
             failures: failures.to_vec(),
         };
         let mut cells: Vec<u64> = lost_purchases(vec![a], 600)
@@ -204,7 +221,7 @@ mod tests {
     #[test]
     fn input_order_and_builders_do_not_matter() {
         let a = Attempts {
-            approvals: vec![Approval { key: 3, ts: 50 }],
+            approvals: vec![vec![Approval { key: 3, ts: 50 }]],
             failures: vec![fail(1, 0, 1), fail(3, 0, 3)],
         };
         let b = Attempts {

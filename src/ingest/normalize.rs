@@ -791,15 +791,26 @@ pub fn parse_latency_ms(raw: &str) -> Option<f64> {
 /// The card part of a purchase key: first six and last four digits of `pan` (what survives
 /// masking, PCI DSS 3.4.1), as one number; the digits themselves when fewer than ten.
 pub fn card_print(raw: &str) -> u64 {
-    let digits = raw.bytes().filter(u8::is_ascii_digit);
-    let n = raw.bytes().filter(u8::is_ascii_digit).count();
-    let keep = |i: usize| n < 10 || i < 6 || i >= n - 4;
+    // One pass, no allocation: the digits go into a small buffer (a card number has at most
+    // 19), then the first six and last four are kept.
+    let mut digits = [0u8; 32];
+    let mut n = 0usize;
+    for b in raw.bytes() {
+        if b.is_ascii_digit() {
+            if n < digits.len() {
+                digits[n] = b - b'0';
+            }
+            n += 1;
+        }
+    }
+    let held = n.min(digits.len());
+    let keep = |i: usize| n < 10 || i < 6 || i >= held.saturating_sub(4);
     // Short values keep their length (so `12` and `012` differ); card numbers do not (masked
     // or not, a card is its first six and last four).
     let mut v: u64 = if n < 10 { n as u64 + 1 } else { 0 };
-    for (i, d) in digits.enumerate() {
+    for (i, &d) in digits[..held].iter().enumerate() {
         if keep(i) {
-            v = v.wrapping_mul(11).wrapping_add((d - b'0') as u64 + 1);
+            v = v.wrapping_mul(11).wrapping_add(d as u64 + 1);
         }
     }
     v
