@@ -25,9 +25,11 @@ pub fn bucket(ms: f64) -> usize {
     if ms.is_nan() || ms < FIRST_EDGE_MS {
         return 0;
     }
-    // Edge k (k ≥ 1) is 50·√2^(k−1).
-    let k = 1.0 + 2.0 * (ms / FIRST_EDGE_MS).log2();
-    (k.floor() as usize).min(BUCKETS - 1)
+    // Edge k (k ≥ 1) is 50·√2^(k−1), so k = 1 + ⌊log2((ms/50)²)⌋: the position of the top
+    // bit of ⌊ms²/2500⌋ (the floor does not change the top bit). No logarithm per row.
+    let v = (ms * ms / (FIRST_EDGE_MS * FIRST_EDGE_MS)).min(u64::MAX as f64) as u64;
+    let k = 1 + (63 - v.max(1).leading_zeros()) as usize;
+    k.min(BUCKETS - 1)
 }
 
 /// The lower edge of bucket `k` in milliseconds (0 for the first).
