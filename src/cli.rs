@@ -295,7 +295,7 @@ pub struct SampleArgs {
     pub seed: u64,
 
     /// Write one uncompressed `transactions.csv`, streamed day by day (for benchmarks at tens
-    /// of millions of rows), instead of weekly gzip files.
+    /// of millions of rows), instead of weekly gzip files and the jPOS host log.
     #[arg(long)]
     pub one_file: bool,
 

@@ -403,10 +403,14 @@ fn saved_cubes_merge_to_the_same_report() {
             dir.path().join("all.parquet").to_str().unwrap(),
         ],
     );
+    // The jPOS host log covers the last week: it goes with the second half.
+    let host = logs.join("host_2026-W44.xml");
+    assert!(host.is_file());
     for (i, w) in weeks.iter().enumerate() {
         let cube = dir.path().join(format!("w{i}.parquet"));
+        let half: Vec<&PathBuf> = if i == 1 { vec![w, &host] } else { vec![w] };
         analyze(
-            &[w],
+            &half,
             &dir.path().join(format!("o{i}")),
             &["--save-cube", cube.to_str().unwrap()],
         );
@@ -819,7 +823,8 @@ fn committed_sample_logs_are_what_sample_writes() {
         .map(|e| e.unwrap().file_name())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 5, "{names:?}");
+    // Four weekly CSV exports, the jPOS host log of the last week, injected.toml.
+    assert_eq!(names.len(), 6, "{names:?}");
     for n in names {
         assert!(
             std::fs::read(committed.join(&n)).unwrap()
