@@ -241,3 +241,104 @@ fn issue12_daily_cubes_add_up_to_the_logs() {
         assert_eq!(a, b, "{f}");
     }
 }
+
+/// The committed sample (`poslens sample`): its injected.toml holds the truth, counted by the
+/// generator as it made the rows. The CSV exports plus the jPOS host log (whose purchases are
+/// one attempt each: answered approved, declined or unanswered) add up exactly; the fallback
+/// terminal and the slow terminal are found, and no other.
+#[test]
+fn issue12_the_sample_injections_are_found_exactly() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let truth: toml::Value =
+        toml::from_str(&std::fs::read_to_string(root.join("sample_logs/injected.toml")).unwrap())
+            .unwrap();
+    let int = |path: &[&str]| -> i64 {
+        let mut v = &truth;
+        for p in path {
+            v = &v[*p];
+        }
+        v.as_integer().unwrap_or_else(|| panic!("{path:?}"))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    run_ok(
+        bin()
+            .current_dir(root)
+            .args(["analyze", "sample_logs", "--out"])
+            .arg(&out),
+    );
+    let b = common::json(&out.join("summary.json"))["beyond"].clone();
+    let host_lost = int(&["host_log", "declined"]) + int(&["host_log", "unanswered"]);
+    assert_eq!(
+        b["purchases"],
+        int(&["purchases", "purchases"]) + int(&["host_log", "approved"]) + host_lost
+    );
+    assert_eq!(b["lost_purchases"], int(&["purchases", "lost"]) + host_lost);
+    assert_eq!(
+        b["lost_amount_minor"],
+        int(&["purchases", "lost_amount_minor"])
+            + int(&["host_log", "declined_amount_minor"])
+            + int(&["host_log", "unanswered_amount_minor"])
+    );
+    let walk = truth["walk_away"]["terminal_id"].as_str().unwrap();
+    let terms = sales(&out.join("csv/by_terminal.csv"));
+    assert_eq!(
+        terms[walk],
+        (
+            int(&["walk_away", "purchases"]) as u64,
+            int(&["walk_away", "lost"]) as u64,
+            int(&["walk_away", "lost_amount_minor"])
+        )
+    );
+    let fallback = truth["fallback"]["terminal_id"].as_str().unwrap();
+    let warned: Vec<&str> = b["fallback_warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["terminal_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(warned, [fallback]);
+    let (_, rows) = read_csv(&out.join("csv/by_terminal.csv"));
+    let row = rows.iter().find(|r| r["terminal_id"] == fallback).unwrap();
+    assert_eq!(
+        row["fallbacks"],
+        int(&["fallback", "fallbacks"]).to_string()
+    );
+    assert_eq!(
+        row["chip_reads"],
+        int(&["fallback", "chip_reads"]).to_string()
+    );
+    let slow: Vec<&str> = b["slow_terminals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["terminal_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(slow, [truth["slow"]["terminal_id"].as_str().unwrap()]);
+    // Unanswered host requests: NO_RESPONSE rows, class network, per terminal as injected.
+    for (t, v) in truth["host_log"]["by_terminal"].as_table().unwrap() {
+        let row = rows.iter().find(|r| &r["terminal_id"] == t).unwrap();
+        let unanswered = v["unanswered"].as_integer().unwrap();
+        assert!(row["network"].parse::<i64>().unwrap() >= unanswered, "{t}");
+    }
+    let (_, codes) = read_csv(&out.join("csv/by_code.csv"));
+    let nr = codes
+        .iter()
+        .find(|r| r["response_code"] == "NO_RESPONSE")
+        .unwrap();
+    assert_eq!(nr["class"], "network");
+    assert_eq!(
+        nr["transactions"],
+        int(&["host_log", "unanswered"]).to_string()
+    );
+    let m = common::json(&out.join("manifest.json"));
+    assert_eq!(
+        m["totals"]["requests_unanswered"],
+        int(&["host_log", "unanswered"])
+    );
+    assert_eq!(
+        m["totals"]["requests_pending_at_end"],
+        int(&["host_log", "pending_at_end"])
+    );
+    assert_eq!(m["totals"]["reversals"], int(&["host_log", "reversals"]));
+}

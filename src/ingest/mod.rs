@@ -446,6 +446,12 @@ fn dedup_key<F: FieldSource>(f: &F, txn_id: &str) -> u64 {
     }
 }
 
+/// Whether the row is a reversal message (jPOS MTI 0400/0410/0420/0430, 14xx).
+fn is_reversal<F: FieldSource>(f: &F) -> bool {
+    f.get(Field::TxnType)
+        .is_some_and(|t| t.len() == 4 && (t.starts_with("04") || t.starts_with("14")))
+}
+
 /// What every thread needs to judge a row.
 #[derive(Clone, Copy)]
 struct Accept<'c> {
@@ -517,11 +523,14 @@ impl Accept<'_> {
             });
         if self.build_cube && (in_window || just_after) {
             let purchase = match (retry, v.amount_minor) {
-                (Some(_), Some(a)) if a > 0 => Some(crate::cube::PurchaseParts {
-                    amount_minor: a,
-                    currency: f.get(Field::Currency).unwrap_or("").trim(),
-                    card: f.get(Field::Pan).map_or(0, normalize::card_print),
-                }),
+                // A reversal (MTI 04xx/14xx) undoes a payment: it is not a purchase.
+                (Some(_), Some(a)) if a > 0 && !is_reversal(f) => {
+                    Some(crate::cube::PurchaseParts {
+                        amount_minor: a,
+                        currency: f.get(Field::Currency).unwrap_or("").trim(),
+                        card: f.get(Field::Pan).map_or(0, normalize::card_print),
+                    })
+                }
                 _ => None,
             };
             if in_window || purchase.is_some() {

@@ -220,6 +220,7 @@ fn sample_attempts_are_what_the_pipeline_accepts() {
         strict: false,
         since: None,
         until: None,
+        retry: None,
     };
     let (outcome, _) = crate::ingest::ingest(&cfg, false).unwrap();
     let totals = outcome.totals();
