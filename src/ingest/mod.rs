@@ -446,6 +446,20 @@ fn dedup_key<F: FieldSource>(f: &F, txn_id: &str) -> u64 {
     }
 }
 
+/// The alphabetic ISO 4217 code of the currencies host logs give by number (jPOS field 49:
+/// `156`), so a CSV export in `CNY` and a host log in `156` are one currency.
+fn alpha_currency(c: &str) -> &str {
+    match c {
+        "156" => "CNY",
+        "840" => "USD",
+        "978" => "EUR",
+        "826" => "GBP",
+        "392" => "JPY",
+        "344" => "HKD",
+        other => other,
+    }
+}
+
 /// Whether the row is a reversal message (jPOS MTI 0400/0410/0420/0430, 14xx).
 fn is_reversal<F: FieldSource>(f: &F) -> bool {
     f.get(Field::TxnType)
@@ -505,8 +519,9 @@ impl Accept<'_> {
             self.cfg.since.is_none_or(|s| v.ts >= s) && self.cfg.until.is_none_or(|u| v.ts < u);
         if let (Some(c), Some(_)) = (f.get(Field::Currency), v.amount_minor) {
             // One compare of a few bytes per row once the first currency is known.
-            if counts.currency.single() != Some(c.trim()) {
-                counts.currency.see(c.trim());
+            let c = alpha_currency(c.trim());
+            if counts.currency.single() != Some(c) {
+                counts.currency.see(c);
             }
         }
         if !in_window {

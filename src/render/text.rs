@@ -130,6 +130,36 @@ pub fn terminal_summary(r: &Report, out: &std::path::Path, cells: usize) -> Stri
             b.terminal_id, b.label, b.fraud, b.transactions
         );
     }
+    let b = &r.beyond;
+    if b.purchases > 0 {
+        let _ = writeln!(
+            s,
+            "  lost sales: {} of {} purchases ({}; {} of purchases vs {} of attempts failed)",
+            fmt_int(b.lost_purchases),
+            fmt_int(b.purchases),
+            money(b.lost_amount_minor, r.totals.currency.single()),
+            pct(b.purchase_failure_rate()),
+            pct(h.failure_rate)
+        );
+    }
+    for f in &b.fallback_warnings {
+        let _ = writeln!(
+            s,
+            "  chip fallback warning: {} {} of {} chip-card reads fell back ({} vs fleet {})",
+            f.terminal_id,
+            fmt_int(f.fallbacks),
+            fmt_int(f.chip_reads + f.fallbacks),
+            pct(f.fallback_rate),
+            pct(f.baseline_rate)
+        );
+    }
+    for t in &b.slow_terminals {
+        let _ = writeln!(
+            s,
+            "  slow terminal: {} median {} ms, p95 {} ms (fleet p95 {} ms)",
+            t.terminal_id, t.p50_ms, t.p95_ms, t.fleet_p95_ms
+        );
+    }
     for g in &r.regressions {
         let _ = writeln!(
             s,
