@@ -95,6 +95,31 @@ pub struct Beyond {
     pub slow_terminals: Vec<SlowTerminal>,
 }
 
+/// The three purchase measures, added up from rollup rows the same way wherever they are
+/// kept (fleet, terminal, merchant, period).
+trait Sales {
+    fn sales(&mut self) -> (&mut u64, &mut u64, &mut i64);
+
+    fn add_sales(&mut self, c: &Cell<'_>) {
+        let (p, l, a) = self.sales();
+        *p += c.purchases;
+        *l += c.lost_purchases;
+        *a += c.lost_amount_minor;
+    }
+}
+
+macro_rules! sales {
+    ($($t:ty),*) => {$(
+        impl Sales for $t {
+            fn sales(&mut self) -> (&mut u64, &mut u64, &mut i64) {
+                (&mut self.purchases, &mut self.lost_purchases, &mut self.lost_amount_minor)
+            }
+        }
+    )*};
+}
+
+sales!(Beyond, TerminalExtra, MerchantExtra, PeriodExtra);
+
 impl Beyond {
     /// lost purchases / purchases (0 without purchases).
     pub fn purchase_failure_rate(&self) -> f64 {
@@ -117,18 +142,14 @@ pub fn analyze(
     let mut b = Beyond::default();
     for c in term_merchant {
         let t = b.by_terminal.entry(c.terminal().to_string()).or_default();
-        t.purchases += c.purchases;
-        t.lost_purchases += c.lost_purchases;
-        t.lost_amount_minor += c.lost_amount_minor;
+        t.add_sales(c);
         t.chip_reads += c.chip_reads;
         t.fallbacks += c.fallbacks;
-        let m = b.by_merchant.entry(c.merchant().to_string()).or_default();
-        m.purchases += c.purchases;
-        m.lost_purchases += c.lost_purchases;
-        m.lost_amount_minor += c.lost_amount_minor;
-        b.purchases += c.purchases;
-        b.lost_purchases += c.lost_purchases;
-        b.lost_amount_minor += c.lost_amount_minor;
+        b.by_merchant
+            .entry(c.merchant().to_string())
+            .or_default()
+            .add_sales(c);
+        b.add_sales(c);
         b.chip_reads += c.chip_reads;
         b.fallbacks += c.fallbacks;
     }
@@ -245,9 +266,7 @@ fn by_period(cube: &Cube, hour_code: &[Cell<'_>], periods: &[Period]) -> Vec<Per
     let index = |hour: i64| periods.partition_point(|p| p.start <= hour).checked_sub(1);
     for c in hour_code {
         if let Some(i) = index(c.hour()) {
-            out[i].purchases += c.purchases;
-            out[i].lost_purchases += c.lost_purchases;
-            out[i].lost_amount_minor += c.lost_amount_minor;
+            out[i].add_sales(c);
         }
     }
     let mut hists: Vec<Hist> = vec![[0; BUCKETS]; periods.len()];

@@ -91,11 +91,7 @@ pub fn section(r: &Report) -> Section {
                         fmt_int(x.purchases)
                     )),
                     num(money(x.lost_amount_minor, cur)),
-                    num(pct(if x.purchases == 0 {
-                        0.0
-                    } else {
-                        x.lost_purchases as f64 / x.purchases as f64
-                    })),
+                    num(pct(crate::analyze::ratio(x.lost_purchases, x.purchases))),
                 ]);
             }
             s = s.table(t);

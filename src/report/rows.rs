@@ -9,7 +9,7 @@
 
 use serde::{Serialize, Serializer};
 
-use crate::analyze::Status;
+use crate::analyze::{ratio, Status};
 use crate::classify::Class;
 
 use super::Report;
@@ -82,14 +82,6 @@ pub struct ByTerminal {
     pub fallback_rate: Option<Rate>,
     pub latency_p50_ms: Option<f64>,
     pub latency_p95_ms: Option<f64>,
-}
-
-fn ratio(k: u64, n: u64) -> f64 {
-    if n == 0 {
-        0.0
-    } else {
-        k as f64 / n as f64
-    }
 }
 
 /// The purchase columns, after SPEC's columns in three exports.
