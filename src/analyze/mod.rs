@@ -70,19 +70,31 @@ impl ClassCounts {
 /// class of millions of cells, and a hash lookup is much cheaper than the catalog's.
 pub struct CodeClasses {
     classes: std::collections::HashMap<String, Class, crate::cube::FastState>,
+    /// By the code's number in the cube ([`crate::cube::Cell::code_id`]).
+    by_id: Vec<Class>,
 }
 
 impl CodeClasses {
-    pub fn new<'a>(catalog: &Catalog, codes: impl Iterator<Item = &'a str>) -> CodeClasses {
+    /// The classes of the cube's codes.
+    pub fn new(catalog: &Catalog, cube: &Cube) -> CodeClasses {
+        let by_id: Vec<Class> = cube.codes().map(|c| catalog.class_of(c)).collect();
         let mut classes = std::collections::HashMap::with_hasher(crate::cube::fast_state());
-        for code in codes {
-            classes.insert(code.to_string(), catalog.class_of(code));
+        for (code, class) in cube.codes().zip(&by_id) {
+            classes.insert(code.to_string(), *class);
         }
-        CodeClasses { classes }
+        CodeClasses { classes, by_id }
     }
 
     pub fn class_of(&self, code: &str) -> Class {
         self.classes.get(code).copied().unwrap_or(Class::Unknown)
+    }
+
+    /// The class of a rollup row's code, for rows of the cube the classes were made from.
+    pub fn of(&self, c: &crate::cube::Cell<'_>) -> Class {
+        self.by_id
+            .get(c.code_id())
+            .copied()
+            .unwrap_or(Class::Unknown)
     }
 }
 
@@ -176,6 +188,7 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
     // real answer) are not transactions: they are left out of every count and reported.
     let mut trimmed = None;
     let by_code_cells = cube.rollup(&[CODE])?;
+
     if by_code_cells
         .iter()
         .any(|c| !catalog.is_transaction(c.code()))
@@ -194,7 +207,7 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
         Some(_) => cube.rollup(&[CODE])?,
         None => by_code_cells,
     };
-    let classes = CodeClasses::new(catalog, by_code_cells.iter().map(|c| c.code()));
+    let classes = CodeClasses::new(catalog, cube);
     let mut totals = ClassCounts::default();
     let mut amount_minor = 0;
     for c in &by_code_cells {
@@ -204,6 +217,7 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
     let by_code = by_code(&by_code_cells, catalog, totals.transactions);
 
     let hour_code = cube.rollup(&[HOUR, CODE])?;
+
     let mut hourly: BTreeMap<i64, ClassCounts> = BTreeMap::new();
     for c in &hour_code {
         hourly
@@ -217,7 +231,9 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
 
     // Walked several times, never held: in a big fleet it has millions of rows.
     let term_hour_code = cube.rollup_iter(&[TERMINAL, HOUR, CODE])?;
+
     let term_merchant = cube.rollup(&[TERMINAL, MERCHANT])?;
+
     // The terminal verdicts on one core, the fleet-wide questions on the other: they only
     // read the cube.
     let (tt, fleet) = rayon::join(
@@ -225,7 +241,7 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
         || -> Result<_> {
             let outages = outages(&hourly, term_hour_code.iter(), &classes);
             let fraud_bursts = fraud_bursts(term_hour_code.iter(), &classes, &totals);
-            let by_merchant = by_merchant(cube, catalog)?;
+            let by_merchant = by_merchant(cube, &classes)?;
             let regressions = match first_hour
                 .zip(last_hour)
                 .and_then(|(f, l)| regressions::weeks(f, l, tz))
@@ -238,6 +254,7 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
     );
     let tt = tt?;
     let (outages, fraud_bursts, by_merchant, regressions) = fleet?;
+
     let merchant_of: BTreeMap<String, String> = tt
         .rows
         .iter()
@@ -287,9 +304,14 @@ fn week_over_week(
     let (prev, cur) = weeks;
     let cur_end = periods::next_period(cur, Bucket::Week, tz);
     let mut out = Vec::new();
-    for (kind, key) in [("terminal", TERMINAL), ("merchant", MERCHANT)] {
-        let before = cube.rollup_window(&[key, CODE], prev, cur)?;
-        let after = cube.rollup_window(&[key, CODE], cur, cur_end)?;
+    // Terminal first for both: the cube's order, folded a terminal at a time (`find` adds
+    // the rows up per `key`).
+    for (kind, key, dims) in [
+        ("terminal", TERMINAL, &[TERMINAL, CODE][..]),
+        ("merchant", MERCHANT, &[TERMINAL, MERCHANT, CODE][..]),
+    ] {
+        let before = cube.rollup_window(dims, prev, cur)?;
+        let after = cube.rollup_window(dims, cur, cur_end)?;
         out.extend(regressions::find(
             kind,
             key,
@@ -323,33 +345,35 @@ fn by_code(cells: &[crate::cube::Cell<'_>], catalog: &Catalog, total: u64) -> Ve
 }
 
 /// Per merchant while rolling up: transactions per name spelling, terminals, class counts.
-type MerchantAcc = (
-    BTreeMap<String, u64>,
-    std::collections::BTreeSet<String>,
+type MerchantAcc<'a> = (
+    BTreeMap<&'a str, u64>,
+    std::collections::BTreeSet<&'a str>,
     ClassCounts,
 );
 
-fn by_merchant(cube: &Cube, catalog: &Catalog) -> Result<Vec<MerchantRow>> {
-    let cells = cube.rollup(&[MERCHANT, MERCHANT_NAME, TERMINAL, CODE])?;
-    let mut rows: BTreeMap<String, MerchantAcc> = BTreeMap::new();
-    for c in &cells {
-        let e = rows.entry(c.merchant().to_string()).or_default();
+fn by_merchant(cube: &Cube, classes: &CodeClasses) -> Result<Vec<MerchantRow>> {
+    // Terminal first: the cube's own order, so the rollup is folded one terminal at a time
+    // (merchant first would sum the whole cube in a hash map).
+    let cells = cube.rollup_iter(&[TERMINAL, MERCHANT, MERCHANT_NAME, CODE])?;
+    let mut rows: BTreeMap<&str, MerchantAcc> = BTreeMap::new();
+    for c in cells.iter() {
+        let e = rows.entry(c.merchant()).or_default();
         let name = c.merchant_name();
         if !name.is_empty() {
-            *e.0.entry(name.to_string()).or_default() += c.transactions;
+            *e.0.entry(name).or_default() += c.transactions;
         }
-        e.1.insert(c.terminal().to_string());
-        e.2.add(catalog.class_of(c.code()), c.transactions);
+        e.1.insert(c.terminal());
+        e.2.add(classes.of(&c), c.transactions);
     }
     Ok(rows
         .into_iter()
         .map(|(merchant_id, (names, terminals, counts))| MerchantRow {
-            merchant_id,
+            merchant_id: merchant_id.to_string(),
             // The most used spelling of the name; ties to the first in sort order.
             merchant_name: names
                 .iter()
                 .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
-                .map(|(n, _)| n.clone())
+                .map(|(n, _)| n.to_string())
                 .unwrap_or_default(),
             terminals: terminals.len() as u64,
             counts,
@@ -420,7 +444,7 @@ fn outages<'a>(
         for c in term_hour_code {
             let h = c.hour();
             let i = out.partition_point(|o| o.end <= h);
-            if i < out.len() && out[i].start <= h && catalog.class_of(c.code()) == Class::Network {
+            if i < out.len() && out[i].start <= h && catalog.of(&c) == Class::Network {
                 hit[i].insert(c.terminal());
             }
         }
@@ -481,7 +505,7 @@ fn fraud_bursts<'a>(
         }
         if let Some(r) = run.as_mut() {
             r.2 += c.transactions;
-            if catalog.class_of(c.code()) == Class::Fraud {
+            if catalog.of(&c) == Class::Fraud {
                 r.1 += c.transactions;
             }
         }

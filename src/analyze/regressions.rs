@@ -74,7 +74,7 @@ pub fn find<'a>(
             }
             let e = per.entry(id).or_default();
             let counts = if week == 0 { &mut e.0 } else { &mut e.1 };
-            counts.add(catalog.class_of(c.code()), c.transactions);
+            counts.add(catalog.of(&c), c.transactions);
         }
     }
     let judged: Vec<(&str, ClassCounts, ClassCounts)> = per

@@ -198,8 +198,7 @@ fn fold<'a>(cells: impl Iterator<Item = Cell<'a>>, catalog: &Catalog, tz: Tz) ->
             continue;
         }
         let hour = c.hour();
-        let code = c.code();
-        let class = catalog.class_of(code);
+        let class = catalog.of(&c);
         if run_term != Some(term) {
             if let Some(t) = run_term {
                 f.counts.entry(t).or_default().merge(&run_counts);
@@ -229,7 +228,7 @@ fn fold<'a>(cells: impl Iterator<Item = Cell<'a>>, catalog: &Catalog, tz: Tz) ->
             *f.fault_codes
                 .entry(term)
                 .or_default()
-                .entry(code)
+                .entry(c.code())
                 .or_default() += c.transactions;
         }
     }

@@ -213,6 +213,14 @@ struct Wide {
     fallbacks: u64,
 }
 
+impl From<&Sums> for Wide {
+    fn from(s: &Sums) -> Wide {
+        let mut w = Wide::default();
+        w.add(s);
+        w
+    }
+}
+
 impl Wide {
     fn add(&mut self, o: &Sums) {
         self.transactions += o.transactions;
@@ -992,6 +1000,8 @@ pub struct Keys<'a> {
     merchant_name: Option<&'a str>,
     hour: Option<i64>,
     code: Option<&'a str>,
+    /// The code's number in the cube's dictionary ([`Cube::codes`]).
+    code_id: Option<u32>,
 }
 
 impl<'a> Cell<'a> {
@@ -1014,6 +1024,12 @@ impl<'a> Cell<'a> {
 
     pub fn code(&self) -> &'a str {
         asked(self.keys.code, CODE)
+    }
+
+    /// The code's number in its cube's [`Cube::codes`]: per-code tables indexed by it cost
+    /// no string lookup per row.
+    pub fn code_id(&self) -> usize {
+        asked(self.keys.code_id, CODE) as usize
     }
 
     /// A text key by its dimension's name ([`TERMINAL`], [`MERCHANT`], [`MERCHANT_NAME`],
@@ -1039,37 +1055,74 @@ fn asked<T>(value: Option<T>, dim: &str) -> T {
 pub struct Rollup<'a> {
     cube: &'a Cube,
     dims: Vec<Dim>,
-    /// None: the projection keeps the cube's order and is folded while walking.
-    sorted: Option<Vec<(u128, Wide)>>,
+    /// Only cells of hours in this range.
+    hours: (i64, i64),
+    walk: Walk,
+}
+
+/// How a rollup is walked.
+enum Walk {
+    /// The projection keeps the cube's order: folded while walking.
+    InOrder,
+    /// The first `n` keys asked for are the cube's first `n` (say, terminal first): cells of
+    /// one value of those keys are together, so each such group is folded and sorted on its
+    /// own while walking (a few thousand cells at most, no map of the whole cube).
+    Groups(usize),
+    /// Any other projection: summed in a hash map and sorted first.
+    Sorted(Vec<(u128, Wide)>),
 }
 
 impl<'a> Rollup<'a> {
     fn project(&self, k: u128) -> u128 {
-        self.dims.iter().fold(0u128, |acc, d| {
-            let (_, bits) = d.shift_bits();
-            (acc << bits) | d.get(k) as u128
-        })
+        project(&self.dims, k)
+    }
+
+    fn inside(&self, k: u128) -> bool {
+        (self.hours.0..self.hours.1).contains(&hour_of(k))
     }
 
     /// The rows, sorted by their keys.
     pub fn iter(&self) -> impl Iterator<Item = Cell<'a>> + '_ {
-        let folded: Box<dyn Iterator<Item = (u128, Wide)> + '_> = match &self.sorted {
-            Some(rows) => Box::new(rows.iter().copied()),
-            None => {
-                let mut cells = self
-                    .cube
-                    .cells
-                    .iter()
-                    .map(|(k, s)| (self.project(*k), s))
-                    .peekable();
+        let mut cells = self
+            .cube
+            .cells
+            .iter()
+            .filter(|(k, _)| self.inside(*k))
+            .map(|(k, s)| (*k, s))
+            .peekable();
+        let folded: Box<dyn Iterator<Item = (u128, Wide)> + '_> = match &self.walk {
+            Walk::Sorted(rows) => Box::new(rows.iter().copied()),
+            Walk::InOrder => {
+                // Cells of one row agree on the bits of the keys asked for: one compare.
+                let mask = self.dims.iter().fold(0u128, |m, d| {
+                    let (shift, bits) = d.shift_bits();
+                    m | ((1u128 << bits) - 1) << shift
+                });
                 Box::new(std::iter::from_fn(move || {
                     let (k, first) = cells.next()?;
-                    let mut s = Wide::default();
-                    s.add(first);
-                    while let Some((_, more)) = cells.next_if(|(k2, _)| *k2 == k) {
+                    let mut s = Wide::from(first);
+                    while let Some((_, more)) = cells.next_if(|(k2, _)| (k2 ^ k) & mask == 0) {
                         s.add(more);
                     }
-                    Some((k, s))
+                    Some((self.project(k), s))
+                }))
+            }
+            Walk::Groups(n) => {
+                // Cells of a group share the key's top bits down to the n-th dimension.
+                let (shift, _) = self.dims[n - 1].shift_bits();
+                let mut group: std::vec::IntoIter<(u128, Wide)> = Vec::new().into_iter();
+                Box::new(std::iter::from_fn(move || {
+                    if group.len() == 0 {
+                        let (k, first) = cells.next()?;
+                        let mut rows = vec![(self.project(k), Wide::from(first))];
+                        while let Some((k2, more)) =
+                            cells.next_if(|(k2, _)| k2 >> shift == k >> shift)
+                        {
+                            rows.push((self.project(k2), Wide::from(more)));
+                        }
+                        group = sort_and_fold(rows).into_iter();
+                    }
+                    group.next()
                 }))
             }
         };
@@ -1099,11 +1152,22 @@ impl<'a> Rollup<'a> {
                 Dim::Terminal => keys.terminal = Some(&cube.terminals[v]),
                 Dim::Merchant => keys.merchant = Some(&cube.merchants[v]),
                 Dim::MerchantName => keys.merchant_name = Some(&cube.names[v]),
-                Dim::Code => keys.code = Some(&cube.codes[v]),
+                Dim::Code => {
+                    keys.code = Some(&cube.codes[v]);
+                    keys.code_id = Some(v as u32);
+                }
             }
         }
         keys
     }
+}
+
+/// The projection of a cell key on `dims`, packed in their order.
+fn project(dims: &[Dim], k: u128) -> u128 {
+    dims.iter().fold(0u128, |acc, d| {
+        let (_, bits) = d.shift_bits();
+        (acc << bits) | d.get(k) as u128
+    })
 }
 
 /// Union of several dictionaries, sorted; and for each input dictionary, its ids' new ids.
@@ -1434,6 +1498,11 @@ impl Cube {
         &self.lat_hours[a..b]
     }
 
+    /// The response codes of the cube, by number ([`Cell::code_id`]).
+    pub fn codes(&self) -> impl Iterator<Item = &str> {
+        self.codes.iter().map(|c| &**c)
+    }
+
     /// Number of cells.
     pub fn cells(&self) -> usize {
         self.cells.len()
@@ -1452,9 +1521,11 @@ impl Cube {
 
     /// [`Cube::rollup`] without holding the rows: a projection that keeps the cube's order (a
     /// prefix of its key, or terminal × hour × code when each terminal has one merchant) is
-    /// folded while it is walked, at no cost in memory; any other is summed in a hash map and
-    /// sorted first (32 bytes per row). Analysis walks the terminal × hour × code rollup of a
-    /// big fleet (millions of rows) this way, several times, instead of keeping it.
+    /// folded while it is walked, at no cost in memory; one that starts with the cube's first
+    /// keys (terminal, …) is folded a group at a time; any other is summed in hash maps (one
+    /// per core) and sorted first. Analysis walks the terminal × hour × code rollup of a big
+    /// fleet (millions of rows) this way, several times, instead of keeping it; its other
+    /// rollups start with the terminal where they can, so no map of the whole cube is made.
     pub fn rollup_iter(&self, keys: &[&str]) -> Result<Rollup<'_>> {
         self.rollup_hours(keys, None)
     }
@@ -1472,28 +1543,74 @@ impl Cube {
             .iter()
             .map(|k| Dim::from_name(k))
             .collect::<Result<_>>()?;
-        let mut r = Rollup {
-            cube: self,
-            dims,
-            sorted: None,
-        };
-        let in_order = hours.is_none()
-            && self
+        // How many of the keys asked for are the cube's own first keys, in its order.
+        const ORDER: [Dim; 5] = [
+            Dim::Terminal,
+            Dim::Merchant,
+            Dim::MerchantName,
+            Dim::Hour,
+            Dim::Code,
+        ];
+        let lead = dims
+            .iter()
+            .zip(ORDER)
+            .take_while(|(d, o)| **d == *o)
+            .count();
+        let walk = if lead == dims.len()
+            || self
                 .cells
                 .windows(2)
-                .all(|w| r.project(w[0].0) <= r.project(w[1].0));
-        if !in_order {
-            let mut sums: HashMap<u128, Wide, FastState> = HashMap::with_hasher(fast_state());
+                .all(|w| project(&dims, w[0].0) <= project(&dims, w[1].0))
+        {
+            Walk::InOrder
+        } else if lead > 0 {
+            Walk::Groups(lead)
+        } else {
             let (since, until) = hours.unwrap_or((i64::MIN, i64::MAX));
+            Walk::Sorted(self.hash_rollup(&dims, since, until))
+        };
+        Ok(Rollup {
+            cube: self,
+            dims,
+            hours: hours.unwrap_or((i64::MIN, i64::MAX)),
+            walk,
+        })
+    }
+
+    /// A rollup summed in hash maps (one per core, over its share of the cells), sorted.
+    fn hash_rollup(&self, dims: &[Dim], since: i64, until: i64) -> Vec<(u128, Wide)> {
+        use rayon::prelude::*;
+        if dims == [Dim::Code] {
+            // Per code only (a few dozen): an array indexed by the code's number.
+            let mut sums: Vec<Option<Wide>> = vec![None; self.codes.len().max(1)];
             for (k, s) in &self.cells {
-                if !(since..until).contains(&hour_of(*k)) {
-                    continue;
+                if (since..until).contains(&hour_of(*k)) {
+                    sums[Dim::Code.get(*k) as usize]
+                        .get_or_insert_default()
+                        .add(s);
                 }
-                sums.entry(r.project(*k)).or_default().add(s);
             }
-            r.sorted = Some(sort_and_fold(sums.into_iter().collect()));
+            return sums
+                .into_iter()
+                .enumerate()
+                .filter_map(|(c, w)| Some((c as u128, w?)))
+                .collect();
         }
-        Ok(r)
+        type Map = HashMap<u128, Wide, FastState>;
+        let maps: Vec<Map> = self
+            .cells
+            .par_chunks(1 << 18)
+            .map(|chunk| {
+                let mut sums: Map = HashMap::with_hasher(fast_state());
+                for (k, s) in chunk {
+                    if (since..until).contains(&hour_of(*k)) {
+                        sums.entry(project(dims, *k)).or_default().add(s);
+                    }
+                }
+                sums
+            })
+            .collect();
+        sort_and_fold(maps.into_iter().flatten().collect())
     }
 }
 
