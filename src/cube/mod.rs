@@ -450,17 +450,31 @@ pub struct CubeBuilder {
     approves: Vec<Option<bool>>,
     attempts: purchases::Attempts,
     /// Response-time histograms per (combo, local day) and per local hour (`latency.rs`):
-    /// stores, their indexes, and per combo the day it last wrote (rows of a terminal come
-    /// roughly in time order, so most rows find their histogram without a hash lookup).
+    /// stores and their indexes. Rows add to their combo's [`ComboState`] first.
     lat_days: Vec<((u32, i64), [u32; BUCKETS])>,
     lat_day_index: HashMap<(u32, i64), u32, FastState>,
-    lat_day_last: Vec<(i64, u32)>,
     lat_hours: Vec<(i64, Hist)>,
     lat_hour_index: HashMap<i64, u32, FastState>,
     lat_hour_last: (i64, u32),
-    /// Per combo, the fingerprint of its (terminal, merchant, name): the start of a purchase
-    /// key, the same in every builder.
-    combo_prints: Vec<u64>,
+    /// Per combo, what its rows need besides their cell.
+    combo_state: Vec<ComboState>,
+}
+
+/// What a combo's rows need besides their cell, in one cache line: rows of a big fleet come
+/// in time order, terminals interleaved, so anything kept per terminal is a cache miss per
+/// row; a histogram looked up in a table of (terminal, day) cost a third of the new
+/// measures' time, here the current day's counts sit beside the purchase-key fingerprint.
+#[derive(Debug, Clone, Copy)]
+#[repr(align(64))]
+struct ComboState {
+    /// The fingerprint of the (terminal, merchant, name): the start of a purchase key, the
+    /// same in every builder.
+    print: u64,
+    /// The local day (its start) of `hist`; `i64::MIN` before the first response time.
+    day: i64,
+    /// That day's response times not yet added to `lat_days` (moved there when the day
+    /// changes, before a count would overflow, and when the builders are added up).
+    hist: [u16; BUCKETS],
 }
 
 /// What makes an attempt's purchase key besides its terminal and merchant.
@@ -491,11 +505,10 @@ impl CubeBuilder {
             attempts: purchases::Attempts::default(),
             lat_days: Vec::new(),
             lat_day_index: HashMap::with_hasher(fast_state()),
-            lat_day_last: Vec::new(),
             lat_hours: Vec::new(),
             lat_hour_index: HashMap::with_hasher(fast_state()),
             lat_hour_last: (i64::MIN, 0),
-            combo_prints: Vec::new(),
+            combo_state: Vec::new(),
         }
     }
 
@@ -541,20 +554,33 @@ impl CubeBuilder {
 
     /// The index of the histogram of (combo, day) in `lat_days`, made if new.
     fn day_hist(&mut self, combo: u32, day: i64) -> usize {
-        let c = combo as usize;
-        if self.lat_day_last.len() <= c {
-            self.lat_day_last.resize(c + 1, (i64::MIN, 0));
-        }
-        if self.lat_day_last[c].0 == day {
-            return self.lat_day_last[c].1 as usize;
-        }
         let next = self.lat_days.len() as u32;
         let i = *self.lat_day_index.entry((combo, day)).or_insert(next);
         if i == next {
             self.lat_days.push(((combo, day), [0; BUCKETS]));
         }
-        self.lat_day_last[c] = (day, i);
         i as usize
+    }
+
+    /// Move a combo's response times of its current day into `lat_days`, and start `day`.
+    fn flush_day(&mut self, combo: u32, day: i64) {
+        let st = self.combo_state[combo as usize];
+        if st.hist.iter().any(|&c| c > 0) {
+            let d = self.day_hist(combo, st.day);
+            for (into, &c) in self.lat_days[d].1.iter_mut().zip(&st.hist) {
+                *into = into.saturating_add(c as u32);
+            }
+        }
+        let st = &mut self.combo_state[combo as usize];
+        st.day = day;
+        st.hist = [0; BUCKETS];
+    }
+
+    /// Move every combo's pending response times into `lat_days`.
+    fn flush_days(&mut self) {
+        for c in 0..self.combo_state.len() as u32 {
+            self.flush_day(c, i64::MIN);
+        }
     }
 
     /// The index of the fleet's histogram of `hour` in `lat_hours`, made if new.
@@ -579,7 +605,7 @@ impl CubeBuilder {
         let key = (combo as u64) << 16 | code as u64;
         let purchase = match (&self.retry, row.purchase) {
             (Some(_), Some(p)) => Some(fast_state().hash_one((
-                self.combo_prints[combo as usize],
+                self.combo_state[combo as usize].print,
                 p.amount_minor,
                 p.currency,
                 p.card,
@@ -598,8 +624,11 @@ impl CubeBuilder {
             if let Some(ms) = row.latency_ms {
                 let b = latency::bucket(ms);
                 let day = row.ts - (row.ts + self.offset(row.ts)).rem_euclid(86_400);
-                let d = self.day_hist(combo, day);
-                self.lat_days[d].1[b] += 1;
+                let st = &self.combo_state[combo as usize];
+                if st.day != day || st.hist[b] == u16::MAX {
+                    self.flush_day(combo, day);
+                }
+                self.combo_state[combo as usize].hist[b] += 1;
                 let h = self.hour_hist(hour);
                 self.lat_hours[h].1[b] += 1;
             }
@@ -678,7 +707,11 @@ impl CubeBuilder {
                 );
                 let c = self.combo_ids.len() as u32;
                 self.combo_ids.push(ids);
-                self.combo_prints.push(print);
+                self.combo_state.push(ComboState {
+                    print,
+                    day: i64::MIN,
+                    hist: [0; BUCKETS],
+                });
                 self.combos.insert(print, c);
                 c
             }
@@ -1254,6 +1287,9 @@ impl Cube {
     /// Add up builders (one per ingest thread). Integer sums over sorted keys, so the result
     /// does not depend on how rows were spread over threads or chunks.
     pub fn from_builders(mut builders: Vec<CubeBuilder>) -> Result<Cube> {
+        for b in &mut builders {
+            b.flush_days();
+        }
         let (terminals, tmap) = unify(builders.iter().map(|b| &b.terminals.strings[..]));
         let (merchants, mmap) = unify(builders.iter().map(|b| &b.merchants.strings[..]));
         let (names, nmap) = unify(builders.iter().map(|b| &b.names.strings[..]));

@@ -519,7 +519,7 @@ impl Accept<'_> {
             self.cfg.since.is_none_or(|s| v.ts >= s) && self.cfg.until.is_none_or(|u| v.ts < u);
         if let (Some(c), Some(_)) = (f.get(Field::Currency), v.amount_minor) {
             // One compare of a few bytes per row once the first currency is known.
-            let c = alpha_currency(c.trim());
+            let c = alpha_currency(normalize::trim_fast(c));
             if counts.currency.single() != Some(c) {
                 counts.currency.see(c);
             }
@@ -542,7 +542,7 @@ impl Accept<'_> {
                 (Some(_), Some(a)) if a > 0 && !is_reversal(f) => {
                     Some(crate::cube::PurchaseParts {
                         amount_minor: a,
-                        currency: f.get(Field::Currency).unwrap_or("").trim(),
+                        currency: normalize::trim_fast(f.get(Field::Currency).unwrap_or("")),
                         card: f.get(Field::Pan).map_or(0, normalize::card_print),
                     })
                 }
