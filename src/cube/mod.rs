@@ -1313,19 +1313,33 @@ impl Cube {
         let mut cells: Vec<(u128, Sums)> = Vec::new();
         let mut lat_days: Vec<(u128, [u32; BUCKETS])> = Vec::new();
         let mut lat_hours: Vec<(i64, Hist)> = Vec::new();
+        // Per builder, per combo: its cube key without hour and code (one lookup per cell
+        // below instead of four).
+        let bases: Vec<Vec<u128>> = builders
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                b.combo_ids
+                    .iter()
+                    .map(|&(t, m, n)| {
+                        let (t, m, n) = (
+                            tmap[i][t as usize],
+                            mmap[i][m as usize],
+                            nmap[i][n as usize],
+                        );
+                        pack(t, m, n, -HOUR_BIAS, 0)
+                    })
+                    .collect()
+            })
+            .collect();
         // A builder's (combo, code) as a cube key.
-        let global = |i: usize, combos: &[(u32, u32, u32)], hour: i64, k: u64| {
-            let (ti, mi, ni) = combos[(k >> 16) as usize];
-            pack(
-                tmap[i][ti as usize],
-                mmap[i][mi as usize],
-                nmap[i][ni as usize],
-                hour,
-                cmap[i][(k & 0xffff) as usize],
-            )
+        let global = |i: usize, hour: i64, k: u64| {
+            bases[i][(k >> 16) as usize]
+                | (((hour + HOUR_BIAS) as u128) << HOUR_SHIFT)
+                | cmap[i][(k & 0xffff) as usize] as u128
         };
         for l in &lost {
-            let key = global(l.builder, &builders[l.builder].combo_ids, l.hour, l.cell);
+            let key = global(l.builder, l.hour, l.cell);
             let sums = Sums {
                 purchases: 1,
                 lost_purchases: 1,
@@ -1355,17 +1369,16 @@ impl Cube {
             } else {
                 cells.extend(flat);
             }
-            let combos = b.combo_ids;
             for (map, hour) in b.cells.maps.into_iter().zip(b.cells.hours) {
                 cells.extend(
                     map.into_iter()
-                        .map(|(k, s)| (global(i, &combos, hour, k), s.widen())),
+                        .map(|(k, s)| (global(i, hour, k), s.widen())),
                 );
             }
             lat_days.extend(
                 b.lat_days
                     .into_iter()
-                    .map(|((combo, day), h)| (global(i, &combos, day, (combo as u64) << 16), h)),
+                    .map(|((combo, day), h)| (global(i, day, (combo as u64) << 16), h)),
             );
             lat_hours.extend(b.lat_hours);
         }

@@ -110,11 +110,28 @@ pub(super) fn lost_purchases(all: Vec<Attempts>, window: i64) -> Vec<Lost> {
         s.extend(failures.iter().map(|(_, f)| f.key));
         s
     };
+    // Most approvals belong to purchases that never failed: a bit per key fingerprint (keys
+    // are hashes; 2^23 bits, a megabyte that stays in the cache) rules out almost all of
+    // them before the exact lookup.
+    const BITS: u32 = 23;
+    let mut seen = vec![0u64; 1 << (BITS - 6)];
+    for k in &failed {
+        let b = (k >> (64 - BITS)) as usize;
+        seen[b >> 6] |= 1 << (b & 63);
+    }
+    let maybe = |k: u64| {
+        let b = (k >> (64 - BITS)) as usize;
+        seen[b >> 6] & (1 << (b & 63)) != 0
+    };
     let mut approvals: Vec<Approval> = {
         use rayon::prelude::*;
         approvals
             .into_par_iter()
-            .flat_map_iter(|block| block.into_iter().filter(|a| failed.contains(&a.key)))
+            .flat_map_iter(|block| {
+                block
+                    .into_iter()
+                    .filter(|a| maybe(a.key) && failed.contains(&a.key))
+            })
             .collect()
     };
     approvals.par_sort_unstable();
