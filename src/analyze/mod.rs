@@ -216,7 +216,18 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
     }
     let by_code = by_code(&by_code_cells, catalog, totals.transactions);
 
-    let hour_code = cube.rollup(&[HOUR, CODE])?;
+    // Three rollups that only read the cube, side by side.
+    let (hour_code, (term_hour_code, term_merchant)) = rayon::join(
+        || cube.rollup(&[HOUR, CODE]),
+        || {
+            rayon::join(
+                // Walked several times, never held: in a big fleet it has millions of rows.
+                || cube.rollup_iter(&[TERMINAL, HOUR, CODE]),
+                || cube.rollup(&[TERMINAL, MERCHANT]),
+            )
+        },
+    );
+    let (hour_code, term_hour_code, term_merchant) = (hour_code?, term_hour_code?, term_merchant?);
 
     let mut hourly: BTreeMap<i64, ClassCounts> = BTreeMap::new();
     for c in &hour_code {
@@ -229,31 +240,35 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
     let last_hour = hourly.keys().next_back().copied();
     let by_period = periods::bucketize(&hourly, cfg.bucket, tz);
 
-    // Walked several times, never held: in a big fleet it has millions of rows.
-    let term_hour_code = cube.rollup_iter(&[TERMINAL, HOUR, CODE])?;
-
-    let term_merchant = cube.rollup(&[TERMINAL, MERCHANT])?;
-
-    // The terminal verdicts on one core, the fleet-wide questions on the other: they only
-    // read the cube.
-    let (tt, fleet) = rayon::join(
-        || terminals::analyze(term_hour_code.iter(), &term_merchant, &classes, cfg, tz),
-        || -> Result<_> {
-            let outages = outages(&hourly, term_hour_code.iter(), &classes);
-            let fraud_bursts = fraud_bursts(term_hour_code.iter(), &classes, &totals);
-            let by_merchant = by_merchant(cube, &classes)?;
-            let regressions = match first_hour
-                .zip(last_hour)
-                .and_then(|(f, l)| regressions::weeks(f, l, tz))
-            {
-                Some(weeks) => week_over_week(cube, &classes, weeks, cfg.fdr, tz)?,
-                None => Vec::new(),
-            };
-            Ok((outages, fraud_bursts, by_merchant, regressions))
+    // The terminal verdicts and the fleet-wide questions only read the cube: five tasks,
+    // shared by the cores as they come free (the terminal verdicts are the longest).
+    let regressions = || match first_hour
+        .zip(last_hour)
+        .and_then(|(f, l)| regressions::weeks(f, l, tz))
+    {
+        Some(weeks) => week_over_week(cube, &classes, weeks, cfg.fdr, tz),
+        None => Ok(Vec::new()),
+    };
+    let ((tt, by_merchant), ((outages, fraud_bursts), regressions)) = rayon::join(
+        || {
+            rayon::join(
+                || terminals::analyze(term_hour_code.iter(), &term_merchant, &classes, cfg, tz),
+                || by_merchant(cube, &classes),
+            )
+        },
+        || {
+            rayon::join(
+                || {
+                    rayon::join(
+                        || outages(&hourly, term_hour_code.iter(), &classes),
+                        || fraud_bursts(term_hour_code.iter(), &classes, &totals),
+                    )
+                },
+                regressions,
+            )
         },
     );
-    let tt = tt?;
-    let (outages, fraud_bursts, by_merchant, regressions) = fleet?;
+    let (tt, by_merchant, regressions) = (tt?, by_merchant?, regressions?);
 
     let merchant_of: BTreeMap<String, String> = tt
         .rows
@@ -303,16 +318,12 @@ fn week_over_week(
 ) -> Result<Vec<Regression>> {
     let (prev, cur) = weeks;
     let cur_end = periods::next_period(cur, Bucket::Week, tz);
-    let mut out = Vec::new();
     // Terminal first for both: the cube's order, folded a terminal at a time (`find` adds
-    // the rows up per `key`).
-    for (kind, key, dims) in [
-        ("terminal", TERMINAL, &[TERMINAL, CODE][..]),
-        ("merchant", MERCHANT, &[TERMINAL, MERCHANT, CODE][..]),
-    ] {
+    // the rows up per `key`). Terminals and merchants on both cores.
+    let find = |kind: &'static str, key: &str, dims: &[&str]| -> Result<Vec<Regression>> {
         let before = cube.rollup_window(dims, prev, cur)?;
         let after = cube.rollup_window(dims, cur, cur_end)?;
-        out.extend(regressions::find(
+        Ok(regressions::find(
             kind,
             key,
             before.iter(),
@@ -320,8 +331,14 @@ fn week_over_week(
             classes,
             weeks,
             fdr,
-        ));
-    }
+        ))
+    };
+    let (terminals, merchants) = rayon::join(
+        || find("terminal", TERMINAL, &[TERMINAL, CODE]),
+        || find("merchant", MERCHANT, &[TERMINAL, MERCHANT, CODE]),
+    );
+    let mut out = terminals?;
+    out.extend(merchants?);
     Ok(out)
 }
 

@@ -1588,6 +1588,7 @@ impl Cube {
         if keys.len() > MAX_KEYS {
             return Err(Error::internal("cube", "too many rollup keys"));
         }
+        use rayon::prelude::*;
         let dims: Vec<Dim> = keys
             .iter()
             .map(|k| Dim::from_name(k))
@@ -1608,7 +1609,7 @@ impl Cube {
         let walk = if lead == dims.len()
             || self
                 .cells
-                .windows(2)
+                .par_windows(2)
                 .all(|w| project(&dims, w[0].0) <= project(&dims, w[1].0))
         {
             Walk::InOrder
