@@ -1153,7 +1153,17 @@ impl<'a> Rollup<'a> {
                         {
                             rows.push((self.project(k2), Wide::from(more)));
                         }
-                        group = sort_and_fold(rows).into_iter();
+                        // A group is small: sorted on this thread, kept at its size.
+                        rows.sort_unstable_by_key(|r| r.0);
+                        rows.dedup_by(|later, kept| {
+                            if later.0 == kept.0 {
+                                kept.1.add_wide(&later.1);
+                                true
+                            } else {
+                                false
+                            }
+                        });
+                        group = rows.into_iter();
                     }
                     group.next()
                 }))

@@ -111,16 +111,19 @@ pub(super) fn lost_purchases(all: Vec<Attempts>, window: i64) -> Vec<Lost> {
         s
     };
     // Most approvals belong to purchases that never failed: a bit per key fingerprint (keys
-    // are hashes; 2^23 bits, a megabyte that stays in the cache) rules out almost all of
-    // them before the exact lookup.
-    const BITS: u32 = 23;
-    let mut seen = vec![0u64; 1 << (BITS - 6)];
+    // are hashes) rules out almost all of them before the exact lookup. About 16 bits per
+    // failed key, at most 2^24 bits (2 MB, what stays in the cache).
+    let bits = (failed.len() * 16)
+        .next_power_of_two()
+        .clamp(1 << 12, 1 << 24);
+    let shift = 64 - bits.trailing_zeros();
+    let mut seen = vec![0u64; bits / 64];
     for k in &failed {
-        let b = (k >> (64 - BITS)) as usize;
+        let b = (k >> shift) as usize;
         seen[b >> 6] |= 1 << (b & 63);
     }
     let maybe = |k: u64| {
-        let b = (k >> (64 - BITS)) as usize;
+        let b = (k >> shift) as usize;
         seen[b >> 6] & (1 << (b & 63)) != 0
     };
     let mut approvals: Vec<Approval> = {
