@@ -123,7 +123,9 @@ pub fn analyze<'a>(
     let mut flagged = Vec::new();
     for (term, c) in counts {
         let (lo, hi) = stats::wilson_interval(c.get(Class::Terminal), c.transactions, stats::Z95);
-        let idx = j.judged.iter().position(|t| t == term);
+        // `judged` is in id order, like `counts`: a binary search, not a scan per terminal
+        // (a scan made this quadratic: 0.4 s at 19,000 terminals).
+        let idx = j.judged.binary_search(term).ok();
         let status = match idx {
             None => Status::InsufficientData,
             Some(i) if j.flagged[i] => Status::Flagged,
