@@ -462,8 +462,8 @@ pub struct CubeBuilder {
 
 /// What a combo's rows need besides their cell, in one cache line: rows of a big fleet come
 /// in time order, terminals interleaved, so anything kept per terminal is a cache miss per
-/// row; a histogram looked up in a table of (terminal, day) cost a third of the new
-/// measures' time, here the current day's counts sit beside the purchase-key fingerprint.
+/// row; the (terminal, day) histogram looked up per row was such a miss (36% of the time
+/// spent adding rows to the cube), so the current day's counts sit beside the fingerprint.
 #[derive(Debug, Clone, Copy)]
 #[repr(align(64))]
 struct ComboState {
