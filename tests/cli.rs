@@ -843,3 +843,33 @@ fn committed_sample_logs_are_what_sample_writes() {
         );
     }
 }
+
+/// With no terminal at `--min-volume`, nothing is judged: the summary says so, and the
+/// baseline shown is the fleet's own terminal-error rate (it read 50% before).
+#[test]
+fn a_fleet_too_small_to_judge_shows_its_own_terminal_error_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = analyze(&[&fixture("csv/small.csv")], dir.path(), &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("flagged terminals: none judged"),
+        "{stdout}"
+    );
+    let (_, rows) = read_csv(&dir.path().join("csv/by_terminal.csv"));
+    assert!(rows.iter().all(|r| r["status"] == "insufficient_data"));
+    let sum = |col: &str| -> u64 { rows.iter().map(|r| r[col].parse::<u64>().unwrap()).sum() };
+    let (faults, transactions) = (sum("terminal"), sum("transactions"));
+    let expected = if faults == 0 {
+        0.5 / transactions as f64
+    } else {
+        faults as f64 / transactions as f64
+    };
+    let baseline = json(&dir.path().join("summary.json"))["baseline_rate"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (baseline - expected).abs() < 1e-12,
+        "{baseline} vs {expected}"
+    );
+    assert!(baseline < 0.5);
+}

@@ -277,6 +277,15 @@ fn judge<'a>(counts: &BTreeMap<&'a str, ClassCounts>, cfg: &AnalyzeConfig) -> Ju
                 )
             },
         );
+        // With no terminal to judge (each under --min-volume), the baseline is the whole
+        // fleet's rate: nothing is tested against it, but it is shown.
+        let (k, n) = if j.judged.is_empty() {
+            counts.values().fold((0, 0), |(k, n), c| {
+                (k + c.get(Class::Terminal), n + c.transactions)
+            })
+        } else {
+            (k, n)
+        };
         // A fleet with no terminal faults at all still needs a positive baseline to test
         // against: half a fault over the healthy volume.
         j.baseline = if k == 0 {

@@ -89,7 +89,18 @@ pub fn terminal_summary(r: &Report, out: &std::path::Path, cells: usize) -> Stri
         fmt_int(h.failures),
         pct(h.terminal_fault_rate)
     );
-    if r.flagged.is_empty() {
+    let judged = r
+        .terminals
+        .iter()
+        .any(|t| t.status != crate::analyze::terminals::Status::InsufficientData);
+    if !judged {
+        let _ = writeln!(
+            s,
+            "  flagged terminals: none judged (each terminal has fewer transactions than \
+             --min-volume; fleet {} terminal errors)",
+            pct(r.baseline_rate)
+        );
+    } else if r.flagged.is_empty() {
         let _ = writeln!(
             s,
             "  flagged terminals: none (baseline {})",
