@@ -5,7 +5,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use common::{analyze, bin, fails, fixture, json, read_csv, run_ok};
+use common::{analyze, bin, csv_exports, fails, fixture, json, read_csv, run_ok};
 
 const SPEC_FILES: &[&str] = &[
     "report.html",
@@ -397,12 +397,7 @@ fn saved_cubes_merge_to_the_same_report() {
             ])
             .arg(&logs),
     );
-    let mut weeks: Vec<PathBuf> = std::fs::read_dir(&logs)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(".csv.gz"))
-        .collect();
-    weeks.sort();
+    let weeks = csv_exports(&logs);
     assert_eq!(weeks.len(), 2);
     let whole = dir.path().join("whole");
     analyze(

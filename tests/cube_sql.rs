@@ -11,12 +11,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{analyze, bin, fails, fixture, json, manifest_totals, run_ok};
+use common::{
+    analyze, bin, csv_exports, fails, fixture, json, manifest_totals, run_ok, sample_logs,
+};
 use polars::prelude::*;
-
-fn sample_logs() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_logs")
-}
 
 fn cube_sql(dialect: &str, extra: &[&str]) -> String {
     let out = run_ok(bin().args(["cube-sql", "--dialect", dialect]).args(extra));
@@ -144,12 +142,7 @@ fn duckdb_runs_the_sql_and_its_cube_renders_like_poslens_own() {
     // over-long code, empty fields, a repeated txn_id at another time.
     // The CSV exports only: the sample's jPOS host log is not for the SQL.
     let glob = sample_logs().join("*.csv.gz");
-    let mut weeks: Vec<PathBuf> = std::fs::read_dir(sample_logs())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(".csv.gz"))
-        .collect();
-    weeks.sort();
+    let weeks = csv_exports(&sample_logs());
     for (name, source, input) in [
         ("sample", glob.to_str().unwrap().to_string(), weeks),
         (

@@ -9,11 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{analyze, bin, fails, files_under, run_ok};
-
-fn sample_logs() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_logs")
-}
+use common::{analyze, bin, csv_exports, fails, files_under, run_ok, sample_logs};
 
 /// Every file under `dir` with its bytes, by relative path.
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
@@ -176,12 +172,7 @@ fn same_bytes_whatever_the_host_zone_locale_and_threads() {
 #[test]
 fn same_figures_whatever_the_input_order_or_split() {
     let dir = tempfile::tempdir().unwrap();
-    let mut weeks: Vec<PathBuf> = std::fs::read_dir(sample_logs())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(".csv.gz"))
-        .collect();
-    weeks.sort();
+    let weeks = csv_exports(&sample_logs());
     let reference = dir.path().join("ref");
     analyze(&weeks, &reference, &[]);
 

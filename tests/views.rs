@@ -8,11 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use common::{bin, fails, json, read_csv, run_ok};
-
-fn sample_logs() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_logs")
-}
+use common::{bin, fails, json, read_csv, run_ok, sample_logs};
 
 /// Every file under `dir`, as paths relative to it.
 fn files(dir: &Path) -> Vec<PathBuf> {

@@ -12,6 +12,22 @@ pub fn bin() -> Command {
     c
 }
 
+/// The committed sample logs.
+pub fn sample_logs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_logs")
+}
+
+/// The gzip CSV exports in a folder of logs (the sample's jPOS host log left out), sorted.
+pub fn csv_exports(dir: &Path) -> Vec<PathBuf> {
+    let mut weeks: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".csv.gz"))
+        .collect();
+    weeks.sort();
+    weeks
+}
+
 pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
