@@ -1107,6 +1107,114 @@ pub fn code_words(zh: bool) -> CodeWords {
     }
 }
 
+/// The report's "beyond the response code" section (`report/beyond_doc.rs`).
+impl Words {
+    pub fn beyond_heading(&self) -> &'static str {
+        self.pick(
+            "Beyond the response code: lost sales, card readers, response times",
+            "响应码之外：流失的销售、读卡器与响应时间",
+        )
+    }
+
+    /// Purchases against attempts: `transactions` and `failure_rate` are the attempts'.
+    pub fn lost_sales(
+        &self,
+        b: &crate::analyze::beyond::Beyond,
+        transactions: u64,
+        failure_rate: f64,
+        currency: Option<&str>,
+    ) -> String {
+        let (purchases, recovered, lost) = (
+            fmt_int(b.purchases),
+            fmt_int(b.purchases - b.lost_purchases),
+            fmt_int(b.lost_purchases),
+        );
+        let (amount, rate) = (
+            crate::render::text::money(b.lost_amount_minor, currency),
+            pct(b.purchase_failure_rate()),
+        );
+        let (transactions, attempts) = (fmt_int(transactions), pct(failure_rate));
+        if self.zh {
+            format!("顾客共发起 {purchases} 笔购买（共 {transactions} 笔交易）：{recovered} 笔最终成功，{lost} 笔流失，金额约 {amount}。按购买计的失败率为 {rate}，按尝试计为 {attempts}：失败后重试挽回了其余的失败尝试。")
+        } else {
+            format!("Customers made {purchases} purchases over {transactions} transactions: {recovered} were paid in the end and {lost} were lost, about {amount}. The purchase failure rate is {rate} against an attempt failure rate of {attempts}: retries after a failure recovered the rest.")
+        }
+    }
+
+    /// Columns of the terminals-by-lost-amount table (label, numeric).
+    pub fn lost_columns(&self) -> [(&'static str, bool); 5] {
+        [
+            (self.pick("Terminal", "终端"), false),
+            (self.pick("Merchant", "商户"), false),
+            (self.pick("Lost purchases", "流失购买"), true),
+            (self.pick("Lost amount", "流失金额"), true),
+            (self.pick("Purchase failure rate", "购买失败率"), true),
+        ]
+    }
+
+    pub fn fallback_warning(&self, f: &crate::analyze::beyond::FallbackWarning) -> String {
+        let (t, m) = (&f.terminal_id, &f.merchant_id);
+        let (reads, fallbacks) = (fmt_int(f.chip_reads + f.fallbacks), fmt_int(f.fallbacks));
+        let (rate, fleet, p) = (pct(f.fallback_rate), pct(f.baseline_rate), f.p_value);
+        if self.zh {
+            format!("{t}（商户 {m}）：{reads} 次芯片卡读取中 {fallbacks} 次降级为磁条（{rate}，全网 {fleet}，p = {p:.1e}）。读卡器可能正在损坏：在故障码上升之前检查或更换。")
+        } else {
+            format!("{t} (merchant {m}): {fallbacks} of {reads} chip-card reads fell back to magstripe ({rate}, fleet {fleet}, p = {p:.1e}). Its card reader may be failing: check or replace it before its error codes climb.")
+        }
+    }
+
+    pub fn no_fallback_warning(&self, fleet_rate: f64) -> String {
+        let fleet = pct(fleet_rate);
+        if self.zh {
+            format!("芯片降级预警：没有终端的芯片降级率显著高于全网（{fleet}）。")
+        } else {
+            format!("Chip fallback early warning: no terminal falls back to magstripe significantly more often than the fleet ({fleet}).")
+        }
+    }
+
+    pub fn fallback_warnings_intro(&self) -> &'static str {
+        self.pick(
+            "Chip fallback early warning (not a flag):",
+            "芯片降级预警（不是故障标记）：",
+        )
+    }
+
+    pub fn fleet_latency(&self, p50: f64, p95: f64, timed: u64) -> String {
+        let timed = fmt_int(timed);
+        if self.zh {
+            format!(
+                "响应时间：全网中位数 {p50} ms，95 分位 {p95} ms（{timed} 笔有响应时间的交易）。"
+            )
+        } else {
+            format!("Response times: the fleet's median is {p50} ms, its 95th percentile {p95} ms ({timed} transactions timed).")
+        }
+    }
+
+    pub fn slow_terminal(&self, t: &crate::analyze::beyond::SlowTerminal) -> String {
+        let (id, m, p50, p95) = (&t.terminal_id, &t.merchant_id, t.p50_ms, t.p95_ms);
+        let timed = fmt_int(t.timed);
+        if self.zh {
+            format!("{id}（商户 {m}）：中位数 {p50} ms，95 分位 {p95} ms，{timed} 笔")
+        } else {
+            format!("{id} (merchant {m}): median {p50} ms, 95th percentile {p95} ms, over {timed} transactions")
+        }
+    }
+
+    pub fn no_slow_terminal(&self) -> &'static str {
+        self.pick(
+            "No slow terminal (one whose median response time is above the fleet's 95th percentile).",
+            "没有慢终端（中位响应时间高于全网 95 分位的终端）。",
+        )
+    }
+
+    pub fn slow_terminals_intro(&self) -> &'static str {
+        self.pick(
+            "Slow terminals (their median response time is above the fleet's 95th percentile): check their network link or host line.",
+            "慢终端（中位响应时间高于全网 95 分位）：检查其网络连接或主机线路。",
+        )
+    }
+}
+
 /// What part of the codes a catalog table read, for the data-quality line and the manifest.
 pub fn reads_label(r: Reads, zh: bool) -> &'static str {
     match (r, zh) {
