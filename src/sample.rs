@@ -55,6 +55,7 @@ use crate::cli::SampleArgs;
 use crate::error::{Error, Result};
 use crate::render::write_atomic;
 
+pub mod fleet;
 mod host;
 #[cfg(test)]
 mod tests;
@@ -321,6 +322,11 @@ struct Row {
 }
 
 pub fn run(args: &SampleArgs) -> Result<()> {
+    // `fleet` is absent from unit-test builds (see cli::SampleArgs::fleet).
+    #[cfg(not(test))]
+    if args.fleet {
+        return fleet::run(args);
+    }
     if args.terminals == 0 || args.days == 0 {
         return Err(Error::Usage(
             "--terminals and --days must be at least 1".into(),
