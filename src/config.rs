@@ -72,6 +72,19 @@ pub struct IngestConfig {
     /// Purchases and lost sales: the retry window and which codes approve. None: not
     /// counted (`validate`, which has no catalog).
     pub retry: Option<crate::cube::RetryRule>,
+    /// Which codes are terminal-class: their rows are kept as evidence (file, line) for the
+    /// flags. None: no evidence (`validate`).
+    pub evidence: Option<CodeRule>,
+}
+
+/// A question about a code that ingest asks the catalog (ingest knows no classes).
+#[derive(Clone)]
+pub struct CodeRule(pub std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for CodeRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CodeRule")
+    }
 }
 
 /// How to analyse and report.
@@ -89,6 +102,8 @@ pub struct AnalyzeConfig {
     pub save_cube: Option<PathBuf>,
     /// Saved cubes to render from instead of reading logs.
     pub cubes: Vec<PathBuf>,
+    /// Terminal attributes from `--inventory` (the logs' own values win).
+    pub inventory: crate::cube::attrs::AttrMap,
 }
 
 /// Everything `analyze` needs, validated.
@@ -105,6 +120,7 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     tz: Option<String>,
+    inventory: Option<PathBuf>,
     bucket: Option<String>,
     since: Option<String>,
     until: Option<String>,
@@ -304,6 +320,7 @@ impl IngestConfig {
             }
         }
         Ok(IngestConfig {
+            evidence: None,
             inputs: args.inputs.clone(),
             tz,
             encoding,
@@ -390,6 +407,10 @@ pub fn for_analyze(args: &AnalyzeArgs) -> Result<Config> {
     };
     options.insert("retry_window".into(), format!("{window}s"));
     let approving = std::sync::Arc::new(catalog.clone());
+    let faulting = approving.clone();
+    ingest.evidence = Some(CodeRule(std::sync::Arc::new(move |code: &str| {
+        faulting.class_of(code) == crate::classify::Class::Terminal
+    })));
     ingest.retry = Some(crate::cube::RetryRule {
         window,
         approved: std::sync::Arc::new(move |code: &str| {
@@ -418,6 +439,14 @@ pub fn for_analyze(args: &AnalyzeArgs) -> Result<Config> {
     options.insert("fdr".into(), fdr.to_string());
     let png = args.png || file.png.unwrap_or(false);
     options.insert("png".into(), png.to_string());
+    let inventory_path = args.input.inventory.clone().or(file.inventory.clone());
+    let inventory = match &inventory_path {
+        Some(p) => {
+            options.insert("inventory".into(), p.display().to_string());
+            crate::ingest::inventory::read(p)?
+        }
+        None => Default::default(),
+    };
     let out = args
         .out
         .clone()
@@ -434,6 +463,7 @@ pub fn for_analyze(args: &AnalyzeArgs) -> Result<Config> {
             png,
             save_cube: args.save_cube.clone(),
             cubes: args.cubes.clone(),
+            inventory,
         },
         catalog,
         options,

@@ -50,6 +50,10 @@ pub enum Error {
     #[error("{count} terminal(s) flagged (--fail-on-flagged)")]
     Flagged { count: usize },
 
+    /// `terminals --fail-on-silent` found silent terminals or volume drops: exit status 3.
+    #[error("{count} terminal(s) silent or far below their usual volume (--fail-on-silent)")]
+    Silent { count: usize },
+
     /// `verify` found files that do not match the manifest.
     #[error("{dir}: {problems} file(s) changed, missing or not in manifest.json (listed above)")]
     VerifyFailed { dir: PathBuf, problems: usize },
@@ -72,7 +76,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => 2,
-            Error::Flagged { .. } => 3,
+            Error::Flagged { .. } | Error::Silent { .. } => 3,
             _ => 1,
         }
     }

@@ -109,6 +109,11 @@ fn terminals_command(args: &cli::TerminalsArgs) -> Result<()> {
             count: list.terminals.len(),
         });
     }
+    if args.fail_on_silent && !list.silent.is_empty() {
+        return Err(Error::Silent {
+            count: list.silent.len(),
+        });
+    }
     Ok(())
 }
 

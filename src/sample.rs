@@ -322,8 +322,6 @@ struct Row {
 }
 
 pub fn run(args: &SampleArgs) -> Result<()> {
-    // `fleet` is absent from unit-test builds (see cli::SampleArgs::fleet).
-    #[cfg(not(test))]
     if args.fleet {
         return fleet::run(args);
     }

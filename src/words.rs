@@ -457,42 +457,150 @@ pub fn flag_reason(
     f: &crate::analyze::Flag,
     named: &[(String, String)],
     since: &str,
+    recovered: Option<&str>,
     zh: bool,
 ) -> String {
+    use crate::analyze::terminals::Basis;
     let changed = f.rate_after > f.rate_before;
+    let cohort_zh = if f.cohort == "fleet" {
+        "全部终端".to_string()
+    } else {
+        format!("同型号（{}）终端", f.cohort)
+    };
+    let cohort_en = if f.cohort == "fleet" {
+        "the fleet".to_string()
+    } else {
+        format!("healthy {} terminals", f.cohort)
+    };
+    // A reader at fault: its rate against the cohort's for that reader, and the others'.
+    if let (Basis::Reader(r), Some(_)) = (f.basis, f.entry_mode) {
+        let rate_of = |m: crate::analyze::Reader| {
+            f.readers
+                .iter()
+                .find(|x| x.0 == m)
+                .map(|x| crate::analyze::ratio(x.1, x.2))
+        };
+        let (k, n) = f
+            .readers
+            .iter()
+            .find(|x| x.0 == r)
+            .map(|x| (x.1, x.2))
+            .unwrap_or((0, 0));
+        let others: Vec<String> = f
+            .readers
+            .iter()
+            .filter(|x| x.0 != r && x.2 > 0)
+            .map(|x| {
+                format!(
+                    "{} {:.1}%",
+                    reader_name(x.0, zh),
+                    crate::analyze::ratio(x.1, x.2) * 100.0
+                )
+            })
+            .collect();
+        let rate = rate_of(r).unwrap_or(0.0) * 100.0;
+        return if zh {
+            format!(
+                "{}读卡器故障：{} 笔中 {} 笔失败（{:.1}%），{}该读卡器为 {:.2}%；其他读卡方式正常（{}）。",
+                reader_name(r, true),
+                n,
+                k,
+                rate,
+                cohort_zh,
+                f.baseline_rate * 100.0,
+                others.join("，")
+            )
+        } else {
+            format!(
+                "{} reader: {:.1}% of {} fail ({} of {}) against {:.2}% on {}; the other readers are fine ({}).",
+                reader_name(r, false),
+                rate,
+                reader_unit(r),
+                k,
+                n,
+                f.baseline_rate * 100.0,
+                cohort_en,
+                others.join(", ")
+            )
+        };
+    }
     let times = f.terminal_fault_rate / f.baseline_rate.max(1e-12);
     if zh {
         let named: Vec<String> = named.iter().map(|(c, m)| format!("{c}「{m}」")).collect();
+        let history = if changed {
+            format!(
+                "自 {since} 起变差（之前 {:.2}%，之后 {:.2}%）",
+                f.rate_before * 100.0,
+                f.rate_after * 100.0
+            )
+        } else {
+            format!("自有数据的第一天 {since} 起即如此")
+        };
+        let back = recovered
+            .map(|d| format!("；{d} 起已恢复正常"))
+            .unwrap_or_default();
         format!(
-            "终端类错误占交易的 {:.2}%（{} 笔中 {} 笔），全部终端的基线为 {:.2}%（{:.0} 倍）；主要是 {}；{}。",
+            "终端类错误占交易的 {:.2}%（{} 笔中 {} 笔），{}的均值为 {:.2}%（{:.0} 倍）；主要是 {}；{}{}。",
             f.terminal_fault_rate * 100.0,
             f.transactions,
             f.terminal_faults,
+            cohort_zh,
             f.baseline_rate * 100.0,
             times,
             named.join("、"),
-            if changed {
-                format!("自 {since} 起变差（之前 {:.2}%，之后 {:.2}%）", f.rate_before * 100.0, f.rate_after * 100.0)
-            } else {
-                format!("自有数据的第一天 {since} 起即如此")
-            }
+            history,
+            back
         )
     } else {
         let named: Vec<String> = named.iter().map(|(c, m)| format!("{c} \"{m}\"")).collect();
+        let history = if changed {
+            format!(
+                "bad since {since} ({:.2}% before, {:.2}% after)",
+                f.rate_before * 100.0,
+                f.rate_after * 100.0
+            )
+        } else {
+            format!("bad from the first day of data ({since})")
+        };
+        let back = recovered
+            .map(|d| format!("; healthy again from {d}"))
+            .unwrap_or_default();
         format!(
-            "Terminal-side errors on {:.2}% of transactions ({} of {}), {:.0}x the fleet baseline of {:.2}%; mostly {}; {}.",
+            "Terminal-side errors on {:.2}% of transactions ({} of {}), {:.0}x the {:.2}% of {}; mostly {}; {}{}.",
             f.terminal_fault_rate * 100.0,
             f.terminal_faults,
             f.transactions,
             times,
             f.baseline_rate * 100.0,
+            cohort_en,
             named.join(" and "),
-            if changed {
-                format!("bad since {since} ({:.2}% before, {:.2}% after)", f.rate_before * 100.0, f.rate_after * 100.0)
-            } else {
-                format!("bad from the first day of data ({since})")
-            }
+            history,
+            back
         )
+    }
+}
+
+pub fn reader_name(r: crate::analyze::Reader, zh: bool) -> &'static str {
+    use crate::analyze::Reader;
+    match (r, zh) {
+        (Reader::Contactless, false) => "contactless",
+        (Reader::Chip, false) => "chip",
+        (Reader::Swipe, false) => "magstripe",
+        (Reader::Keyed, false) => "keyed",
+        (Reader::Contactless, true) => "非接（闪付）",
+        (Reader::Chip, true) => "芯片",
+        (Reader::Swipe, true) => "磁条",
+        (Reader::Keyed, true) => "手输",
+    }
+}
+
+fn reader_unit(r: crate::analyze::Reader) -> &'static str {
+    use crate::analyze::Reader;
+    match r {
+        Reader::Contactless => "taps",
+        Reader::Chip => "chip reads",
+        Reader::Swipe => "swipes",
+        Reader::Keyed => "keyed entries",
     }
 }
 

@@ -19,6 +19,10 @@ const SPEC_FILES: &[&str] = &[
     "csv/by_code.csv",
     "csv/by_merchant.csv",
     "csv/flagged_terminals.csv",
+    "csv/cohorts.csv",
+    "csv/silent_terminals.csv",
+    "csv/incidents.csv",
+    "csv/evidence.csv",
 ];
 
 #[test]
@@ -37,7 +41,11 @@ fn analyze_writes_every_spec_file_with_exact_columns() {
         ("csv/by_period.csv", "period_start,transactions,approved,declined,fraud,network,terminal,unknown,failure_rate"),
         ("csv/by_code.csv", "response_code,class,meaning,transactions,share"),
         ("csv/by_merchant.csv", "merchant_id,merchant_name,terminals,transactions,approved,declined,fraud,network,terminal,unknown,failure_rate"),
-        ("csv/flagged_terminals.csv", "terminal_id,merchant_id,transactions,terminal_faults,terminal_fault_rate,baseline_rate,p_value,first_bad_period,top_codes,reason"),
+        ("csv/flagged_terminals.csv", "terminal_id,merchant_id,transactions,terminal_faults,terminal_fault_rate,baseline_rate,p_value,first_bad_period,top_codes,reason,cohort,entry_mode,recovered_period"),
+        ("csv/cohorts.csv", "cohort_field,cohort,terminals,transactions,terminal_faults,terminal_fault_rate,ratio_to_fleet,p_value"),
+        ("csv/silent_terminals.csv", "terminal_id,merchant_id,status,last_seen,since,expected_per_day,seen_per_day"),
+        ("csv/incidents.csv", "start,end,scope,issuer_bin,class,top_codes,terminals_hit,transactions,failures"),
+        ("csv/evidence.csv", "terminal_id,file,line,timestamp,response_code"),
         ("rejects.csv", "file,line,reason,excerpt"),
     ];
     // SPEC's columns first and exactly; issue 12's columns may follow them (SPEC: "more

@@ -408,7 +408,7 @@ fn fail_on_flagged_exit_codes_and_a_closed_pipe() {
         let h = r.headers().unwrap().len();
         (h, r.records().count())
     };
-    assert_eq!((header_only, rows), (10, 0));
+    assert_eq!((header_only, rows), (13, 0));
     // The input format keeps its own flag here (a CSV export: the folder also holds the
     // jPOS host log, which is not CSV).
     run_ok(

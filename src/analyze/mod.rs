@@ -5,8 +5,11 @@
 //! turns them into words.
 
 pub mod beyond;
+pub mod cohorts;
+pub mod incidents;
 pub mod periods;
 pub mod regressions;
+pub mod silent;
 pub mod stats;
 pub mod terminals;
 
@@ -21,9 +24,12 @@ use crate::error::Result;
 use chrono_tz::Tz;
 
 pub use crate::ingest::jpos::NO_TERMINAL;
+pub use cohorts::CohortRow;
+pub use incidents::Incident;
 pub use periods::Period;
 pub use regressions::Regression;
-pub use terminals::{Flag, Status, TerminalRow};
+pub use silent::Silent;
+pub use terminals::{CohortModel, Flag, Reader, Status, TerminalRow};
 
 /// Counts per class for some slice of the data.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -180,6 +186,13 @@ pub struct Analysis {
     pub daily_by_terminal: Vec<(String, i64, ClassCounts)>,
     /// Purchases and lost sales, chip fallback, response times.
     pub beyond: beyond::Beyond,
+    /// The fitted null of each cohort the terminals were judged in.
+    pub cohort_models: Vec<CohortModel>,
+    /// Each model and firmware against the fleet (empty without terminal models).
+    pub cohorts: Vec<CohortRow>,
+    pub silent: Vec<Silent>,
+    /// Fleet incidents of every class (the outages are the network ones), sorted by start.
+    pub incidents: Vec<Incident>,
 }
 
 /// Run every analysis over the cube.
@@ -228,6 +241,21 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
         },
     );
     let (hour_code, term_hour_code, term_merchant) = (hour_code?, term_hour_code?, term_merchant?);
+    // Fleet incidents first: their hours count against no terminal.
+    let fleet_incidents = incidents::fleet(term_hour_code.iter(), &classes);
+    let excluded: Vec<(i64, i64)> = fleet_incidents
+        .iter()
+        .filter(|i| i.class == Class::Terminal)
+        .map(|i| (i.start, i.end))
+        .collect();
+    let mut attrs = cube.attrs();
+    for (t, a) in &cfg.inventory {
+        attrs.entry(t.clone()).or_default().fill_from(a);
+    }
+    let ctx = terminals::Context {
+        attrs: &attrs,
+        excluded: &excluded,
+    };
 
     let mut hourly: BTreeMap<i64, ClassCounts> = BTreeMap::new();
     for c in &hour_code {
@@ -252,7 +280,16 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
     let ((tt, by_merchant), ((outages, fraud_bursts), regressions)) = rayon::join(
         || {
             rayon::join(
-                || terminals::analyze(term_hour_code.iter(), &term_merchant, &classes, cfg, tz),
+                || {
+                    terminals::analyze(
+                        term_hour_code.iter(),
+                        &term_merchant,
+                        &classes,
+                        cfg,
+                        tz,
+                        &ctx,
+                    )
+                },
                 || by_merchant(cube, &classes),
             )
         },
@@ -275,6 +312,17 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
         .iter()
         .map(|r| (r.terminal_id.clone(), r.merchant_id.clone()))
         .collect();
+    let silent = silent::find(&tt.volume, &merchant_of, tz);
+    let cohorts = cohorts::table(&tt.rows, &attrs);
+    // An outage that is one issuer's cards is reported as that issuer's incident, not as the
+    // fleet's outage.
+    let issuer_incidents = incidents::issuers(cube, &classes, &hourly);
+    let mut outages = outages;
+    outages.retain(|o| !incidents::explained_by_issuer(o, &issuer_incidents));
+    let mut all_incidents = incidents::from_outages(&outages, term_hour_code.iter(), &classes);
+    all_incidents.extend(fleet_incidents);
+    all_incidents.extend(issuer_incidents);
+    incidents::sort(&mut all_incidents);
     let beyond = beyond::analyze(
         cube,
         &term_merchant,
@@ -304,6 +352,10 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
         regressions,
         daily_by_terminal: tt.daily,
         beyond,
+        cohort_models: tt.models,
+        cohorts,
+        silent,
+        incidents: all_incidents,
     })
 }
 

@@ -117,6 +117,80 @@ fn ln_gamma_correction(x: f64) -> f64 {
 /// 1e-10 absolute, i.e. 1e-10 relative in every tail probability). For large
 /// arguments the Stirling leading terms are combined analytically instead, the
 /// same decomposition R's `lbeta` uses.
+impl BetaBinomial {
+    /// A fit that the faulty units cannot inflate: the moment fit with each unit's squared
+    /// residual winsorized at [`WINSOR`]² times its variance under the current fit, and the
+    /// mean pooled over the units within that bound, iterated to a fixed point. A broken
+    /// terminal with 30 times its expected faults counts as a 3-sigma terminal, not as proof
+    /// that healthy terminals spread widely (which would hide it and every other one).
+    pub fn fit_robust(units: &[(u64, u64)]) -> Option<BetaBinomial> {
+        let units: Vec<(f64, f64)> = units
+            .iter()
+            .filter(|u| u.1 > 0)
+            .map(|&(k, n)| (k.min(n) as f64, n as f64))
+            .collect();
+        let m = units.len() as f64;
+        if m < 2.0 {
+            return None;
+        }
+        let n_sum: f64 = units.iter().map(|u| u.1).sum();
+        let n2: f64 = units.iter().map(|u| u.1 * u.1).sum();
+        let k_sum: f64 = units.iter().map(|u| u.0).sum();
+        if k_sum == 0.0 {
+            return Some(BetaBinomial {
+                mean: 0.5 / n_sum,
+                rho: 0.0,
+            });
+        }
+        let mut fit = BetaBinomial {
+            mean: k_sum / n_sum,
+            rho: 0.0,
+        };
+        let cap = WINSOR * WINSOR;
+        for _ in 0..100 {
+            let mu = fit.mean;
+            let v = mu * (1.0 - mu);
+            let scale = |n: f64| 1.0 + (n - 1.0) * fit.rho;
+            // Mean over the units within the bound (all of them if none is).
+            let (mut k_in, mut n_in) = (0.0, 0.0);
+            for &(k, n) in &units {
+                let z2 = n * (k / n - mu).powi(2) / v / scale(n);
+                if z2 <= cap {
+                    k_in += k;
+                    n_in += n;
+                }
+            }
+            let mean = if n_in > 0.0 && k_in > 0.0 {
+                k_in / n_in
+            } else {
+                mu
+            };
+            let v = mean * (1.0 - mean);
+            let s: f64 = units
+                .iter()
+                .map(|&(k, n)| (n * (k / n - mean).powi(2)).min(cap * v * scale(n)))
+                .sum();
+            let denom = n_sum - n2 / n_sum - (m - 1.0);
+            let rho = if denom > 0.0 {
+                ((s / v - (m - 1.0)) / denom).clamp(0.0, 0.5)
+            } else {
+                0.0
+            };
+            let next = BetaBinomial { mean, rho };
+            let done = (next.mean - fit.mean).abs() <= 1e-12 * fit.mean.max(1e-300)
+                && (next.rho - fit.rho).abs() <= 1e-9 * fit.rho.max(1e-12);
+            fit = next;
+            if done {
+                break;
+            }
+        }
+        Some(fit)
+    }
+}
+
+/// Residuals beyond this many standard deviations are winsorized in [`BetaBinomial::fit_robust`].
+pub const WINSOR: f64 = 3.0;
+
 fn ln_beta(a: f64, b: f64) -> f64 {
     let p = a.min(b);
     let q = a.max(b);
@@ -595,6 +669,141 @@ pub fn robust_z(x: f64, median: f64, mad: f64, floor: f64) -> f64 {
     } else {
         // NaN diff stays NaN via signum.
         diff.signum() * f64::INFINITY
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Beta-binomial: the null model of an overdispersed fleet
+// ---------------------------------------------------------------------------
+
+/// A beta-binomial null: each healthy terminal has its own rate, drawn from a Beta(α, β)
+/// around the cohort's mean, and its faults are binomial at that rate. `rho` = 1 / (α + β + 1)
+/// is the intra-terminal correlation (0: one binomial rate for every terminal).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BetaBinomial {
+    pub mean: f64,
+    pub rho: f64,
+}
+
+/// Below this ρ the fleet is treated as binomial (α + β beyond 10⁸ is a binomial in f64).
+const RHO_FLOOR: f64 = 1e-8;
+
+impl BetaBinomial {
+    pub fn alpha(&self) -> f64 {
+        self.mean * (1.0 - self.rho) / self.rho
+    }
+
+    pub fn beta(&self) -> f64 {
+        (1.0 - self.mean) * (1.0 - self.rho) / self.rho
+    }
+
+    /// The same null after a terminal's own `k` faults in `n` transactions: its rate's Beta
+    /// updated by what it showed (conjugate: α + k, β + n − k). With ρ = 0 every terminal has
+    /// the cohort's rate and nothing is learnt.
+    pub fn updated(&self, k: u64, n: u64) -> BetaBinomial {
+        if self.rho < RHO_FLOOR {
+            return *self;
+        }
+        let (a, b) = (self.alpha() + k as f64, self.beta() + (n - k.min(n)) as f64);
+        BetaBinomial {
+            mean: a / (a + b),
+            rho: 1.0 / (a + b + 1.0),
+        }
+    }
+
+    /// Standard deviation of the healthy terminals' own rates: sqrt(μ(1−μ)ρ).
+    pub fn rate_sd(&self) -> f64 {
+        (self.mean * (1.0 - self.mean) * self.rho).sqrt()
+    }
+
+    /// Upper tail P[X ≥ k] of k faults in n transactions under this null.
+    pub fn sf(&self, k: u64, n: u64) -> f64 {
+        if self.rho < RHO_FLOOR {
+            return binom_sf(k, n, self.mean);
+        }
+        beta_binom_sf(k, n, self.alpha(), self.beta())
+    }
+
+    /// Method-of-moments fit (Kleinman 1973) on (faults, transactions) pairs: the pooled mean,
+    /// and ρ from the spread of the rates weighted by volume, Var(kᵢ) = nᵢμ(1−μ)(1 + (nᵢ−1)ρ).
+    /// None without at least two units with transactions.
+    pub fn fit(units: &[(u64, u64)]) -> Option<BetaBinomial> {
+        let units: Vec<(f64, f64)> = units
+            .iter()
+            .filter(|u| u.1 > 0)
+            .map(|&(k, n)| (k.min(n) as f64, n as f64))
+            .collect();
+        let m = units.len() as f64;
+        if m < 2.0 {
+            return None;
+        }
+        let n_sum: f64 = units.iter().map(|u| u.1).sum();
+        let k_sum: f64 = units.iter().map(|u| u.0).sum();
+        // With no fault at all the mean is half a fault over the volume (a positive rate to
+        // test against) and there is no spread to measure.
+        let mean = if k_sum == 0.0 {
+            0.5 / n_sum
+        } else {
+            k_sum / n_sum
+        };
+        let s: f64 = units.iter().map(|&(k, n)| n * (k / n - mean).powi(2)).sum();
+        let n2: f64 = units.iter().map(|u| u.1 * u.1).sum();
+        let denom = n_sum - n2 / n_sum - (m - 1.0);
+        let rho = if denom > 0.0 && k_sum > 0.0 {
+            ((s / (mean * (1.0 - mean)) - (m - 1.0)) / denom).clamp(0.0, 0.5)
+        } else {
+            0.0
+        };
+        Some(BetaBinomial { mean, rho })
+    }
+}
+
+/// log P[X = x] for X ~ BetaBinomial(n, a, b).
+fn beta_binom_ln_pmf(x: u64, n: u64, a: f64, b: f64) -> f64 {
+    let (xf, nf) = (x as f64, n as f64);
+    ln_gamma(nf + 1.0) - ln_gamma(xf + 1.0) - ln_gamma(nf - xf + 1.0) + ln_beta(xf + a, nf - xf + b)
+        - ln_beta(a, b)
+}
+
+/// Upper tail P[X ≥ k] for X ~ BetaBinomial(n, a, b), a, b > 0.
+///
+/// Above the mean the tail is summed upward from k (so a p-value of 1e-40 keeps its digits);
+/// below it, one minus the lower sum. Successive terms follow from the ratio
+/// pmf(x+1)/pmf(x) = (n−x)(x+a) / ((x+1)(n−x−1+b)).
+pub fn beta_binom_sf(k: u64, n: u64, a: f64, b: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n {
+        return 0.0;
+    }
+    if !(a > 0.0 && b > 0.0) {
+        return f64::NAN;
+    }
+    let mean = n as f64 * a / (a + b);
+    if k as f64 > mean {
+        let mut term = beta_binom_ln_pmf(k, n, a, b).exp();
+        let mut sum = term;
+        let mut x = k;
+        while x < n {
+            let xf = x as f64;
+            term *= (n - x) as f64 * (xf + a) / ((xf + 1.0) * ((n - x - 1) as f64 + b));
+            sum += term;
+            x += 1;
+            if term <= sum * 1e-17 && xf > mean {
+                break;
+            }
+        }
+        sum.min(1.0)
+    } else {
+        let mut term = beta_binom_ln_pmf(0, n, a, b).exp();
+        let mut sum = term;
+        for x in 0..k - 1 {
+            let xf = x as f64;
+            term *= (n - x) as f64 * (xf + a) / ((xf + 1.0) * ((n - x - 1) as f64 + b));
+            sum += term;
+        }
+        (1.0 - sum).clamp(0.0, 1.0)
     }
 }
 
@@ -1140,6 +1349,81 @@ mod tests {
         assert_eq!(robust_z(0.3, 0.3, 0.0, 0.0), 0.0);
         assert_eq!(robust_z(0.4, 0.3, 0.0, 0.0), f64::INFINITY);
         assert_eq!(robust_z(0.2, 0.3, 0.0, 0.0), f64::NEG_INFINITY);
+    }
+
+    #[test]
+    fn beta_binomial_tail_matches_a_direct_sum() {
+        // Direct sum of exp(ln pmf) over the tail, against the two code paths (upward sum
+        // above the mean, one minus the lower sum below it).
+        for &(k, n, a, b) in &[
+            (0u64, 50u64, 2.0, 300.0),
+            (1, 50, 2.0, 300.0),
+            (3, 500, 0.7, 150.0),
+            (12, 500, 0.7, 150.0),
+            (40, 2000, 5.0, 900.0),
+            (2, 2000, 5.0, 900.0),
+        ] {
+            let direct: f64 = (k..=n).map(|x| beta_binom_ln_pmf(x, n, a, b).exp()).sum();
+            assert_rel(
+                beta_binom_sf(k, n, a, b),
+                direct.min(1.0),
+                1e-9,
+                "beta_binom_sf",
+            );
+        }
+        // The pmf sums to one.
+        let total: f64 = (0..=300)
+            .map(|x| beta_binom_ln_pmf(x, 300, 1.5, 80.0).exp())
+            .sum();
+        assert_rel(total, 1.0, 1e-12, "pmf total");
+    }
+
+    #[test]
+    fn the_robust_fit_is_not_inflated_by_a_broken_unit() {
+        // 60 healthy units at 0.3% ± a little, 5,000 transactions each, and one broken unit
+        // with 700 faults in 20,000: the plain moment fit's ρ jumps, the robust one's does not.
+        let mut units: Vec<(u64, u64)> = (0..60).map(|i| (12 + (i % 7), 5_000)).collect();
+        let healthy = BetaBinomial::fit_robust(&units).expect("fit");
+        units.push((700, 20_000));
+        let plain = BetaBinomial::fit(&units).expect("fit");
+        let robust = BetaBinomial::fit_robust(&units).expect("fit");
+        assert!(
+            plain.rho > 20.0 * healthy.rho.max(1e-5),
+            "{plain:?} {healthy:?}"
+        );
+        assert!(
+            (robust.mean - healthy.mean).abs() < 0.1 * healthy.mean,
+            "{robust:?}"
+        );
+        assert!(robust.rho <= healthy.rho + 1e-4, "{robust:?} {healthy:?}");
+        // The broken unit is extreme under the robust null, ordinary under the plain one.
+        assert!(robust.sf(700, 20_000) < 1e-30);
+        assert!(plain.sf(700, 20_000) > 1e-6);
+    }
+
+    #[test]
+    fn beta_binomial_is_wider_than_binomial_and_fits_its_own_spread() {
+        // A terminal with 30 faults in 3000 where the mean is 0.5%: extreme for one binomial
+        // rate, ordinary for a fleet whose terminals' rates spread (ρ = 0.003).
+        let bb = BetaBinomial {
+            mean: 0.005,
+            rho: 0.003,
+        };
+        assert!(binom_sf(30, 3000, 0.005) < 1e-3);
+        assert!(bb.sf(30, 3000) > 0.05, "{}", bb.sf(30, 3000));
+        // Equal volumes, no spread beyond binomial: ρ fits to about 0.
+        let units: Vec<(u64, u64)> = [4u64, 6, 5, 5, 4, 6, 5, 5]
+            .iter()
+            .map(|&k| (k, 1000))
+            .collect();
+        let fit = BetaBinomial::fit(&units).expect("fit");
+        assert_rel(fit.mean, 0.005, 1e-12, "mean");
+        assert_eq!(fit.rho, 0.0);
+        // Rates 0.2% and 0.8% at 10,000 each: far beyond binomial noise, ρ clearly positive.
+        let units = [(20u64, 10_000u64), (80, 10_000), (20, 10_000), (80, 10_000)];
+        let fit = BetaBinomial::fit(&units).expect("fit");
+        assert!(fit.rho > 1e-3 && fit.rho < 4e-3, "{}", fit.rho);
+        assert!(BetaBinomial::fit(&[(1, 10)]).is_none());
     }
 
     #[test]

@@ -1,21 +1,34 @@
 //! Per-terminal figures and the faulty-terminal test.
 //!
-//! A terminal is `flagged` when its terminal-class failure rate is significantly above the
-//! fleet's baseline:
+//! A terminal is `flagged` when its terminal-class failure rate is significantly above what a
+//! healthy terminal of its cohort shows:
 //! - Only terminal-class codes count (card-read, format, MAC/key, set-up errors). Declines and
 //!   fraud codes are the cardholder's or issuer's business, and network codes are upstream, so
-//!   a shop with many declines or a fleet-wide issuer outage can never flag a terminal.
-//! - Baseline: the pooled terminal-class rate of the terminals *not* flagged, found by
-//!   iteration (start from the whole fleet, flag, recompute without the flagged, until the set
-//!   is stable). Faulty terminals therefore cannot inflate the baseline they are tested
-//!   against, and unlike a trimmed mean no healthy terminal is dropped from it.
-//! - Test: one-sided exact binomial P[X ≥ k | n, baseline] per terminal, Benjamini–Hochberg
-//!   across the judged terminals at q = `--fdr` (default 0.01).
+//!   a shop with many declines or a fleet-wide issuer outage can never flag a terminal. Hours
+//!   of a fleet incident (every terminal failing at once: a key roll-over at the acquirer) are
+//!   left out of every terminal's counts.
+//! - Cohort: the terminal's model, or model and firmware where that firmware has enough judged
+//!   terminals of its own ([`COHORT_MIN`]); the whole fleet when the logs and the inventory say
+//!   nothing, or the model has too few terminals to measure its spread.
+//! - Null model: real fleets are overdispersed (healthy terminals differ by site, card mix,
+//!   age), so one binomial rate calls a hundred healthy terminals faulty. Each cohort's healthy
+//!   terminals are a beta-binomial: every terminal has its own rate, drawn from a Beta around
+//!   the cohort's mean with intra-terminal correlation ρ. Mean and ρ are fitted by moments
+//!   ([`stats::BetaBinomial::fit`]) on the cohort's judged terminals that are neither flagged
+//!   nor extreme (p < [`TRIM_P`]), refitted until the flagged set settles: faulty terminals
+//!   cannot widen the null they are tested against.
+//! - Tests per terminal, each against the cohort's null: its whole period; the period after
+//!   its own change point (a terminal that broke on day 20 is diluted by 19 good days), the
+//!   p-value multiplied by the number of days it could have started on; and each card reader
+//!   (entry mode) against the cohort's rate for that reader, multiplied by the number of
+//!   readers. The smallest p-value of a test that also clears the effect-size floor counts;
+//!   Benjamini–Hochberg across the judged terminals at q = `--fdr` (default 0.01).
 //! - Minimum volume (`--min-volume`, default 200): below it, `insufficient_data`.
-//! - Effect-size floor: the rate must be at least twice the baseline and 0.5 percentage points
-//!   above it, so a huge terminal is not flagged for a trivial excess.
-//! - `first_bad_period`: a single change point (maximum likelihood) on the terminal's daily
-//!   series; when the rate before it was already bad, the terminal's first day.
+//! - Effect-size floor: the rate must be at least twice the cohort's mean and 0.5 percentage
+//!   points above it, so a huge terminal is not flagged for a trivial excess.
+//! - `first_bad_period` and `recovered_period`: the best of four shapes of the terminal's daily
+//!   series by likelihood with a penalty per change (bad throughout; healthy then bad; bad then
+//!   healthy again; healthy, bad, healthy), see [`history`].
 
 use std::collections::BTreeMap;
 
@@ -23,10 +36,12 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::periods::{day_start, next_period};
+use super::stats::BetaBinomial;
 use super::CodeClasses as Catalog;
 use super::{ratio, stats, ClassCounts};
 use crate::classify::Class;
 use crate::config::{AnalyzeConfig, Bucket};
+use crate::cube::attrs::AttrMap;
 use crate::cube::Cell;
 use crate::error::Result;
 
@@ -50,6 +65,42 @@ impl Status {
     }
 }
 
+/// A card reader, as the entry mode tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reader {
+    Contactless,
+    Chip,
+    /// Magstripe, fallbacks included (the same reader).
+    Swipe,
+    Keyed,
+}
+
+impl Reader {
+    pub const ALL: [Reader; 4] = [
+        Reader::Contactless,
+        Reader::Chip,
+        Reader::Swipe,
+        Reader::Keyed,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Reader::Contactless => "contactless",
+            Reader::Chip => "chip",
+            Reader::Swipe => "swipe",
+            Reader::Keyed => "keyed",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Transactions and terminal faults per reader.
+type ByReader = [(u64, u64); 4];
+
 /// One terminal's figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct TerminalRow {
@@ -60,11 +111,25 @@ pub struct TerminalRow {
     /// Wilson 95% interval of the terminal-fault rate.
     pub fault_ci_low: f64,
     pub fault_ci_high: f64,
-    /// One-sided binomial p-value against the baseline (None when not judged).
+    /// The terminal's p-value against its cohort's null (None when not judged).
     pub p_value: Option<f64>,
     /// Benjamini–Hochberg adjusted p-value.
     pub q_value: Option<f64>,
     pub status: Status,
+    /// The cohort it was judged in (`fleet`, a model, `model / firmware`).
+    pub cohort: String,
+}
+
+/// What made the strongest case against a flagged terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// Its whole period against the cohort.
+    Overall,
+    /// The days since its own change point.
+    SinceChange,
+    /// One card reader against the cohort's rate for that reader.
+    Reader(Reader),
 }
 
 /// Evidence for one flagged terminal.
@@ -75,16 +140,45 @@ pub struct Flag {
     pub transactions: u64,
     pub terminal_faults: u64,
     pub terminal_fault_rate: f64,
+    /// The cohort's healthy mean (for a reader flag: the cohort's rate for that reader).
     pub baseline_rate: f64,
     pub p_value: f64,
     pub q_value: f64,
     /// Start of the first local day the terminal looked bad.
     pub first_bad_period: i64,
+    /// Start of the first local day it was healthy again, if it recovered.
+    pub recovered_period: Option<i64>,
     /// Terminal-class codes of this terminal, most frequent first.
     pub top_codes: Vec<(String, u64)>,
     /// The rate before and after `first_bad_period` (equal when bad from the start).
     pub rate_before: f64,
     pub rate_after: f64,
+    pub cohort: String,
+    pub basis: Basis,
+    /// The reader at fault, when the fault sits in one reader.
+    pub entry_mode: Option<Reader>,
+    /// (reader, faults, transactions) of each reader the terminal used.
+    pub readers: Vec<(Reader, u64, u64)>,
+    /// The cohort's rate per reader, for the reason.
+    pub cohort_reader_rates: Vec<(Reader, f64)>,
+}
+
+/// The fitted null of one cohort, for the report ("healthy PAX A920: mean 0.25%, …").
+#[derive(Debug, Clone, Serialize)]
+pub struct CohortModel {
+    /// `fleet`, `model` or `firmware`.
+    pub field: String,
+    pub cohort: String,
+    /// Judged terminals in the cohort, and the healthy ones the fit used.
+    pub judged: u64,
+    pub fitted_on: u64,
+    pub mean: f64,
+    pub rho: f64,
+    pub alpha: f64,
+    pub beta: f64,
+    /// Standard deviation of the healthy terminals' own rates.
+    pub rate_sd: f64,
+    pub flagged: u64,
 }
 
 pub struct TerminalAnalysis {
@@ -92,20 +186,46 @@ pub struct TerminalAnalysis {
     pub unattributed: u64,
     pub rows: Vec<TerminalRow>,
     pub flagged: Vec<Flag>,
+    /// The healthy fleet's pooled terminal-class rate (every cohort).
     pub baseline_rate: f64,
-    /// Pearson chi-square / degrees of freedom of the unflagged judged terminals around the
-    /// baseline: about 1 when the binomial model fits; well above 1 means the fleet is
-    /// overdispersed and p-values are optimistic.
+    /// Pearson chi-square / degrees of freedom of the healthy judged terminals around their
+    /// cohort's mean under one binomial rate: about 1 when the binomial model would fit; well
+    /// above 1 is why the null is a beta-binomial.
     pub dispersion: Option<f64>,
+    pub models: Vec<CohortModel>,
     pub daily: Vec<(String, i64, ClassCounts)>,
+    /// Per terminal: transactions per local day (incident hours included), for the silent
+    /// terminals (`silent.rs`).
+    pub volume: BTreeMap<String, Vec<(i64, u64)>>,
 }
 
-/// Effect-size floor: flagged rates must be at least this many times the baseline...
+/// Effect-size floor: flagged rates must be at least this many times the cohort's mean...
 const MIN_RATIO: f64 = 2.0;
 /// ...and this far above it in absolute terms.
 const MIN_EXCESS: f64 = 0.005;
-/// Log-likelihood ratio a change point needs before we believe the terminal turned bad.
-const MIN_CHANGE_LLR: f64 = 5.0;
+/// Judged terminals a model (or a firmware within it) needs to be a cohort of its own: fewer
+/// cannot measure their spread.
+pub const COHORT_MIN: usize = 20;
+/// Terminals with a p-value below this under the current fit are left out of the next fit.
+const TRIM_P: f64 = 1e-3;
+/// Log-likelihood one change in a terminal's daily series must buy to be believed.
+const CHANGE_PENALTY: f64 = 2.0;
+/// Log-likelihood a recovery must buy (see [`history`]).
+const RECOVERY_PENALTY: f64 = 6.0;
+/// Days of a series the bad-stretch search works on: longer series are grouped into stretches
+/// of several days (the search is quadratic in them).
+const MAX_SEARCH_BINS: usize = 62;
+/// A stretch of days is healthy when its faults are no surprise under the cohort's null.
+const HEALTHY_P: f64 = 1e-3;
+/// Transactions a test's slice (the days since a change, one reader) needs.
+const MIN_SLICE: u64 = 50;
+
+/// What the terminal verdicts read besides the cells.
+pub struct Context<'a> {
+    pub attrs: &'a AttrMap,
+    /// Incident windows `[start, end)`, sorted: their hours count against no terminal.
+    pub excluded: &'a [(i64, i64)],
+}
 
 pub fn analyze<'a>(
     term_hour_code: impl Iterator<Item = Cell<'a>>,
@@ -113,11 +233,12 @@ pub fn analyze<'a>(
     catalog: &Catalog,
     cfg: &AnalyzeConfig,
     tz: Tz,
+    ctx: &Context<'_>,
 ) -> Result<TerminalAnalysis> {
-    let folded = fold(term_hour_code, catalog, tz);
-    let counts = &folded.counts;
+    let folded = fold(term_hour_code, catalog, tz, ctx.excluded);
+    let counts = &folded.all;
     let merchant_of = main_merchant(term_merchant);
-    let j = judge(counts, cfg);
+    let j = judge(&folded, cfg, ctx.attrs);
 
     let mut rows = Vec::with_capacity(counts.len());
     let mut flagged = Vec::new();
@@ -133,7 +254,14 @@ pub fn analyze<'a>(
         };
         let merchant_id = merchant_of.get(*term).cloned().unwrap_or_default();
         if let (Status::Flagged, Some(i)) = (status, idx) {
-            flagged.push(flag(term, &merchant_id, c, &folded, &j, i));
+            flagged.push(flag(
+                term,
+                &merchant_id,
+                &folded.counts[term],
+                &folded,
+                &j,
+                i,
+            ));
         }
         rows.push(TerminalRow {
             terminal_id: term.to_string(),
@@ -141,9 +269,12 @@ pub fn analyze<'a>(
             counts: *c,
             fault_ci_low: lo,
             fault_ci_high: hi,
-            p_value: idx.map(|i| j.p_values[i]),
+            p_value: idx.map(|i| j.tests[i].p),
             q_value: idx.map(|i| j.q_values[i]),
             status,
+            cohort: idx
+                .map(|i| j.cohorts[j.cohort_of[i]].name.clone())
+                .unwrap_or_default(),
         });
     }
     // Strongest evidence first; ties by terminal id.
@@ -153,12 +284,58 @@ pub fn analyze<'a>(
             .then(b.terminal_fault_rate.total_cmp(&a.terminal_fault_rate))
             .then(a.terminal_id.cmp(&b.terminal_id))
     });
+    let models = j
+        .cohorts
+        .iter()
+        .enumerate()
+        .map(|(ci, c)| {
+            let members: Vec<usize> = (0..j.judged.len())
+                .filter(|&i| j.cohort_of[i] == ci)
+                .collect();
+            CohortModel {
+                field: c.field.to_string(),
+                cohort: c.name.clone(),
+                judged: members.len() as u64,
+                fitted_on: c.fitted_on,
+                mean: c.null.mean,
+                rho: c.null.rho,
+                alpha: if c.null.rho > 0.0 {
+                    c.null.alpha()
+                } else {
+                    0.0
+                },
+                beta: if c.null.rho > 0.0 { c.null.beta() } else { 0.0 },
+                rate_sd: c.null.rate_sd(),
+                flagged: members.iter().filter(|&&i| j.flagged[i]).count() as u64,
+            }
+        })
+        .collect();
+    let (k, n) = (0..j.judged.len())
+        .filter(|&i| !j.flagged[i])
+        .map(|i| &folded.counts[j.judged[i]])
+        .fold((0, 0), |(k, n), c| {
+            (k + c.get(Class::Terminal), n + c.transactions)
+        });
+    let baseline_rate = if j.judged.is_empty() {
+        let (k, n) = counts.values().fold((0, 0), |(k, n), c| {
+            (k + c.get(Class::Terminal), n + c.transactions)
+        });
+        ratio(k, n)
+    } else {
+        ratio(k, n)
+    };
     Ok(TerminalAnalysis {
         unattributed: folded.unattributed,
         rows,
         flagged,
-        baseline_rate: j.baseline,
-        dispersion: dispersion(counts, &j),
+        baseline_rate,
+        dispersion: dispersion(&folded.counts, &j),
+        models,
+        volume: folded
+            .volume
+            .iter()
+            .map(|(t, v)| (t.to_string(), v.clone()))
+            .collect(),
         daily: folded
             .daily
             .into_iter()
@@ -167,31 +344,59 @@ pub fn analyze<'a>(
     })
 }
 
-/// The cells summed per terminal, per terminal × local day, and terminal-class codes per
-/// terminal.
+/// The cells summed per terminal, per terminal × local day, per reader, and terminal-class
+/// codes per terminal.
 struct Folded<'a> {
+    /// Every transaction of the terminal (by_terminal.csv).
+    all: BTreeMap<&'a str, ClassCounts>,
+    /// What it is judged on: incident hours left out.
     counts: BTreeMap<&'a str, ClassCounts>,
     daily: BTreeMap<(&'a str, i64), ClassCounts>,
+    readers: BTreeMap<&'a str, ByReader>,
     fault_codes: BTreeMap<&'a str, BTreeMap<&'a str, u64>>,
+    /// Transactions per local day, incident hours included (a terminal that traded through
+    /// an incident was not silent).
+    volume: BTreeMap<&'a str, Vec<(i64, u64)>>,
     /// Transactions of [`super::NO_TERMINAL`], never judged.
     unattributed: u64,
 }
 
 /// Cells come sorted by terminal and hour, so runs of one terminal (and one day) are summed
 /// locally and stored once: a map operation per run, not per cell (3M cells in a big fleet).
-fn fold<'a>(cells: impl Iterator<Item = Cell<'a>>, catalog: &Catalog, tz: Tz) -> Folded<'a> {
+fn fold<'a>(
+    cells: impl Iterator<Item = Cell<'a>>,
+    catalog: &Catalog,
+    tz: Tz,
+    excluded: &[(i64, i64)],
+) -> Folded<'a> {
     let mut f = Folded {
+        all: BTreeMap::new(),
         counts: BTreeMap::new(),
         daily: BTreeMap::new(),
+        readers: BTreeMap::new(),
         fault_codes: BTreeMap::new(),
+        volume: BTreeMap::new(),
         unattributed: 0,
     };
     let mut run_term: Option<&str> = None;
     let mut run_counts = ClassCounts::default();
+    let mut run_all = ClassCounts::default();
+    let mut run_readers: ByReader = [(0, 0); 4];
     let mut run_day: Option<i64> = None;
     let mut day_counts = ClassCounts::default();
+    let mut day_volume = 0u64;
     // (hour, day) of the last lookup: a local day spans 24 consecutive hours.
     let mut day_of: (i64, i64, i64) = (i64::MIN, i64::MIN, 0);
+    let close_day = |f: &mut Folded<'a>, t: &'a str, d: i64, c: &ClassCounts, v: u64| {
+        if c.transactions > 0 {
+            f.daily.entry((t, d)).or_default().merge(c);
+        }
+        let days = f.volume.entry(t).or_default();
+        match days.last_mut() {
+            Some(last) if last.0 == d => last.1 += v,
+            _ => days.push((d, v)),
+        }
+    };
     for c in cells {
         let term = c.terminal();
         if term == super::NO_TERMINAL {
@@ -200,16 +405,23 @@ fn fold<'a>(cells: impl Iterator<Item = Cell<'a>>, catalog: &Catalog, tz: Tz) ->
             continue;
         }
         let hour = c.hour();
-        let class = catalog.of(&c);
         if run_term != Some(term) {
             if let Some(t) = run_term {
                 f.counts.entry(t).or_default().merge(&run_counts);
+                f.all.entry(t).or_default().merge(&run_all);
+                let r = f.readers.entry(t).or_insert([(0, 0); 4]);
+                for (a, b) in r.iter_mut().zip(run_readers) {
+                    a.0 += b.0;
+                    a.1 += b.1;
+                }
                 if let Some(d) = run_day {
-                    f.daily.entry((t, d)).or_default().merge(&day_counts);
+                    close_day(&mut f, t, d, &day_counts, day_volume);
                 }
             }
             run_term = Some(term);
             run_counts = ClassCounts::default();
+            run_all = ClassCounts::default();
+            run_readers = [(0, 0); 4];
             run_day = None;
         }
         if !(day_of.0..day_of.1).contains(&hour) {
@@ -219,14 +431,35 @@ fn fold<'a>(cells: impl Iterator<Item = Cell<'a>>, catalog: &Catalog, tz: Tz) ->
         let day = day_of.2;
         if run_day != Some(day) {
             if let Some(d) = run_day {
-                f.daily.entry((term, d)).or_default().merge(&day_counts);
+                close_day(&mut f, term, d, &day_counts, day_volume);
             }
             run_day = Some(day);
             day_counts = ClassCounts::default();
+            day_volume = 0;
+        }
+        day_volume += c.transactions;
+        let class = catalog.of(&c);
+        run_all.add(class, c.transactions);
+        let i = excluded.partition_point(|w| w.1 <= hour);
+        if i < excluded.len() && excluded[i].0 <= hour {
+            continue;
         }
         run_counts.add(class, c.transactions);
         day_counts.add(class, c.transactions);
-        if class == Class::Terminal {
+        let fault = class == Class::Terminal;
+        let by_reader = [
+            c.contactless,
+            c.chip_reads.saturating_sub(c.contactless),
+            c.swipes + c.fallbacks,
+            c.keyed,
+        ];
+        for (r, n) in run_readers.iter_mut().zip(by_reader) {
+            r.0 += n;
+            if fault {
+                r.1 += n;
+            }
+        }
+        if fault {
             *f.fault_codes
                 .entry(term)
                 .or_default()
@@ -236,87 +469,339 @@ fn fold<'a>(cells: impl Iterator<Item = Cell<'a>>, catalog: &Catalog, tz: Tz) ->
     }
     if let Some(t) = run_term {
         f.counts.entry(t).or_default().merge(&run_counts);
+        f.all.entry(t).or_default().merge(&run_all);
+        let r = f.readers.entry(t).or_insert([(0, 0); 4]);
+        for (a, b) in r.iter_mut().zip(run_readers) {
+            a.0 += b.0;
+            a.1 += b.1;
+        }
         if let Some(d) = run_day {
-            f.daily.entry((t, d)).or_default().merge(&day_counts);
+            close_day(&mut f, t, d, &day_counts, day_volume);
         }
     }
     f
+}
+
+/// One cohort and its fitted null.
+struct CohortFit {
+    field: &'static str,
+    name: String,
+    null: BetaBinomial,
+    /// Pooled terminal-fault rate per reader over the cohort's healthy terminals.
+    reader_means: [f64; 4],
+    fitted_on: u64,
+}
+
+/// One judged terminal's tests: the p-value that counts, the rate and mean it compared.
+#[derive(Debug, Clone, Copy)]
+struct Test {
+    p: f64,
+    /// Overall p-value against the cohort (what the trimming of the fit uses).
+    p_overall: f64,
+    basis: Basis,
+    mean: f64,
+    /// Whether the test behind `p` cleared the effect-size floor.
+    strong: bool,
 }
 
 /// The verdict on the terminals with enough volume (`judged`, in id order), index by index.
 struct Judgement<'a> {
     judged: Vec<&'a str>,
     flagged: Vec<bool>,
-    baseline: f64,
-    p_values: Vec<f64>,
+    cohort_of: Vec<usize>,
+    cohorts: Vec<CohortFit>,
+    tests: Vec<Test>,
     q_values: Vec<f64>,
+    /// Per judged terminal, its daily series (day, faults, transactions).
+    series: Vec<Vec<(i64, u64, u64)>>,
 }
 
-/// Test each terminal with enough volume against the fleet baseline; the baseline is taken
-/// from the terminals not flagged, so it is recomputed until the flagged set settles.
-fn judge<'a>(counts: &BTreeMap<&'a str, ClassCounts>, cfg: &AnalyzeConfig) -> Judgement<'a> {
+/// Which cohort each judged terminal belongs to: model / firmware where that firmware has
+/// [`COHORT_MIN`] judged terminals, else the model where it has as many, else the fleet.
+fn assign_cohorts(judged: &[&str], attrs: &AttrMap) -> (Vec<usize>, Vec<(&'static str, String)>) {
+    let model_of = |t: &str| attrs.get(t).map(|a| a.model.trim()).unwrap_or("");
+    let fw_of = |t: &str| attrs.get(t).map(|a| a.firmware.trim()).unwrap_or("");
+    let mut models: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut firmwares: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for t in judged {
+        let m = model_of(t);
+        if !m.is_empty() {
+            *models.entry(m).or_default() += 1;
+            let fw = fw_of(t);
+            if !fw.is_empty() {
+                *firmwares.entry((m, fw)).or_default() += 1;
+            }
+        }
+    }
+    let mut names: Vec<(&'static str, String)> = Vec::new();
+    let mut index: BTreeMap<(&'static str, String), usize> = BTreeMap::new();
+    let mut of = Vec::with_capacity(judged.len());
+    for t in judged {
+        let (m, fw) = (model_of(t), fw_of(t));
+        // A model split into firmwares only when the model has more than one of them.
+        let split = firmwares
+            .range((m, "")..)
+            .take_while(|e| e.0 .0 == m)
+            .count()
+            > 1;
+        let key = if !m.is_empty()
+            && split
+            && firmwares.get(&(m, fw)).copied().unwrap_or(0) >= COHORT_MIN
+        {
+            ("firmware", format!("{m} / {fw}"))
+        } else if !m.is_empty() && models[m] >= COHORT_MIN {
+            ("model", m.to_string())
+        } else {
+            ("fleet", "fleet".to_string())
+        };
+        let next = names.len();
+        let i = *index.entry(key.clone()).or_insert(next);
+        if i == next {
+            names.push(key);
+        }
+        of.push(i);
+    }
+    (of, names)
+}
+
+/// Test each terminal with enough volume against its cohort's null; the nulls are fitted on
+/// the terminals not flagged, so they are refitted until the flagged set settles.
+fn judge<'a>(folded: &Folded<'a>, cfg: &AnalyzeConfig, attrs: &AttrMap) -> Judgement<'a> {
+    let counts = &folded.counts;
     let judged: Vec<&str> = counts
         .iter()
         .filter(|(_, c)| c.transactions >= cfg.min_volume)
         .map(|(t, _)| *t)
         .collect();
+    let (cohort_of, names) = assign_cohorts(&judged, attrs);
+    let series: Vec<Vec<(i64, u64, u64)>> = judged
+        .iter()
+        .map(|t| {
+            folded
+                .daily
+                .range((*t, i64::MIN)..=(*t, i64::MAX))
+                .map(|((_, d), c)| (*d, c.get(Class::Terminal), c.transactions))
+                .collect()
+        })
+        .collect();
+    let no_readers = [(0u64, 0u64); 4];
+    let readers: Vec<&ByReader> = judged
+        .iter()
+        .map(|t| folded.readers.get(t).unwrap_or(&no_readers))
+        .collect();
+    let kn: Vec<(u64, u64)> = judged
+        .iter()
+        .map(|t| (counts[t].get(Class::Terminal), counts[t].transactions))
+        .collect();
     let mut j = Judgement {
         flagged: vec![false; judged.len()],
-        baseline: 0.0,
-        p_values: vec![1.0; judged.len()],
+        cohort_of,
+        cohorts: Vec::new(),
+        tests: Vec::new(),
         q_values: vec![1.0; judged.len()],
+        series,
         judged,
     };
+    // Terminals left out of the next fit: flagged or extreme under the current one.
+    let mut trimmed = vec![false; j.judged.len()];
     for _ in 0..20 {
-        let (k, n) = j.judged.iter().zip(&j.flagged).filter(|(_, f)| !**f).fold(
-            (0u64, 0u64),
-            |(k, n), (t, _)| {
-                (
-                    k + counts[t].get(Class::Terminal),
-                    n + counts[t].transactions,
-                )
-            },
-        );
-        // With no terminal to judge (each under --min-volume), the baseline is the whole
-        // fleet's rate: nothing is tested against it, but it is shown.
-        let (k, n) = if j.judged.is_empty() {
-            counts.values().fold((0, 0), |(k, n), c| {
-                (k + c.get(Class::Terminal), n + c.transactions)
-            })
-        } else {
-            (k, n)
-        };
-        // A fleet with no terminal faults at all still needs a positive baseline to test
-        // against: half a fault over the healthy volume.
-        j.baseline = if k == 0 {
-            0.5 / n.max(1) as f64
-        } else {
-            ratio(k, n)
-        };
-        j.p_values = j
-            .judged
+        j.cohorts = names
             .iter()
-            .map(|t| {
-                let c = &counts[t];
-                stats::binom_sf(c.get(Class::Terminal), c.transactions, j.baseline)
+            .enumerate()
+            .map(|(ci, (field, name))| {
+                let members: Vec<usize> = (0..j.judged.len())
+                    .filter(|&i| j.cohort_of[i] == ci && !trimmed[i])
+                    .collect();
+                let units: Vec<(u64, u64)> = members.iter().map(|&i| kn[i]).collect();
+                let null = BetaBinomial::fit_robust(&units).unwrap_or_else(|| {
+                    // One terminal or none left to fit on: its pooled rate, binomial.
+                    let (k, n) = units.iter().fold((0, 0), |a, u| (a.0 + u.0, a.1 + u.1));
+                    BetaBinomial {
+                        mean: if k == 0 {
+                            0.5 / n.max(1) as f64
+                        } else {
+                            ratio(k, n)
+                        },
+                        rho: 0.0,
+                    }
+                });
+                let mut reader_means = [0.0; 4];
+                for (r, mean) in reader_means.iter_mut().enumerate() {
+                    let (n, k) = members.iter().fold((0, 0), |a, &i| {
+                        (a.0 + readers[i][r].0, a.1 + readers[i][r].1)
+                    });
+                    *mean = if k == 0 {
+                        0.5 / n.max(1) as f64
+                    } else {
+                        ratio(k, n)
+                    };
+                }
+                CohortFit {
+                    field,
+                    name: name.clone(),
+                    null,
+                    reader_means,
+                    fitted_on: members.len() as u64,
+                }
             })
             .collect();
-        j.q_values = stats::benjamini_hochberg(&j.p_values);
+        j.tests = (0..j.judged.len())
+            .map(|i| test(kn[i], &j.series[i], readers[i], &j.cohorts[j.cohort_of[i]]))
+            .collect();
+        let p: Vec<f64> = j.tests.iter().map(|t| t.p).collect();
+        j.q_values = stats::benjamini_hochberg(&p);
         let next: Vec<bool> = j
-            .judged
+            .tests
             .iter()
             .zip(&j.q_values)
-            .map(|(t, q)| {
-                let rate = counts[t].terminal_fault_rate();
-                *q <= cfg.fdr && rate >= j.baseline * MIN_RATIO && rate - j.baseline >= MIN_EXCESS
-            })
+            .map(|(t, q)| *q <= cfg.fdr && t.strong)
             .collect();
-        if next == j.flagged {
+        let next_trim: Vec<bool> = next
+            .iter()
+            .zip(&j.tests)
+            .map(|(f, t)| *f || t.p_overall < TRIM_P)
+            .collect();
+        if next == j.flagged && next_trim == trimmed {
             break;
         }
         j.flagged = next;
+        trimmed = next_trim;
     }
     j
+}
+
+/// Whether `rate` clears the effect-size floor over `mean`.
+fn strong(rate: f64, mean: f64) -> bool {
+    rate >= mean * MIN_RATIO && rate - mean >= MIN_EXCESS
+}
+
+/// A terminal's tests against its cohort: overall, since its own change point, per reader.
+fn test(kn: (u64, u64), series: &[(i64, u64, u64)], readers: &ByReader, c: &CohortFit) -> Test {
+    let (k, n) = kn;
+    let p_overall = c.null.sf(k, n);
+    let rate = ratio(k, n);
+    let mut best = Test {
+        p: p_overall,
+        p_overall,
+        basis: Basis::Overall,
+        mean: c.null.mean,
+        strong: strong(rate, c.null.mean),
+    };
+    let mut consider = |p: f64, basis: Basis, rate: f64, mean: f64| {
+        let s = strong(rate, mean);
+        // A test that clears the floor beats one that does not; then the smaller p-value.
+        if (s && !best.strong) || (s == best.strong && p < best.p) {
+            best = Test {
+                p,
+                p_overall,
+                basis,
+                mean,
+                strong: s,
+            };
+        }
+    };
+    // The days since its change point against its own days before: the cohort's null
+    // updated by what the terminal showed before the change (a terminal that ran at 0.2% for
+    // two weeks is not a healthy terminal with a high rate of its own when it jumps to 3%).
+    // The p-value is multiplied by the days the change could have started on.
+    let ks: Vec<u64> = series.iter().map(|s| s.1).collect();
+    let ns: Vec<u64> = series.iter().map(|s| s.2).collect();
+    if let Some(cp) = stats::change_point(&ks, &ns) {
+        let (k1, n1) = (
+            ks[..cp.index].iter().sum::<u64>(),
+            ns[..cp.index].iter().sum::<u64>(),
+        );
+        let (k2, n2) = (k - k1.min(k), n - n1.min(n));
+        if cp.rate_after > cp.rate_before && n2 >= MIN_SLICE && cp.index > 0 {
+            let own = c.null.updated(k1, n1);
+            let p = (own.sf(k2, n2) * (series.len() - 1) as f64).min(1.0);
+            // The floor: well above the cohort's mean and above its own rate before.
+            let after = ratio(k2, n2);
+            let s = strong(after, c.null.mean) && after >= MIN_RATIO * ratio(k1, n1);
+            if s {
+                consider(p, Basis::SinceChange, after, c.null.mean);
+            }
+        }
+    }
+    // A bad stretch that ended (a terminal broken for a week, then repaired): the most
+    // likely stretch against the rest of its days, the p-value multiplied by the number of
+    // stretches it could have been.
+    if let Some((kb, nb, kr, nr, choices)) = bad_stretch(&ks, &ns) {
+        let own = c.null.updated(kr, nr);
+        let p = (own.sf(kb, nb) * choices as f64).min(1.0);
+        let bad = ratio(kb, nb);
+        if nb >= MIN_SLICE && strong(bad, c.null.mean) && bad >= MIN_RATIO * ratio(kr, nr) {
+            consider(p, Basis::SinceChange, bad, c.null.mean);
+        }
+    }
+    // Each reader against the cohort's rate for it, times the readers tested.
+    for r in Reader::ALL {
+        let (n, k) = readers[r.index()];
+        if n < MIN_SLICE || n == kn.1 {
+            // A terminal with one reader only is the overall test already.
+            continue;
+        }
+        let mean = c.reader_means[r.index()];
+        let null = BetaBinomial {
+            mean,
+            rho: c.null.rho,
+        };
+        let p = (null.sf(k, n) * Reader::ALL.len() as f64).min(1.0);
+        consider(p, Basis::Reader(r), ratio(k, n), mean);
+    }
+    best
+}
+
+/// The stretch of consecutive days whose fault rate stands out most from the rest (binomial
+/// likelihood ratio, rate above the rest's): (its faults and transactions, the rest's, and
+/// the number of stretches searched). None for series of fewer than three days. Series longer
+/// than [`MAX_SEARCH_BINS`] days are searched in groups of days.
+fn bad_stretch(ks: &[u64], ns: &[u64]) -> Option<(u64, u64, u64, u64, u64)> {
+    let group = ks.len().div_ceil(MAX_SEARCH_BINS).max(1);
+    let kb: Vec<u64> = ks.chunks(group).map(|c| c.iter().sum()).collect();
+    let nb: Vec<u64> = ns.chunks(group).map(|c| c.iter().sum()).collect();
+    let len = kb.len();
+    if len < 3 {
+        return None;
+    }
+    let mut pk = vec![0u64; len + 1];
+    let mut pn = vec![0u64; len + 1];
+    for i in 0..len {
+        pk[i + 1] = pk[i] + kb[i].min(nb[i]);
+        pn[i + 1] = pn[i] + nb[i];
+    }
+    let (tk, tn) = (pk[len], pn[len]);
+    let xlx = |c: f64, n: f64| if c > 0.0 { c * (c / n).ln() } else { 0.0 };
+    let ll = |k: u64, n: u64| {
+        let (k, n) = (k as f64, n as f64);
+        if n == 0.0 {
+            0.0
+        } else {
+            xlx(k, n) + xlx(n - k, n)
+        }
+    };
+    let whole = ll(tk, tn);
+    let mut best: Option<(f64, usize, usize)> = None;
+    for a in 0..len {
+        for b in (a + 1)..=len {
+            if a == 0 && b == len {
+                continue;
+            }
+            let (k1, n1) = (pk[b] - pk[a], pn[b] - pn[a]);
+            let (k2, n2) = (tk - k1, tn - n1);
+            if n1 == 0 || n2 == 0 || ratio(k1, n1) <= ratio(k2, n2) {
+                continue;
+            }
+            let gain = ll(k1, n1) + ll(k2, n2) - whole;
+            if best.is_none_or(|x| gain > x.0) {
+                best = Some((gain, a, b));
+            }
+        }
+    }
+    let (_, a, b) = best?;
+    let (k1, n1) = (pk[b] - pk[a], pn[b] - pn[a]);
+    let choices = (len * (len + 1) / 2 - 1) as u64;
+    Some((k1, n1, tk - k1, tn - n1, choices))
 }
 
 /// The evidence for flagged terminal `term` (index `i` of the judgement).
@@ -328,76 +813,174 @@ fn flag(
     j: &Judgement<'_>,
     i: usize,
 ) -> Flag {
-    let series: Vec<(i64, ClassCounts)> = folded
-        .daily
-        .range((term, i64::MIN)..=(term, i64::MAX))
-        .map(|((_, d), c)| (*d, *c))
-        .collect();
-    let (first_bad_period, rate_before, rate_after) = first_bad(&series, j.baseline);
+    let cohort = &j.cohorts[j.cohort_of[i]];
+    let series = &j.series[i];
+    let h = history(series, &cohort.null);
     let mut top: Vec<(String, u64)> = folded
         .fault_codes
         .get(term)
         .map(|m| m.iter().map(|(k, v)| (k.to_string(), *v)).collect())
         .unwrap_or_default();
     top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let t = j.tests[i];
+    let readers: Vec<(Reader, u64, u64)> = folded
+        .readers
+        .get(term)
+        .map(|r| {
+            Reader::ALL
+                .iter()
+                .filter(|m| r[m.index()].0 > 0)
+                .map(|m| (*m, r[m.index()].1, r[m.index()].0))
+                .collect()
+        })
+        .unwrap_or_default();
+    // The fault sits in one reader when that reader's test made the case and no other
+    // reader shows a fault of its own (each is no surprise under the cohort's rate for it).
+    let entry_mode = match t.basis {
+        Basis::Reader(r) => {
+            let others_fine = readers.iter().filter(|x| x.0 != r).all(|x| {
+                let null = BetaBinomial {
+                    mean: cohort.reader_means[x.0.index()],
+                    rho: cohort.null.rho,
+                };
+                null.sf(x.1, x.2) >= HEALTHY_P
+            });
+            others_fine.then_some(r)
+        }
+        _ => None,
+    };
     Flag {
         terminal_id: term.to_string(),
         merchant_id: merchant_id.to_string(),
         transactions: c.transactions,
         terminal_faults: c.get(Class::Terminal),
         terminal_fault_rate: c.terminal_fault_rate(),
-        baseline_rate: j.baseline,
-        p_value: j.p_values[i],
+        baseline_rate: t.mean,
+        p_value: t.p,
         q_value: j.q_values[i],
-        first_bad_period,
+        first_bad_period: h.first_bad,
+        recovered_period: h.recovered,
         top_codes: top,
-        rate_before,
-        rate_after,
+        rate_before: h.rate_before,
+        rate_after: h.rate_bad,
+        cohort: cohort.name.clone(),
+        basis: t.basis,
+        entry_mode,
+        readers,
+        cohort_reader_rates: Reader::ALL
+            .iter()
+            .map(|r| (*r, cohort.reader_means[r.index()]))
+            .collect(),
     }
 }
 
 /// Pearson chi-square over degrees of freedom of the healthy terminals' fault counts around
-/// the baseline: about 1 when the binomial model fits, more when the fleet is overdispersed.
+/// their cohort's mean, as if one binomial rate fitted each cohort.
 fn dispersion(counts: &BTreeMap<&str, ClassCounts>, j: &Judgement<'_>) -> Option<f64> {
-    let healthy: Vec<&ClassCounts> = j
-        .judged
-        .iter()
-        .zip(&j.flagged)
-        .filter(|(_, f)| !**f)
-        .map(|(t, _)| &counts[t])
+    let healthy: Vec<(f64, &ClassCounts)> = (0..j.judged.len())
+        .filter(|&i| !j.flagged[i])
+        .map(|i| (j.cohorts[j.cohort_of[i]].null.mean, &counts[j.judged[i]]))
         .collect();
-    let baseline = j.baseline;
-    (healthy.len() >= 2 && baseline > 0.0).then(|| {
+    (healthy.len() >= 2 && healthy.iter().all(|h| h.0 > 0.0)).then(|| {
         let chi2: f64 = healthy
             .iter()
-            .map(|c| {
-                let expected = c.transactions as f64 * baseline;
+            .map(|(mean, c)| {
+                let expected = c.transactions as f64 * mean;
                 let diff = c.get(Class::Terminal) as f64 - expected;
-                diff * diff / (expected * (1.0 - baseline))
+                diff * diff / (expected * (1.0 - mean))
             })
             .sum();
         chi2 / (healthy.len() - 1) as f64
     })
 }
 
-/// The day a terminal turned bad: the maximum-likelihood change point of its daily
-/// terminal-fault rate, if the rate rose there clearly and was not already bad before.
-fn first_bad(series: &[(i64, ClassCounts)], baseline: f64) -> (i64, f64, f64) {
+/// When a flagged terminal went bad and whether it recovered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct History {
+    pub first_bad: i64,
+    pub recovered: Option<i64>,
+    pub rate_before: f64,
+    pub rate_bad: f64,
+}
+
+/// The shape of a flagged terminal's daily series (day, faults, transactions): of "bad
+/// throughout", "healthy then bad", "bad then healthy" and "healthy, bad, healthy", the one
+/// with the highest binomial log-likelihood less [`CHANGE_PENALTY`] per change, where a
+/// healthy stretch must run below half the bad one's rate and be no surprise under the
+/// cohort's `null` (upper-tail p-value at least [`HEALTHY_P`]: a few days with two faults
+/// where the cohort expects 0.3 are still healthy days). Prefix sums make every split O(1):
+/// O(days²) for the two-change shapes.
+pub fn history(series: &[(i64, u64, u64)], null: &BetaBinomial) -> History {
+    let len = series.len();
     let first_day = series.first().map_or(0, |s| s.0);
-    let k: Vec<u64> = series.iter().map(|(_, c)| c.get(Class::Terminal)).collect();
-    let n: Vec<u64> = series.iter().map(|(_, c)| c.transactions).collect();
-    let overall = ratio(k.iter().sum(), n.iter().sum());
-    if let Some(cp) = stats::change_point(&k, &n) {
-        let healthy_before =
-            cp.rate_before <= (baseline * MIN_RATIO).max(baseline + MIN_EXCESS / 2.0);
-        if cp.rate_after > cp.rate_before
-            && cp.log_likelihood_ratio >= MIN_CHANGE_LLR
-            && healthy_before
-        {
-            return (series[cp.index].0, cp.rate_before, cp.rate_after);
+    let mut pk = vec![0u64; len + 1];
+    let mut pn = vec![0u64; len + 1];
+    for (i, s) in series.iter().enumerate() {
+        pk[i + 1] = pk[i] + s.1.min(s.2);
+        pn[i + 1] = pn[i] + s.2;
+    }
+    let seg = |a: usize, b: usize| (pk[b] - pk[a], pn[b] - pn[a]);
+    let ll = |(k, n): (u64, u64)| -> f64 {
+        if n == 0 {
+            return 0.0;
+        }
+        let (k, f, n) = (k as f64, (n - k) as f64, n as f64);
+        let x = |c: f64| if c > 0.0 { c * (c / n).ln() } else { 0.0 };
+        x(k) + x(f)
+    };
+    let rate = |(k, n): (u64, u64)| ratio(k, n);
+    // Healthy stretches are prefixes or suffixes: their test against the null, once each.
+    let plausible = |h: (u64, u64)| h.1 > 0 && null.sf(h.0, h.1) >= HEALTHY_P;
+    let prefix_ok: Vec<bool> = (0..=len).map(|a| plausible(seg(0, a))).collect();
+    let suffix_ok: Vec<bool> = (0..=len).map(|b| plausible(seg(b, len))).collect();
+    let healthy_vs = |h: (u64, u64), bad: (u64, u64), ok: bool| ok && rate(h) * 2.0 <= rate(bad);
+    let whole = seg(0, len);
+    let mut best = (
+        ll(whole),
+        History {
+            first_bad: first_day,
+            recovered: None,
+            rate_before: rate(whole),
+            rate_bad: rate(whole),
+        },
+    );
+    let mut offer = |score: f64, h: History| {
+        if score > best.0 {
+            best = (score, h);
+        }
+    };
+    for a in 0..len {
+        for b in (a + 1)..=len {
+            if a == 0 && b == len {
+                continue;
+            }
+            let (before, bad, after) = (seg(0, a), seg(a, b), seg(b, len));
+            if bad.1 == 0 {
+                continue;
+            }
+            if a > 0 && !healthy_vs(before, bad, prefix_ok[a]) {
+                continue;
+            }
+            if b < len && !healthy_vs(after, bad, suffix_ok[b]) {
+                continue;
+            }
+            // A recovery must buy more than a start: a few quiet days at the end of the data
+            // are easily a broken terminal's luck.
+            let penalty =
+                CHANGE_PENALTY * (a > 0) as u32 as f64 + RECOVERY_PENALTY * (b < len) as u32 as f64;
+            let score = ll(before) + ll(bad) + ll(after) - penalty;
+            offer(
+                score,
+                History {
+                    first_bad: series[a].0,
+                    recovered: (b < len).then(|| series[b].0),
+                    rate_before: if a > 0 { rate(before) } else { rate(bad) },
+                    rate_bad: rate(bad),
+                },
+            );
         }
     }
-    (first_day, overall, overall)
+    best.1
 }
 
 /// For each terminal, the merchant with most of its transactions (ties: smallest id).
@@ -412,4 +995,42 @@ fn main_merchant(term_merchant: &[Cell<'_>]) -> BTreeMap<String, String> {
         }
     }
     best.into_iter().map(|(t, (_, m))| (t, m)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn days(rates: &[(u64, u64)]) -> Vec<(i64, u64, u64)> {
+        rates
+            .iter()
+            .enumerate()
+            .map(|(i, &(k, n))| (i as i64 * 86_400, k, n))
+            .collect()
+    }
+
+    const NULL: BetaBinomial = BetaBinomial {
+        mean: 0.003,
+        rho: 0.0,
+    };
+
+    #[test]
+    fn history_dates_a_break_and_a_recovery() {
+        // 10 healthy days (0.2%), 8 bad (6%), 10 healthy again.
+        let mut s = vec![(1u64, 500u64); 10];
+        s.extend(vec![(30, 500); 8]);
+        s.extend(vec![(1, 500); 10]);
+        let h = history(&days(&s), &NULL);
+        assert_eq!(h.first_bad, 10 * 86_400);
+        assert_eq!(h.recovered, Some(18 * 86_400));
+        assert!((h.rate_bad - 0.06).abs() < 1e-12);
+        // Bad from the first day, never better.
+        let h = history(&days(&[(25, 500); 12]), &NULL);
+        assert_eq!((h.first_bad, h.recovered), (0, None));
+        // Healthy then bad to the end.
+        let mut s = vec![(1u64, 400u64); 15];
+        s.extend(vec![(20, 400); 5]);
+        let h = history(&days(&s), &NULL);
+        assert_eq!((h.first_bad, h.recovered), (15 * 86_400, None));
+    }
 }

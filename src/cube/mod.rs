@@ -26,8 +26,11 @@ use chrono_tz::Tz;
 use polars::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::ingest::normalize::EntryMode;
 use crate::ingest::Txn;
 
+pub mod attrs;
+pub mod issuers;
 pub mod latency;
 mod purchases;
 
@@ -48,10 +51,24 @@ pub const LOST_PURCHASES: &str = "lost_purchases";
 pub const LOST_AMOUNT: &str = "lost_amount_minor";
 pub const CHIP_READS: &str = "chip_reads";
 pub const FALLBACKS: &str = "fallbacks";
+/// Version 3 measures: transactions by how the card was read (docs/cube.md, "Verdicts"). Chip
+/// contact reads are `chip_reads - contactless`.
+pub const CONTACTLESS: &str = "contactless";
+pub const SWIPES: &str = "swipes";
+pub const KEYED: &str = "keyed";
 /// Version 2: non-null on the rows of a response-time histogram (docs/cube.md), whose count
 /// is in [`LATENCY_COUNT`] (their `transactions` is 0, so sums over the file stay right).
 pub const LATENCY_BUCKET: &str = "latency_bucket";
 pub const LATENCY_COUNT: &str = "latency_count";
+/// Version 3: the cell's terminal's attributes as last seen, and when (docs/cube.md).
+pub const TERMINAL_MODEL: &str = "terminal_model";
+pub const FIRMWARE_VERSION: &str = "firmware_version";
+pub const APP_VERSION: &str = "app_version";
+pub const ATTRS_SEEN: &str = "attrs_seen";
+/// Version 3: non-null on the rows of the issuer table (docs/cube.md), whose count is in
+/// [`ISSUER_COUNT`] (their `transactions` is 0).
+pub const ISSUER_BIN: &str = "issuer_bin";
+pub const ISSUER_COUNT: &str = "issuer_count";
 
 #[cfg(test)]
 const KEYS: [&str; 5] = [TERMINAL, MERCHANT, MERCHANT_NAME, HOUR, CODE];
@@ -162,6 +179,11 @@ struct Sums {
     /// chip failed (fallback): the fallback rate is fallbacks / (chip reads + fallbacks).
     chip_reads: u32,
     fallbacks: u32,
+    /// Contactless reads (also counted in `chip_reads`), magstripe reads that were not a
+    /// fallback, and keyed entries.
+    contactless: u32,
+    swipes: u32,
+    keyed: u32,
 }
 
 impl Sums {
@@ -174,6 +196,9 @@ impl Sums {
         self.lost_purchases = self.lost_purchases.saturating_add(o.lost_purchases);
         self.chip_reads = self.chip_reads.saturating_add(o.chip_reads);
         self.fallbacks = self.fallbacks.saturating_add(o.fallbacks);
+        self.contactless = self.contactless.saturating_add(o.contactless);
+        self.swipes = self.swipes.saturating_add(o.swipes);
+        self.keyed = self.keyed.saturating_add(o.keyed);
     }
 }
 
@@ -186,6 +211,9 @@ struct RowSums {
     purchases: u32,
     chip_reads: u32,
     fallbacks: u32,
+    contactless: u32,
+    swipes: u32,
+    keyed: u32,
 }
 
 impl RowSums {
@@ -196,6 +224,9 @@ impl RowSums {
             purchases: self.purchases,
             chip_reads: self.chip_reads,
             fallbacks: self.fallbacks,
+            contactless: self.contactless,
+            swipes: self.swipes,
+            keyed: self.keyed,
             ..Sums::default()
         }
     }
@@ -211,6 +242,9 @@ struct Wide {
     lost_amount_minor: i64,
     chip_reads: u64,
     fallbacks: u64,
+    contactless: u64,
+    swipes: u64,
+    keyed: u64,
 }
 
 impl From<&Sums> for Wide {
@@ -230,6 +264,9 @@ impl Wide {
         self.lost_amount_minor += o.lost_amount_minor;
         self.chip_reads += o.chip_reads as u64;
         self.fallbacks += o.fallbacks as u64;
+        self.contactless += o.contactless as u64;
+        self.swipes += o.swipes as u64;
+        self.keyed += o.keyed as u64;
     }
 
     fn add_wide(&mut self, o: &Wide) {
@@ -240,6 +277,9 @@ impl Wide {
         self.lost_amount_minor += o.lost_amount_minor;
         self.chip_reads += o.chip_reads;
         self.fallbacks += o.fallbacks;
+        self.contactless += o.contactless;
+        self.swipes += o.swipes;
+        self.keyed += o.keyed;
     }
 }
 
@@ -271,8 +311,12 @@ pub struct Row<'a> {
     pub amount_minor: i64,
     /// What makes the purchase key, for attempts that take part in purchases.
     pub purchase: Option<PurchaseParts<'a>>,
-    pub chip_read: bool,
-    pub fallback: bool,
+    /// How the card was read, when the input says.
+    pub entry: Option<EntryMode>,
+    /// The terminal's model, firmware and application version, when the input says.
+    pub attrs: Option<RowAttrs<'a>>,
+    /// The card's BIN (first six digits), when the input has a card number.
+    pub bin: Option<u32>,
     pub latency_ms: Option<f64>,
     /// False for a row after `--until` kept only as a possible retry (no cell).
     pub in_window: bool,
@@ -458,6 +502,12 @@ pub struct CubeBuilder {
     lat_hour_last: (i64, u32),
     /// Per combo, what its rows need besides their cell.
     combo_state: Vec<ComboState>,
+    /// Per combo, its terminal's attributes as last seen (rows that carry them).
+    combo_attrs: Vec<Option<attrs::Seen>>,
+    /// Attributes read from cube files, by terminal.
+    file_attrs: std::collections::BTreeMap<String, attrs::Seen>,
+    /// Transactions per hour and card BIN, failures per hour, BIN, code and terminal.
+    issuers: issuers::IssuerBuilder,
 }
 
 /// What a combo's rows need besides their cell, in one cache line: rows of a big fleet come
@@ -475,6 +525,29 @@ struct ComboState {
     /// That day's response times not yet added to `lat_days` (moved there when the day
     /// changes, before a count would overflow, and when the builders are added up).
     hist: [u16; BUCKETS],
+}
+
+/// A row's terminal attributes (empty: not given).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RowAttrs<'a> {
+    pub model: &'a str,
+    pub firmware: &'a str,
+    pub app_version: &'a str,
+}
+
+impl RowAttrs<'_> {
+    fn same(&self, a: &attrs::TerminalAttrs) -> bool {
+        a.model == self.model && a.firmware == self.firmware && a.app_version == self.app_version
+    }
+
+    fn owned(&self) -> attrs::TerminalAttrs {
+        attrs::TerminalAttrs {
+            model: self.model.to_string(),
+            firmware: self.firmware.to_string(),
+            app_version: self.app_version.to_string(),
+            ..Default::default()
+        }
+    }
 }
 
 /// What makes an attempt's purchase key besides its terminal and merchant.
@@ -509,7 +582,59 @@ impl CubeBuilder {
             lat_hour_index: HashMap::with_hasher(fast_state()),
             lat_hour_last: (i64::MIN, 0),
             combo_state: Vec::new(),
+            combo_attrs: Vec::new(),
+            file_attrs: std::collections::BTreeMap::new(),
+            issuers: issuers::IssuerBuilder::default(),
         }
+    }
+
+    /// Note a row's terminal attributes: the latest row's win, ties to the larger values.
+    fn see_attrs(&mut self, combo: u32, ts: i64, a: &RowAttrs<'_>) {
+        let i = combo as usize;
+        if self.combo_attrs.len() <= i {
+            self.combo_attrs.resize(i + 1, None);
+        }
+        match &mut self.combo_attrs[i] {
+            Some(seen) if a.same(&seen.attrs) => seen.at = seen.at.max(ts),
+            slot => {
+                let new = attrs::Seen {
+                    at: ts,
+                    attrs: a.owned(),
+                };
+                match slot {
+                    Some(seen) => seen.merge(&new),
+                    None => *slot = Some(new),
+                }
+            }
+        }
+    }
+
+    /// A row of another cube's issuer table.
+    fn add_issuer(
+        &mut self,
+        hour: i64,
+        bin: u32,
+        code: Option<&str>,
+        terminal: Option<&str>,
+        n: u64,
+    ) -> Result<()> {
+        match (code, terminal) {
+            (Some(c), Some(t)) => {
+                let c = self.codes.id(c, Dim::Code)?;
+                let t = self.terminals.id(t, Dim::Terminal)?;
+                self.issuers.fail(hour, bin, c, t, n);
+            }
+            _ => self.issuers.add_total(hour, bin, n),
+        }
+        Ok(())
+    }
+
+    /// Attributes of a terminal read from a cube file.
+    fn add_attrs(&mut self, terminal: &str, seen: attrs::Seen) {
+        self.file_attrs
+            .entry(terminal.to_string())
+            .or_default()
+            .merge(&seen);
     }
 
     /// Count purchases and lost sales under `rule` (rows then need their purchase key).
@@ -613,12 +738,37 @@ impl CubeBuilder {
             _ => None,
         };
         let approved = purchase.is_some() && self.approves(code, row.code);
+        if let Some(a) = &row.attrs {
+            self.see_attrs(combo, row.ts, a);
+        }
+        if let (true, Some(bin)) = (row.in_window, row.bin) {
+            self.issuers.count(hour, bin);
+            // Approvals are most rows: only the others keep their code and terminal.
+            let ok = if self.retry.is_some() {
+                self.approves(code, row.code)
+            } else {
+                row.code == "00"
+            };
+            if !ok {
+                let term = self.combo_ids[combo as usize].0;
+                self.issuers.fail(hour, bin, code, term, 1);
+            }
+        }
         if row.in_window {
             let s = self.cells.of_hour(hour).entry(key).or_default();
             s.transactions += 1;
             s.amount_minor += row.amount_minor;
-            s.chip_reads += row.chip_read as u32;
-            s.fallbacks += row.fallback as u32;
+            match row.entry {
+                Some(EntryMode::Chip) => s.chip_reads += 1,
+                Some(EntryMode::Contactless) => {
+                    s.chip_reads += 1;
+                    s.contactless += 1;
+                }
+                Some(EntryMode::Fallback) => s.fallbacks += 1,
+                Some(EntryMode::Swipe) => s.swipes += 1,
+                Some(EntryMode::Keyed) => s.keyed += 1,
+                Some(EntryMode::Other) | None => {}
+            }
             // Every approved attempt ends one purchase; lost ones are settled at the end.
             s.purchases += approved as u32;
             if let Some(ms) = row.latency_ms {
@@ -677,8 +827,9 @@ impl CubeBuilder {
             code,
             amount_minor,
             purchase: None,
-            chip_read: false,
-            fallback: false,
+            entry: None,
+            attrs: None,
+            bin: None,
             latency_ms: None,
             in_window: true,
         })
@@ -867,6 +1018,47 @@ impl CubeBuilder {
             optional(FALLBACKS)?,
             optional(LATENCY_COUNT)?,
         );
+        // Version 3 measures, zeros when the file is older.
+        let (contactless, swipes, keyed) =
+            (optional(CONTACTLESS)?, optional(SWIPES)?, optional(KEYED)?);
+        // Version 3: the terminal's attributes on its cell rows (absent in older files).
+        let opt_text = |name: &str| -> std::result::Result<Option<StringChunked>, String> {
+            match df.column(name) {
+                Err(_) => Ok(None),
+                Ok(c) => Ok(Some(
+                    c.str()
+                        .map_err(|_| wrong_type(name, c.dtype(), "string"))?
+                        .clone(),
+                )),
+            }
+        };
+        let (models, firmwares, apps) = (
+            opt_text(TERMINAL_MODEL)?,
+            opt_text(FIRMWARE_VERSION)?,
+            opt_text(APP_VERSION)?,
+        );
+        let attrs_at: Option<Vec<Option<i64>>> = match df.column(ATTRS_SEEN) {
+            Err(_) => None,
+            Ok(c) => {
+                let c = c
+                    .cast(&DataType::Int64)
+                    .map_err(|_| wrong_type(ATTRS_SEEN, c.dtype(), "INT64"))?;
+                Some(
+                    c.i64()
+                        .map_err(|_| wrong_type(ATTRS_SEEN, c.dtype(), "INT64"))?
+                        .iter()
+                        .collect(),
+                )
+            }
+        };
+        let issuer_bins = opt_text(ISSUER_BIN)?;
+        let issuer_count = optional(ISSUER_COUNT)?;
+        let text_at = |col: &Option<StringChunked>, i: usize| -> String {
+            col.as_ref()
+                .and_then(|c| c.get(i))
+                .unwrap_or("")
+                .to_string()
+        };
         // Null on cells; a bucket number on the rows of a response-time histogram.
         let buckets: Vec<Option<i64>> = match df.column(LATENCY_BUCKET) {
             Err(_) => vec![None; df.height()],
@@ -901,6 +1093,18 @@ impl CubeBuilder {
                 c.unwrap_or(""),
             );
             let (h, k, a) = (h.unwrap_or(0), k.unwrap_or(0), a.unwrap_or(0));
+            if let Some(bin) = issuer_bins.as_ref().and_then(|c| c.get(i)) {
+                let bin = issuers::bin_of(&format!("{bin}0000")).ok_or_else(|| {
+                    format!(
+                        "column {ISSUER_BIN} at row {} is not six digits: {bin:?}",
+                        first_row + i + 1
+                    )
+                })?;
+                let (code, term) = ((!c.is_empty()).then_some(c), (!t.is_empty()).then_some(t));
+                self.add_issuer(h, bin, code, term, issuer_count[i] as u64)
+                    .map_err(|e| e.to_string())?;
+                continue;
+            }
             if let Some(b) = buckets[i] {
                 if !(0..BUCKETS as i64).contains(&b) {
                     return Err(format!(
@@ -938,9 +1142,23 @@ impl CubeBuilder {
                 lost_amount_minor: lost_amount[i],
                 chip_reads: narrow(chip[i]),
                 fallbacks: narrow(fallbacks[i]),
+                contactless: narrow(contactless[i]),
+                swipes: narrow(swipes[i]),
+                keyed: narrow(keyed[i]),
             };
             self.add_sums(h, [t, m, n, c], sums)
                 .map_err(|e| e.to_string())?;
+            if let Some(at) = attrs_at.as_ref().and_then(|v| v[i]) {
+                let a = attrs::TerminalAttrs {
+                    model: text_at(&models, i),
+                    firmware: text_at(&firmwares, i),
+                    app_version: text_at(&apps, i),
+                    ..Default::default()
+                };
+                if !a.is_empty() {
+                    self.add_attrs(t, attrs::Seen { at, attrs: a });
+                }
+            }
             transactions += k as u64;
         }
         Ok(transactions)
@@ -1000,6 +1218,11 @@ pub struct Cube {
     lat_days: Vec<(u128, [u32; BUCKETS])>,
     /// The fleet's response-time histogram per local hour, sorted by hour.
     lat_hours: Vec<(i64, Hist)>,
+    /// Terminal attributes as last seen (version 3), by terminal id.
+    attrs: std::collections::BTreeMap<String, attrs::Seen>,
+    /// The issuer table (version 3, `issuers.rs`), sorted by key; code and terminal are ids
+    /// of this cube's dictionaries.
+    issuers: Vec<(issuers::Key, u64)>,
 }
 
 /// One row of a rollup: the key values asked for, by name, and the sums. Text keys borrow
@@ -1017,6 +1240,11 @@ pub struct Cell<'a> {
     /// Chip reads and chip-to-magstripe fallbacks.
     pub chip_reads: u64,
     pub fallbacks: u64,
+    /// Version 3: transactions read contactless (also in `chip_reads`), by magstripe (not a
+    /// fallback), keyed.
+    pub contactless: u64,
+    pub swipes: u64,
+    pub keyed: u64,
 }
 
 /// Most keys a rollup can ask for.
@@ -1178,6 +1406,9 @@ impl<'a> Rollup<'a> {
             lost_amount_minor: s.lost_amount_minor,
             chip_reads: s.chip_reads,
             fallbacks: s.fallbacks,
+            contactless: s.contactless,
+            swipes: s.swipes,
+            keyed: s.keyed,
         })
     }
 
@@ -1327,6 +1558,45 @@ impl Cube {
         let (merchants, mmap) = unify(builders.iter().map(|b| &b.merchants.strings[..]));
         let (names, nmap) = unify(builders.iter().map(|b| &b.names.strings[..]));
         let (codes, cmap) = unify(builders.iter().map(|b| &b.codes.strings[..]));
+        let mut seen_attrs: std::collections::BTreeMap<String, attrs::Seen> = Default::default();
+        let mut issuer_rows: Vec<(issuers::Key, u64)> = Vec::new();
+        for (i, b) in builders.iter_mut().enumerate() {
+            b.issuers.flush();
+            let remap = |(h, bin, c, t): issuers::Key| {
+                let c = if c == issuers::ANY {
+                    c
+                } else {
+                    cmap[i][c as usize]
+                };
+                let t = if t == issuers::ANY {
+                    t
+                } else {
+                    tmap[i][t as usize]
+                };
+                (h, bin, c, t)
+            };
+            issuer_rows.extend(
+                std::mem::take(&mut b.issuers.totals)
+                    .into_iter()
+                    .map(|(k, n)| (remap(k), n)),
+            );
+            issuer_rows.extend(
+                std::mem::take(&mut b.issuers.failures)
+                    .into_iter()
+                    .map(|(k, n)| (remap(k), n)),
+            );
+        }
+        for b in &mut builders {
+            for (t, seen) in std::mem::take(&mut b.file_attrs) {
+                attrs::merge_into(&mut seen_attrs, &t, &seen);
+            }
+            for (c, seen) in b.combo_attrs.iter().enumerate() {
+                if let Some(seen) = seen {
+                    let t = &b.terminals.strings[b.combo_ids[c].0 as usize];
+                    attrs::merge_into(&mut seen_attrs, t, seen);
+                }
+            }
+        }
         // Purchases are settled over every builder's attempts (a purchase's attempts may have
         // been read by different threads, from different files).
         let window = builders
@@ -1435,13 +1705,39 @@ impl Cube {
             cells: add_sorted(cells, lost),
             lat_days: sort_and_fold(lat_days),
             lat_hours: sort_and_fold(lat_hours),
+            attrs: seen_attrs,
+            issuers: issuers::sort_and_fold(issuer_rows),
         })
+    }
+
+    /// The issuer table: (local hour, BIN, code, terminal, count); code and terminal are None
+    /// on the rows that count every transaction of the hour and BIN.
+    pub fn issuer_rows(&self) -> impl Iterator<Item = (i64, u32, Option<&str>, Option<&str>, u64)> {
+        self.issuers.iter().map(|&((h, bin, c, t), n)| {
+            let code = (c != issuers::ANY).then(|| &*self.codes[c as usize]);
+            let term = (t != issuers::ANY).then(|| &*self.terminals[t as usize]);
+            (h, bin, code, term, n)
+        })
+    }
+
+    /// Each terminal's attributes as last seen in the logs (model, firmware, app version).
+    pub fn attrs(&self) -> attrs::AttrMap {
+        self.attrs
+            .iter()
+            .map(|(t, s)| (t.clone(), s.attrs.clone()))
+            .collect()
     }
 
     /// Add another cube to this one.
     pub fn merge(self, other: Cube) -> Result<Cube> {
         let mut b = CubeBuilder::new(Tz::UTC);
         for cube in [self, other] {
+            for (t, seen) in &cube.attrs {
+                b.add_attrs(t, seen.clone());
+            }
+            for (h, bin, code, term, n) in cube.issuer_rows() {
+                b.add_issuer(h, bin, code, term, n)?;
+            }
             for (k, s) in &cube.cells {
                 b.add_sums(hour_of(*k), cube.keys_of(*k), *s)?;
             }
@@ -1503,9 +1799,38 @@ impl Cube {
                 counts.push(c as i64);
             }
         }
+        // The issuer table (version 3): a row per (hour, BIN, code, terminal); totals have an
+        // empty code and terminal.
+        let before_issuers = keys.len();
+        let mut issuer_bins: Vec<Option<String>> = vec![None; before_issuers];
+        let mut issuer_counts: Vec<i64> = vec![0; before_issuers];
+        for (h, bin, code, term, n) in self.issuer_rows() {
+            keys.push([term.unwrap_or(""), "", "", code.unwrap_or("")]);
+            hours.push(h);
+            sums.push(Sums::default());
+            buckets.push(None);
+            counts.push(0);
+            issuer_bins.push(Some(issuers::bin_text(bin)));
+            issuer_counts.push(n as i64);
+        }
         let n = keys.len();
         let text = |i: usize| keys.iter().map(|k| k[i]).collect::<Vec<&str>>();
         let int = |f: fn(&Sums) -> i64| sums.iter().map(f).collect::<Vec<i64>>();
+        // Version 3: each cell row carries its terminal's attributes as last seen (dictionary
+        // encoded by Parquet, so a repeated model costs next to nothing).
+        let seen: Vec<Option<&attrs::Seen>> = (0..n)
+            .map(|i| {
+                (i < self.cells.len())
+                    .then(|| self.attrs.get(keys[i][0]))
+                    .flatten()
+            })
+            .collect();
+        let attr = |f: fn(&attrs::TerminalAttrs) -> &str| {
+            seen.iter()
+                .map(|s| s.map_or("", |s| f(&s.attrs)))
+                .collect::<Vec<&str>>()
+        };
+        let attrs_seen: Vec<Option<i64>> = seen.iter().map(|s| s.map(|s| s.at)).collect();
         let mut df = DataFrame::new(
             n,
             vec![
@@ -1522,8 +1847,17 @@ impl Cube {
                 Column::new(LOST_AMOUNT.into(), int(|s| s.lost_amount_minor)),
                 Column::new(CHIP_READS.into(), int(|s| s.chip_reads as i64)),
                 Column::new(FALLBACKS.into(), int(|s| s.fallbacks as i64)),
+                Column::new(CONTACTLESS.into(), int(|s| s.contactless as i64)),
+                Column::new(SWIPES.into(), int(|s| s.swipes as i64)),
+                Column::new(KEYED.into(), int(|s| s.keyed as i64)),
                 Column::new(LATENCY_BUCKET.into(), std::mem::take(&mut buckets)),
                 Column::new(LATENCY_COUNT.into(), std::mem::take(&mut counts)),
+                Column::new(TERMINAL_MODEL.into(), attr(|a| &a.model)),
+                Column::new(FIRMWARE_VERSION.into(), attr(|a| &a.firmware)),
+                Column::new(APP_VERSION.into(), attr(|a| &a.app_version)),
+                Column::new(ATTRS_SEEN.into(), attrs_seen),
+                Column::new(ISSUER_BIN.into(), issuer_bins),
+                Column::new(ISSUER_COUNT.into(), issuer_counts),
             ],
         )?;
         let mut buf = Vec::new();
@@ -1546,6 +1880,7 @@ impl Cube {
         // Per-terminal histograms are per local day: a day is in when it starts inside.
         self.lat_days.retain(|(k, _)| inside(hour_of(*k)));
         self.lat_hours.retain(|(h, _)| inside(*h));
+        self.issuers.retain(|(k, _)| inside(k.0));
         Ok(self)
     }
 
@@ -1555,6 +1890,8 @@ impl Cube {
         if !gone.contains(&true) {
             return 0;
         }
+        self.issuers
+            .retain(|(k, _)| k.2 == issuers::ANY || !gone[k.2 as usize]);
         let mut removed = 0;
         self.cells.retain(|(k, s)| {
             let keep = !gone[Dim::Code.get(*k) as usize];
@@ -1755,12 +2092,21 @@ const AMOUNT_TYPE: &str = "INT64 (minor units)";
 
 /// The columns of a version-1 cube (docs/cube.md) and their types, for messages.
 /// The columns version 2 adds (docs/cube.md); each may be missing (version 1).
-const V2_COLUMNS: [&str; 7] = [
+const V2_COLUMNS: [&str; 16] = [
+    ISSUER_BIN,
+    ISSUER_COUNT,
+    TERMINAL_MODEL,
+    FIRMWARE_VERSION,
+    APP_VERSION,
+    ATTRS_SEEN,
     PURCHASES,
     LOST_PURCHASES,
     LOST_AMOUNT,
     CHIP_READS,
     FALLBACKS,
+    CONTACTLESS,
+    SWIPES,
+    KEYED,
     LATENCY_BUCKET,
     LATENCY_COUNT,
 ];

@@ -169,6 +169,9 @@ pub fn split_point(bytes: &[u8], delimiter: u8) -> Option<usize> {
 }
 
 /// One row of a chunk, as the pipeline needs it.
+// The fields are borrowed slices, built on the stack per row and handed on by reference:
+// boxing the large variant would allocate once per row on the hottest path.
+#[allow(clippy::large_enum_variant)]
 pub enum Row<'r> {
     /// A candidate transaction (validation happens downstream).
     Fields { line: u64, fields: RefFields<'r> },

@@ -13,6 +13,7 @@
 pub mod csv;
 pub mod decode;
 pub mod excel;
+pub mod inventory;
 pub mod jpos;
 pub mod jsonl;
 #[cfg(test)]
@@ -91,6 +92,21 @@ pub struct InputSummary {
     pub reversals: u64,
     /// Of those, the ones whose original transaction was found earlier in the log.
     pub reversals_linked: u64,
+    /// Rows the catalog classes `terminal`, kept with their place in the file: the evidence
+    /// behind a flagged terminal (`csv/evidence.csv`). Not in the manifest.
+    #[serde(skip)]
+    pub evidence: Vec<EvidenceRow>,
+}
+
+/// A terminal-class row and where it is: what a technician checks behind a flag.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EvidenceRow {
+    pub terminal_id: String,
+    pub file: String,
+    pub line: u64,
+    /// Epoch seconds.
+    pub ts: i64,
+    pub response_code: String,
 }
 
 /// The currencies of a set of rows.
@@ -339,6 +355,8 @@ struct Counts {
     /// The highest line seen (for the truncated-gzip reject).
     last_line: u64,
     currency: Currency,
+    /// Terminal-class rows: (terminal, line, instant, code); the file is the input's.
+    evidence: Vec<(String, u64, i64, String)>,
 }
 
 impl Counts {
@@ -354,6 +372,7 @@ impl Counts {
         self.amounts_negative += o.amounts_negative;
         self.last_line = self.last_line.max(o.last_line);
         self.currency.merge(&o.currency);
+        self.evidence.extend(o.evidence.iter().cloned());
     }
 
     fn into_summary(self, s: &mut InputSummary) {
@@ -367,6 +386,18 @@ impl Counts {
         s.codes_with_text += self.codes_with_text;
         s.amounts_negative += self.amounts_negative;
         s.currency.merge(&self.currency);
+        let file = s.path.clone();
+        s.evidence.extend(
+            self.evidence
+                .into_iter()
+                .map(|(t, line, ts, code)| EvidenceRow {
+                    terminal_id: t,
+                    file: file.clone(),
+                    line,
+                    ts,
+                    response_code: code,
+                }),
+        );
     }
 }
 
@@ -484,6 +515,7 @@ impl Accept<'_> {
     fn row<F: FieldSource>(
         &self,
         f: &F,
+        line: u64,
         counts: &mut Counts,
         cube: &mut CubeBuilder,
     ) -> Result<Option<String>> {
@@ -527,6 +559,20 @@ impl Accept<'_> {
         if !in_window {
             counts.outside_window += 1;
         }
+        if in_window
+            && self
+                .cfg
+                .evidence
+                .as_ref()
+                .is_some_and(|e| (e.0)(&v.response_code))
+        {
+            counts.evidence.push((
+                v.terminal_id.to_string(),
+                line,
+                v.ts,
+                v.response_code.to_string(),
+            ));
+        }
         // A row up to one retry window after `--until` may still be a retry of a purchase
         // inside: kept as an attempt only (see cube/purchases.rs).
         let retry = self.cfg.retry.as_ref();
@@ -549,7 +595,6 @@ impl Accept<'_> {
                 _ => None,
             };
             if in_window || purchase.is_some() {
-                let entry = f.get(Field::EntryMode).map(normalize::entry_mode);
                 cube.add_row(&crate::cube::Row {
                     ts: v.ts,
                     terminal: v.terminal_id,
@@ -558,8 +603,9 @@ impl Accept<'_> {
                     code: &v.response_code,
                     amount_minor: amount,
                     purchase,
-                    chip_read: entry == Some(normalize::EntryMode::Chip),
-                    fallback: entry == Some(normalize::EntryMode::Fallback),
+                    entry: f.get(Field::EntryMode).map(normalize::entry_mode),
+                    attrs: row_attrs(f),
+                    bin: f.get(Field::Pan).and_then(crate::cube::issuers::bin_of),
                     latency_ms: f
                         .get(Field::LatencyMs)
                         .and_then(normalize::parse_latency_ms),
@@ -569,6 +615,23 @@ impl Accept<'_> {
         }
         Ok(None)
     }
+}
+
+/// A row's terminal attributes, when its input has any of the columns.
+fn row_attrs<F: FieldSource>(f: &F) -> Option<crate::cube::RowAttrs<'_>> {
+    let (model, firmware, app_version) = (
+        f.get(Field::TerminalModel),
+        f.get(Field::FirmwareVersion),
+        f.get(Field::AppVersion),
+    );
+    if model.is_none() && firmware.is_none() && app_version.is_none() {
+        return None;
+    }
+    Some(crate::cube::RowAttrs {
+        model: normalize::trim_fast(model.unwrap_or("")),
+        firmware: normalize::trim_fast(firmware.unwrap_or("")),
+        app_version: normalize::trim_fast(app_version.unwrap_or("")),
+    })
 }
 
 /// An input file opened for reading: its content (gzip undone), whether it was gzip, the
@@ -762,7 +825,7 @@ fn ingest_file(
                         {
                             summary.requests_unanswered += 1;
                         }
-                        if let Some(reason) = ctx.row(&fields, &mut counts, cube)? {
+                        if let Some(reason) = ctx.row(&fields, line, &mut counts, cube)? {
                             rejects.push(Reject {
                                 file: display.clone(),
                                 line,
@@ -1019,6 +1082,9 @@ impl Collector {
         self.pending.insert(done.index, done);
         while let Some(mut done) = self.pending.remove(&self.next) {
             let shift = self.line - 1;
+            for e in &mut done.counts.evidence {
+                e.1 += shift;
+            }
             if done.counts.last_line > 0 {
                 done.counts.last_line += shift;
             }
@@ -1070,7 +1136,7 @@ fn parse_chunk(
         match row {
             csv::Row::Fields { line, fields } => {
                 counts.last_line = counts.last_line.max(line);
-                if let Some(reason) = ctx.row(&fields, &mut counts, cube)? {
+                if let Some(reason) = ctx.row(&fields, line, &mut counts, cube)? {
                     rejects.push(Reject {
                         file: display.to_string(),
                         line,

@@ -720,19 +720,34 @@ pub fn excerpt_of(s: &str, max_chars: usize) -> String {
     out
 }
 
-/// How a card was read, from `entry_mode` (ISO 8583 field 22 or an export's spelling):
-/// enough to tell chip reads from chip cards read by magstripe after the chip failed.
+/// How a card was read, from `entry_mode` (ISO 8583 field 22 or an export's spelling): chip
+/// reads apart from chip cards read by magstripe after the chip failed (the fallback rate),
+/// and each reader apart (a terminal whose contactless reader fails while its chip reader
+/// works).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryMode {
-    /// By chip, contact or contactless (`05`, `07`, `chip`, `contactless`, `emv`, `nfc`…).
+    /// By contact chip (`05`, `chip`, `emv`, `icc`, `dip`, `insert`…).
     Chip,
+    /// Contactless, chip or magstripe emulation (`07`, `91`, `contactless`, `nfc`, `tap`…).
+    Contactless,
     /// A chip card read by magstripe after a failed chip read: `80` (ISO 8583 field 22's
     /// "chip fallback to magnetic stripe", also as `801`), or a spelling with `fallback`.
     Fallback,
-    /// Magstripe, keyed, unknown or empty: not part of the fallback rate. A plain `90`
-    /// (magstripe read) is here: magstripe-only cards are read that way too, and whether the
-    /// card had a chip is in the service code, which logs do not carry.
+    /// Magstripe (`02`, `90`, `swipe`, `magstripe`). A plain `90` is not a fallback:
+    /// magstripe-only cards are read that way too, and whether the card had a chip is in the
+    /// service code, which logs do not carry.
+    Swipe,
+    /// Keyed by hand (`01`, `manual`, `keyed`, `moto`).
+    Keyed,
+    /// Unknown or empty.
     Other,
+}
+
+impl EntryMode {
+    /// By chip, contact or contactless: the denominator of the fallback rate.
+    pub fn is_chip(self) -> bool {
+        matches!(self, EntryMode::Chip | EntryMode::Contactless)
+    }
 }
 
 pub fn entry_mode(raw: &str) -> EntryMode {
@@ -741,16 +756,28 @@ pub fn entry_mode(raw: &str) -> EntryMode {
     if b.len() >= 2 && b[0].is_ascii_digit() && b[1].is_ascii_digit() {
         return match &b[..2] {
             b"80" => EntryMode::Fallback,
-            b"05" | b"07" => EntryMode::Chip,
+            b"05" => EntryMode::Chip,
+            b"07" | b"91" => EntryMode::Contactless,
+            b"02" | b"90" => EntryMode::Swipe,
+            b"01" => EntryMode::Keyed,
             _ => EntryMode::Other,
         };
     }
     // Called on every row: the usual spellings are matched whole, without allocating.
     let is = |w: &str| t.eq_ignore_ascii_case(w);
-    if is("chip") || is("contactless") {
+    if is("chip") {
         return EntryMode::Chip;
     }
-    if is("magstripe") || is("swipe") || is("manual") || t.is_empty() {
+    if is("contactless") {
+        return EntryMode::Contactless;
+    }
+    if is("magstripe") || is("swipe") {
+        return EntryMode::Swipe;
+    }
+    if is("manual") || is("keyed") {
+        return EntryMode::Keyed;
+    }
+    if t.is_empty() {
         return EntryMode::Other;
     }
     let has = |w: &[u8]| {
@@ -758,20 +785,20 @@ pub fn entry_mode(raw: &str) -> EntryMode {
             .windows(w.len())
             .any(|x| x.eq_ignore_ascii_case(w))
     };
-    const CHIP: [&[u8]; 8] = [
-        b"chip",
-        b"contactless",
-        b"emv",
-        b"icc",
-        b"nfc",
-        b"tap",
-        b"dip",
-        b"insert",
-    ];
+    const CONTACTLESS: [&[u8]; 5] = [b"contactless", b"nfc", b"tap", b"wave", b"\xe9\x97\xaa"];
+    const CHIP: [&[u8]; 6] = [b"chip", b"emv", b"icc", b"dip", b"insert", b"\xe6\x8f\x92"];
+    const SWIPE: [&[u8]; 3] = [b"swipe", b"mag", b"\xe5\x88\xb7"];
+    const KEYED: [&[u8]; 3] = [b"key", b"manual", b"moto"];
     if has(b"fallback") {
         EntryMode::Fallback
+    } else if CONTACTLESS.iter().any(|w| has(w)) {
+        EntryMode::Contactless
     } else if CHIP.iter().any(|w| has(w)) {
         EntryMode::Chip
+    } else if SWIPE.iter().any(|w| has(w)) {
+        EntryMode::Swipe
+    } else if KEYED.iter().any(|w| has(w)) {
+        EntryMode::Keyed
     } else {
         EntryMode::Other
     }
@@ -845,19 +872,20 @@ mod beyond_tests {
         ] {
             assert_eq!(entry_mode(v), EntryMode::Fallback, "{v}");
         }
-        for v in [
-            "05",
-            "051",
-            "07",
-            "071",
-            "chip",
-            "Contactless",
-            "EMV",
-            "nfc",
-        ] {
+        for v in ["05", "051", "chip", "EMV", "ICC read", "插卡"] {
             assert_eq!(entry_mode(v), EntryMode::Chip, "{v}");
         }
-        for v in ["90", "901", "02", "01", "magstripe", "manual", "", "8"] {
+        for v in ["07", "071", "91", "Contactless", "nfc", "Tap", "闪付"] {
+            assert_eq!(entry_mode(v), EntryMode::Contactless, "{v}");
+            assert!(entry_mode(v).is_chip());
+        }
+        for v in ["90", "901", "02", "magstripe", "Swipe", "刷卡"] {
+            assert_eq!(entry_mode(v), EntryMode::Swipe, "{v}");
+        }
+        for v in ["01", "manual", "Keyed", "MOTO"] {
+            assert_eq!(entry_mode(v), EntryMode::Keyed, "{v}");
+        }
+        for v in ["", "8", "00", "unknown"] {
             assert_eq!(entry_mode(v), EntryMode::Other, "{v}");
         }
     }

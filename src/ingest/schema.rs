@@ -25,11 +25,15 @@ pub enum Field {
     EntryMode,
     LatencyMs,
     Pan,
+    /// The terminal's model, firmware and application version (its cohort, issue 24).
+    TerminalModel,
+    FirmwareVersion,
+    AppVersion,
 }
 
 impl Field {
     /// Number of canonical fields; [`RawFields`] is an array of this size.
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 17;
 
     /// Every field, in canonical order.
     pub const ALL: [Field; Field::COUNT] = [
@@ -47,6 +51,9 @@ impl Field {
         Field::EntryMode,
         Field::LatencyMs,
         Field::Pan,
+        Field::TerminalModel,
+        Field::FirmwareVersion,
+        Field::AppVersion,
     ];
 
     /// The fields without which a row cannot be used.
@@ -69,6 +76,9 @@ impl Field {
             Field::EntryMode => "entry_mode",
             Field::LatencyMs => "latency_ms",
             Field::Pan => "pan",
+            Field::TerminalModel => "terminal_model",
+            Field::FirmwareVersion => "firmware_version",
+            Field::AppVersion => "app_version",
         }
     }
 
@@ -143,6 +153,21 @@ impl Field {
             Field::EntryMode => &["pos_entry_mode", "entry"],
             Field::LatencyMs => &["latency", "response_time_ms"],
             Field::Pan => &["card_no", "card_number", "卡号"],
+            Field::TerminalModel => &[
+                "model",
+                "device_model",
+                "terminal_type",
+                "pos_model",
+                "终端型号",
+                "机具型号",
+            ],
+            Field::FirmwareVersion => &["firmware", "fw_version", "fw", "固件版本"],
+            Field::AppVersion => &[
+                "app_ver",
+                "application_version",
+                "software_version",
+                "应用版本",
+            ],
         }
     }
 }

@@ -52,6 +52,22 @@ pub fn flagged_terminals(r: &Report) -> Result<Vec<u8>> {
     write_rows(&rows::flagged_terminals(r))
 }
 
+pub fn cohorts(r: &Report) -> Result<Vec<u8>> {
+    write_rows(&rows::cohorts(r))
+}
+
+pub fn silent_terminals(r: &Report) -> Result<Vec<u8>> {
+    write_rows(&rows::silent_terminals(r))
+}
+
+pub fn evidence(r: &Report) -> Result<Vec<u8>> {
+    write_rows(&rows::evidence(r))
+}
+
+pub fn incidents(r: &Report) -> Result<Vec<u8>> {
+    write_rows(&rows::incidents(r))
+}
+
 /// `rejects.csv`, streamed from the reject log into `out` (it can be larger than memory).
 pub fn rejects(log: &mut crate::ingest::RejectLog, out: &mut dyn std::io::Write) -> Result<()> {
     let mut w = csv::WriterBuilder::new()

@@ -24,6 +24,12 @@ struct Summary<'a> {
     baseline_rate: f64,
     baseline_dispersion: Option<f64>,
     flagged_terminals: &'a [FlagLine],
+    /// The null each cohort's terminals were judged against (beta-binomial fits).
+    terminal_models: &'a [crate::analyze::CohortModel],
+    cohorts: &'a [crate::analyze::CohortRow],
+    silent_terminals: &'a [crate::report::SilentLine],
+    /// Every incident; `outages` below are its network-class fleet ones, kept as they were.
+    incidents: &'a [crate::report::IncidentLine],
     outages: &'a [OutageLine],
     fraud_bursts: &'a [BurstLine],
     regressions: &'a [RegressionLine],
@@ -71,6 +77,10 @@ pub fn summary(r: &Report) -> Result<Vec<u8>> {
         baseline_rate: r.baseline_rate,
         baseline_dispersion: r.baseline_dispersion,
         flagged_terminals: &r.flagged,
+        terminal_models: &r.cohort_models,
+        cohorts: &r.cohorts,
+        silent_terminals: &r.silent,
+        incidents: &r.incidents,
         outages: &r.outages,
         fraud_bursts: &r.fraud_bursts,
         regressions: &r.regressions,

@@ -40,6 +40,13 @@ pub fn outputs(r: &Report, png: bool) -> Result<Vec<(String, Vec<u8>)>> {
             "csv/flagged_terminals.csv".to_string(),
             csv::flagged_terminals(r)?,
         ),
+        ("csv/cohorts.csv".to_string(), csv::cohorts(r)?),
+        (
+            "csv/silent_terminals.csv".to_string(),
+            csv::silent_terminals(r)?,
+        ),
+        ("csv/incidents.csv".to_string(), csv::incidents(r)?),
+        ("csv/evidence.csv".to_string(), csv::evidence(r)?),
         ("csv/EXPORT.md".to_string(), export::render(r)),
     ];
     files.extend(charts.into_iter().map(|(n, b)| (format!("charts/{n}"), b)));

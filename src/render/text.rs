@@ -125,7 +125,53 @@ pub fn terminal_summary(r: &Report, out: &std::path::Path, cells: usize) -> Stri
                 f.first_bad_label,
                 f.top_codes
             );
+            if !f.entry_mode.is_empty() {
+                let _ = writeln!(s, "               {} reader at fault", f.entry_mode);
+            }
+            if let Some(day) = f.recovered_period.get(..10) {
+                let _ = writeln!(s, "               healthy again from {day}");
+            }
         }
+    }
+    for c in r.cohorts.iter().filter(|c| c.runs_hot()) {
+        let _ = writeln!(
+            s,
+            "  {} {} runs hot: {:.1}x the fleet's terminal-error rate across its {} terminals (a {} matter, not {} faulty terminals)",
+            c.cohort_field,
+            c.cohort,
+            c.ratio_to_fleet,
+            c.terminals,
+            c.cohort_field,
+            c.terminals
+        );
+    }
+    for x in &r.silent {
+        let _ = writeln!(
+            s,
+            "  {}: {} ({}) since {}, usually {:.1} a trading day, now {:.1}",
+            x.status.replace('_', " "),
+            x.terminal_id,
+            x.merchant_id,
+            x.since_label,
+            x.expected_per_day,
+            x.seen_per_day
+        );
+    }
+    for i in r
+        .incidents
+        .iter()
+        .filter(|i| i.class != "network" || i.scope != "fleet")
+    {
+        let who = if i.scope == "issuer" {
+            format!("cards of BIN {}", i.issuer_bin)
+        } else {
+            "fleet".to_string()
+        };
+        let _ = writeln!(
+            s,
+            "  incident: {} {} {} errors, codes {} ({} terminals hit)",
+            i.label, who, i.class, i.top_codes, i.terminals_hit
+        );
     }
     for o in &r.outages {
         let _ = writeln!(
@@ -209,8 +255,47 @@ pub fn terminals_table(list: &crate::report::terminals::TerminalList) -> String 
     );
     if list.terminals.is_empty() {
         let _ = writeln!(s, "none");
-        return s;
+    } else {
+        flagged_rows(&mut s, list);
     }
+    if !list.silent.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nsilent terminals and volume drops (usual and recent transactions per trading day)"
+        );
+        for x in &list.silent {
+            let _ = writeln!(
+                s,
+                "  {:<12} {:<12} {:<11} since {}  {:>7.1} → {:>6.1}",
+                x.terminal_id,
+                x.merchant_id,
+                x.status,
+                x.since_label,
+                x.expected_per_day,
+                x.seen_per_day
+            );
+        }
+    }
+    if !list.incidents.is_empty() {
+        let _ = writeln!(s, "\nincidents (counted against no terminal)");
+        for i in &list.incidents {
+            let who = if i.scope == "issuer" {
+                format!("cards of BIN {}", i.issuer_bin)
+            } else {
+                "fleet".to_string()
+            };
+            let _ = writeln!(
+                s,
+                "  {}  {} {} errors, codes {} ({} terminals hit)",
+                i.label, who, i.class, i.top_codes, i.terminals_hit
+            );
+        }
+    }
+    s
+}
+
+fn flagged_rows(s: &mut String, list: &crate::report::terminals::TerminalList) {
+    use std::fmt::Write;
     let _ = writeln!(
         s,
         "{:>4}  {:<12} {:<12} {:>8} {:>7} {:>7} {:>17} {:>7} {:>10}  {:<10}  top codes",
@@ -242,8 +327,13 @@ pub fn terminals_table(list: &crate::report::terminals::TerminalList) -> String 
             f.first_bad_label,
             f.top_codes
         );
+        if !f.entry_mode.is_empty() {
+            let _ = writeln!(s, "{:>6}{} reader at fault", "", f.entry_mode);
+        }
+        if let Some(day) = f.recovered_period.get(..10) {
+            let _ = writeln!(s, "{:>6}healthy again from {day}", "");
+        }
     }
-    s
 }
 
 /// What `validate` prints: reconciliation per input, reject reasons, first examples.

@@ -52,6 +52,13 @@ pub struct Report {
     /// Pearson chi-square / df of healthy terminals around the baseline (about 1: binomial fits).
     pub baseline_dispersion: Option<f64>,
     pub flagged: Vec<FlagLine>,
+    /// The fitted null of each cohort the terminals were judged in.
+    pub cohort_models: Vec<crate::analyze::CohortModel>,
+    pub cohorts: Vec<crate::analyze::CohortRow>,
+    pub silent: Vec<SilentLine>,
+    pub incidents: Vec<IncidentLine>,
+    /// The terminal-class rows behind each flag (from logs; none from saved cubes).
+    pub evidence: Vec<EvidenceLine>,
     pub outages: Vec<OutageLine>,
     pub fraud_bursts: Vec<BurstLine>,
     pub regressions: Vec<RegressionLine>,
@@ -162,6 +169,55 @@ pub struct FlagLine {
     /// `9997:40;30:8`
     pub top_codes: String,
     pub reason: String,
+    /// The cohort it was judged in.
+    pub cohort: String,
+    /// The reader at fault (`contactless`, `chip`, `swipe`, `keyed`), when the fault sits in one.
+    pub entry_mode: String,
+    /// Start of the first day it was healthy again, RFC 3339; empty when it did not recover.
+    pub recovered_period: String,
+}
+
+/// One failing row behind a flag.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceLine {
+    pub terminal_id: String,
+    pub file: String,
+    pub line: u64,
+    pub timestamp: String,
+    pub response_code: String,
+}
+
+/// A silent terminal or a volume drop.
+#[derive(Debug, Clone, Serialize)]
+pub struct SilentLine {
+    pub terminal_id: String,
+    pub merchant_id: String,
+    /// `silent` or `volume_drop`.
+    pub status: String,
+    /// Start of its last day with a transaction, RFC 3339.
+    pub last_seen: String,
+    /// Start of its first quiet (or low) trading day, RFC 3339.
+    pub since: String,
+    pub since_label: String,
+    pub expected_per_day: f64,
+    pub seen_per_day: f64,
+}
+
+/// An incident: many terminals, or one issuer's cards, failing at once.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentLine {
+    pub start: String,
+    pub end: String,
+    pub label: String,
+    /// `fleet` or `issuer`.
+    pub scope: String,
+    pub issuer_bin: String,
+    pub class: String,
+    /// `A0:812;96:3`
+    pub top_codes: String,
+    pub terminals_hit: u64,
+    pub transactions: u64,
+    pub failures: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -272,6 +328,44 @@ pub fn build(
         baseline_rate: a.baseline_rate,
         baseline_dispersion: a.baseline_dispersion,
         flagged: a.flagged.iter().map(|f| words.flag(f, tz)).collect(),
+        cohort_models: a.cohort_models.clone(),
+        cohorts: a.cohorts.clone(),
+        silent: a
+            .silent
+            .iter()
+            .map(|x| SilentLine {
+                terminal_id: x.terminal_id.clone(),
+                merchant_id: x.merchant_id.clone(),
+                status: x.status.name().to_string(),
+                last_seen: rfc3339(x.last_seen, tz),
+                since: rfc3339(x.since, tz),
+                since_label: label(x.since, Bucket::Day, tz),
+                expected_per_day: x.expected_per_day,
+                seen_per_day: x.seen_per_day,
+            })
+            .collect(),
+        evidence: evidence(ingest, a, tz),
+        incidents: a
+            .incidents
+            .iter()
+            .map(|i| IncidentLine {
+                start: rfc3339(i.start, tz),
+                end: rfc3339(i.end, tz),
+                label: hour_span(i.start, i.end, tz),
+                scope: i.scope.name().to_string(),
+                issuer_bin: i.issuer_bin.clone(),
+                class: i.class.name().to_string(),
+                top_codes: i
+                    .top_codes
+                    .iter()
+                    .map(|(c, n)| format!("{c}:{n}"))
+                    .collect::<Vec<_>>()
+                    .join(";"),
+                terminals_hit: i.terminals_hit,
+                transactions: i.transactions,
+                failures: i.failures,
+            })
+            .collect(),
         outages: a.outages.iter().map(|o| OutageLine::new(o, tz)).collect(),
         fraud_bursts: a
             .fraud_bursts
@@ -477,7 +571,8 @@ impl CodeWords<'_> {
             .map(|(c, _)| (c.clone(), self.meaning(c)))
             .collect();
         let since = label(f.first_bad_period, Bucket::Day, tz);
-        let reason = crate::words::flag_reason(f, &named, &since, self.zh);
+        let recovered = f.recovered_period.map(|d| label(d, Bucket::Day, tz));
+        let reason = crate::words::flag_reason(f, &named, &since, recovered.as_deref(), self.zh);
         FlagLine {
             terminal_id: f.terminal_id.clone(),
             merchant_id: f.merchant_id.clone(),
@@ -490,8 +585,49 @@ impl CodeWords<'_> {
             first_bad_label: since,
             top_codes: top.join(";"),
             reason,
+            cohort: f.cohort.clone(),
+            entry_mode: f
+                .entry_mode
+                .map(|r| r.name().to_string())
+                .unwrap_or_default(),
+            recovered_period: f
+                .recovered_period
+                .map(|d| rfc3339(d, tz))
+                .unwrap_or_default(),
         }
     }
+}
+
+/// The terminal-class rows of the flagged terminals, outside the fleet incidents' hours (which
+/// count against no terminal), by terminal, file and line.
+fn evidence(ingest: &IngestOutcome, a: &Analysis, tz: Tz) -> Vec<EvidenceLine> {
+    let flagged: std::collections::BTreeSet<&str> =
+        a.flagged.iter().map(|f| f.terminal_id.as_str()).collect();
+    let excluded: Vec<(i64, i64)> = a
+        .incidents
+        .iter()
+        .filter(|i| {
+            i.class == Class::Terminal && i.scope == crate::analyze::incidents::Scope::Fleet
+        })
+        .map(|i| (i.start, i.end))
+        .collect();
+    let mut rows: Vec<&crate::ingest::EvidenceRow> = ingest
+        .inputs
+        .iter()
+        .flat_map(|i| &i.evidence)
+        .filter(|e| flagged.contains(e.terminal_id.as_str()))
+        .filter(|e| !excluded.iter().any(|w| w.0 <= e.ts && e.ts < w.1))
+        .collect();
+    rows.sort();
+    rows.into_iter()
+        .map(|e| EvidenceLine {
+            terminal_id: e.terminal_id.clone(),
+            file: e.file.clone(),
+            line: e.line,
+            timestamp: rfc3339(e.ts, tz),
+            response_code: e.response_code.clone(),
+        })
+        .collect()
 }
 
 /// Judged terminals, highest terminal-error rate first (ties by id).

@@ -42,6 +42,16 @@ impl Serialize for Rate {
     }
 }
 
+/// A count per day, `41.25`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PerDay(pub f64);
+
+impl Serialize for PerDay {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{:.2}", self.0))
+    }
+}
+
 /// A p-value, `5.871e-276`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Sci(pub f64);
@@ -155,6 +165,58 @@ pub struct FlaggedTerminal {
     pub first_bad_period: String,
     pub top_codes: Safe,
     pub reason: Safe,
+    pub cohort: Safe,
+    pub entry_mode: String,
+    pub recovered_period: String,
+}
+
+/// `csv/cohorts.csv`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Cohort {
+    pub cohort_field: String,
+    pub cohort: Safe,
+    pub terminals: u64,
+    pub transactions: u64,
+    pub terminal_faults: u64,
+    pub terminal_fault_rate: Rate,
+    pub ratio_to_fleet: Rate,
+    pub p_value: Sci,
+}
+
+/// `csv/silent_terminals.csv`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SilentTerminal {
+    pub terminal_id: Safe,
+    pub merchant_id: Safe,
+    pub status: String,
+    pub last_seen: String,
+    pub since: String,
+    pub expected_per_day: PerDay,
+    pub seen_per_day: PerDay,
+}
+
+/// `csv/evidence.csv`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Evidence {
+    pub terminal_id: Safe,
+    pub file: Safe,
+    pub line: u64,
+    pub timestamp: String,
+    pub response_code: Safe,
+}
+
+/// `csv/incidents.csv`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IncidentRow {
+    pub start: String,
+    pub end: String,
+    pub scope: String,
+    pub issuer_bin: Safe,
+    pub class: String,
+    pub top_codes: Safe,
+    pub terminals_hit: u64,
+    pub transactions: u64,
+    pub failures: u64,
 }
 
 const COUNTS: [(&str, &str); 7] = [
@@ -263,6 +325,62 @@ pub fn docs() -> Vec<FileDoc> {
                 ("first_bad_period", "start of the first day the terminal looked bad (change point), RFC 3339"),
                 ("top_codes", "its terminal-class codes with counts, most frequent first: `9997:40;30:8`"),
                 ("reason", "the evidence in one sentence"),
+                ("cohort", "the cohort it was judged in: its model, `model / firmware`, or `fleet` when nothing says what it is"),
+                ("entry_mode", "the card reader at fault (`contactless`, `chip`, `swipe`, `keyed`) when the fault sits in one reader; empty otherwise"),
+                ("recovered_period", "start of the first day it was healthy again, RFC 3339; empty when it did not recover"),
+            ],
+        },
+        FileDoc {
+            file: "cohorts.csv",
+            rows: "one row per terminal model (`cohort_field` = `model`) and per model and firmware (`firmware`), sorted by field and name; empty when neither the logs nor `--inventory` name a model",
+            columns: vec![
+                ("cohort_field", "`model` or `firmware`"),
+                ("cohort", "the model, or `model / firmware`"),
+                ("terminals", "terminals of the cohort"),
+                ("transactions", "their transactions"),
+                ("terminal_faults", "their terminal-class failures"),
+                ("terminal_fault_rate", "terminal_faults / transactions"),
+                ("ratio_to_fleet", "terminal_fault_rate / the whole fleet's terminal-class rate (a ratio, not a rate in [0, 1])"),
+                ("p_value", "two-sided test of the cohort's rate against the rest of the fleet's, with the variance widened by the fleet's spread between terminals (beta-binomial ρ)"),
+            ],
+        },
+        FileDoc {
+            file: "silent_terminals.csv",
+            rows: "one row per terminal that went silent or whose volume fell, silent first, then by `since`",
+            columns: vec![
+                ("terminal_id", "terminal id"),
+                ("merchant_id", "its main merchant"),
+                ("status", "`silent`: no transaction on 3 or more of its usual trading days in a row up to the end of the data; `volume_drop`: at most 35% of its usual daily volume on its last 3 or more trading days"),
+                ("last_seen", "start of its last day with a transaction, RFC 3339"),
+                ("since", "start of its first quiet (or low) trading day, RFC 3339"),
+                ("expected_per_day", "its usual transactions per trading day before (a count, not a rate)"),
+                ("seen_per_day", "its transactions per trading day since (a count)"),
+            ],
+        },
+        FileDoc {
+            file: "incidents.csv",
+            rows: "one row per incident, by start: hours in which many terminals (scope `fleet`) or one issuer's cards (scope `issuer`) failed at once; their hours count against no terminal",
+            columns: vec![
+                ("start", "first hour, RFC 3339"),
+                ("end", "end (exclusive), RFC 3339"),
+                ("scope", "`fleet` (most terminals at once: acquirer side or upstream) or `issuer` (cards of one BIN, across terminals)"),
+                ("issuer_bin", "first six digits of the cards, scope `issuer`; empty otherwise"),
+                ("class", "the failure class that spiked"),
+                ("top_codes", "its codes with counts in the incident, most frequent first"),
+                ("terminals_hit", "terminals with such a failure (the largest hour's count for fleet incidents)"),
+                ("transactions", "transactions in the incident's scope and hours"),
+                ("failures", "failures of the class in it"),
+            ],
+        },
+        FileDoc {
+            file: "evidence.csv",
+            rows: "one row per terminal-class row of each flagged terminal (outside fleet incidents), by terminal, file and line; empty when the report was made from saved cubes (a cube keeps counts, not rows)",
+            columns: vec![
+                ("terminal_id", "the flagged terminal"),
+                ("file", "the input file, as listed in manifest.json"),
+                ("line", "the row's line in that file (its record or event number for JSON lines, jPOS, Parquet and Excel)"),
+                ("timestamp", "the row's time, RFC 3339 in the report's zone"),
+                ("response_code", "its terminal-class code; no card data is written"),
             ],
         },
     ]
@@ -401,7 +519,71 @@ pub fn flagged_terminal(f: &super::FlagLine) -> FlaggedTerminal {
         first_bad_period: f.first_bad_period.clone(),
         top_codes: safe(&f.top_codes),
         reason: safe(&f.reason),
+        cohort: safe(&f.cohort),
+        entry_mode: f.entry_mode.clone(),
+        recovered_period: f.recovered_period.clone(),
     }
+}
+
+pub fn cohorts(r: &Report) -> Vec<Cohort> {
+    r.cohorts
+        .iter()
+        .map(|c| Cohort {
+            cohort_field: c.cohort_field.clone(),
+            cohort: safe(&c.cohort),
+            terminals: c.terminals,
+            transactions: c.transactions,
+            terminal_faults: c.terminal_faults,
+            terminal_fault_rate: Rate(c.terminal_fault_rate),
+            ratio_to_fleet: Rate(c.ratio_to_fleet),
+            p_value: Sci(c.p_value),
+        })
+        .collect()
+}
+
+pub fn silent_terminals(r: &Report) -> Vec<SilentTerminal> {
+    r.silent
+        .iter()
+        .map(|x| SilentTerminal {
+            terminal_id: safe(&x.terminal_id),
+            merchant_id: safe(&x.merchant_id),
+            status: x.status.clone(),
+            last_seen: x.last_seen.clone(),
+            since: x.since.clone(),
+            expected_per_day: PerDay(x.expected_per_day),
+            seen_per_day: PerDay(x.seen_per_day),
+        })
+        .collect()
+}
+
+pub fn evidence(r: &Report) -> Vec<Evidence> {
+    r.evidence
+        .iter()
+        .map(|e| Evidence {
+            terminal_id: safe(&e.terminal_id),
+            file: safe(&e.file),
+            line: e.line,
+            timestamp: e.timestamp.clone(),
+            response_code: safe(&e.response_code),
+        })
+        .collect()
+}
+
+pub fn incidents(r: &Report) -> Vec<IncidentRow> {
+    r.incidents
+        .iter()
+        .map(|i| IncidentRow {
+            start: i.start.clone(),
+            end: i.end.clone(),
+            scope: i.scope.clone(),
+            issuer_bin: safe(&i.issuer_bin),
+            class: i.class.clone(),
+            top_codes: safe(&i.top_codes),
+            terminals_hit: i.terminals_hit,
+            transactions: i.transactions,
+            failures: i.failures,
+        })
+        .collect()
 }
 
 pub fn flagged_terminals(r: &Report) -> Vec<FlaggedTerminal> {
@@ -431,6 +613,10 @@ mod tests {
             ("by_code.csv", header::<ByCode>()),
             ("by_merchant.csv", header::<ByMerchant>()),
             ("flagged_terminals.csv", header::<FlaggedTerminal>()),
+            ("cohorts.csv", header::<Cohort>()),
+            ("silent_terminals.csv", header::<SilentTerminal>()),
+            ("incidents.csv", header::<IncidentRow>()),
+            ("evidence.csv", header::<Evidence>()),
         ];
         let docs = docs();
         assert_eq!(docs.len(), headers.len());

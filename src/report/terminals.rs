@@ -13,6 +13,10 @@ pub struct TerminalList {
     pub data_to: String,
     pub baseline_rate: f64,
     pub terminals: Vec<RankedTerminal>,
+    /// Terminals that went silent or far below their usual volume.
+    pub silent: Vec<super::SilentLine>,
+    /// Hours many terminals, or one issuer's cards, failed at once (counted against none).
+    pub incidents: Vec<super::IncidentLine>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -56,6 +60,8 @@ pub fn ranked(r: &Report) -> TerminalList {
         data_to: r.data_to.clone(),
         baseline_rate: r.baseline_rate,
         terminals: v,
+        silent: r.silent.clone(),
+        incidents: r.incidents.clone(),
     }
 }
 

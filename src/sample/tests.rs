@@ -15,6 +15,7 @@ fn args(seed: u64, terminals: u32, days: u32, tz: Option<&str>) -> SampleArgs {
         seed,
         one_file: false,
         tz: tz.map(str::to_string),
+        fleet: false,
     }
 }
 
@@ -211,6 +212,7 @@ fn sample_attempts_are_what_the_pipeline_accepts() {
         inputs.push(dir.path().join(name));
     }
     let cfg = crate::config::IngestConfig {
+        evidence: None,
         inputs,
         tz: chrono_tz::UTC,
         encoding: encoding_rs::UTF_8,

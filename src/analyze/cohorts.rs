@@ -1,0 +1,111 @@
+//! Cohorts: each terminal model, and each firmware within a model, against the whole fleet.
+//! A model that runs hot is a model (or firmware) matter, not hundreds of faulty terminals:
+//! the terminal verdicts judge each terminal against its own cohort, and this table says which
+//! cohorts differ from the fleet.
+//!
+//! The p-value is two-sided for "this cohort's pooled terminal-fault rate differs from the rest
+//! of the fleet's", with the variance of a pooled rate under the fleet's beta-binomial spread
+//! (μ(1−μ)/N · (1 + (n̄−1)ρ), n̄ the volume-weighted mean volume): terminals differ by site and
+//! card mix, so 300 terminals are not 300 × their volume of independent coin flips.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::stats::{self, BetaBinomial};
+use super::{ratio, TerminalRow};
+use crate::classify::Class;
+use crate::cube::attrs::AttrMap;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CohortRow {
+    /// `model` or `firmware`.
+    pub cohort_field: String,
+    /// The model, or `model / firmware`.
+    pub cohort: String,
+    pub terminals: u64,
+    pub transactions: u64,
+    pub terminal_faults: u64,
+    pub terminal_fault_rate: f64,
+    pub ratio_to_fleet: f64,
+    pub p_value: f64,
+}
+
+/// A cohort runs hot (the report says so) at this ratio to the fleet...
+pub const HOT_RATIO: f64 = 1.5;
+/// ...with this p-value at most, over at least [`HOT_TERMINALS`] terminals.
+pub const HOT_P: f64 = 1e-3;
+pub const HOT_TERMINALS: u64 = 10;
+
+impl CohortRow {
+    pub fn runs_hot(&self) -> bool {
+        self.ratio_to_fleet >= HOT_RATIO && self.p_value <= HOT_P && self.terminals >= HOT_TERMINALS
+    }
+}
+
+/// The cohort table: models, then firmwares, by name. Empty when no terminal has a model.
+pub fn table(rows: &[TerminalRow], attrs: &AttrMap) -> Vec<CohortRow> {
+    let kn = |r: &TerminalRow| (r.counts.get(Class::Terminal), r.counts.transactions);
+    let (fk, fn_) = rows
+        .iter()
+        .map(kn)
+        .fold((0, 0), |a, x| (a.0 + x.0, a.1 + x.1));
+    let fleet_rate = ratio(fk, fn_);
+    // The fleet's spread between terminals, from the healthy judged ones.
+    let healthy: Vec<(u64, u64)> = rows
+        .iter()
+        .filter(|r| r.status == super::Status::Ok)
+        .map(kn)
+        .collect();
+    let rho = BetaBinomial::fit(&healthy).map_or(0.0, |b| b.rho);
+    let mut groups: BTreeMap<(&'static str, String), Vec<(u64, u64)>> = BTreeMap::new();
+    for r in rows {
+        let Some(a) = attrs.get(&r.terminal_id) else {
+            continue;
+        };
+        if a.model.is_empty() {
+            continue;
+        }
+        groups
+            .entry(("model", a.model.clone()))
+            .or_default()
+            .push(kn(r));
+        if !a.firmware.is_empty() {
+            groups
+                .entry(("firmware", format!("{} / {}", a.model, a.firmware)))
+                .or_default()
+                .push(kn(r));
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((field, name), units)| {
+            let (k, n) = units.iter().fold((0, 0), |a, x| (a.0 + x.0, a.1 + x.1));
+            let (rk, rn) = (fk - k, fn_ - n);
+            let rest = if rn > 0 { ratio(rk, rn) } else { fleet_rate };
+            let rate = ratio(k, n);
+            let n2: f64 = units.iter().map(|u| (u.1 as f64).powi(2)).sum();
+            let nbar = if n > 0 { n2 / n as f64 } else { 0.0 };
+            let var = rest * (1.0 - rest) / (n.max(1) as f64) * (1.0 + (nbar - 1.0).max(0.0) * rho);
+            let p_value = if var > 0.0 {
+                (2.0 * stats::normal_sf(((rate - rest) / var.sqrt()).abs())).min(1.0)
+            } else {
+                1.0
+            };
+            CohortRow {
+                cohort_field: field.to_string(),
+                cohort: name,
+                terminals: units.len() as u64,
+                transactions: n,
+                terminal_faults: k,
+                terminal_fault_rate: rate,
+                ratio_to_fleet: if fleet_rate > 0.0 {
+                    rate / fleet_rate
+                } else {
+                    0.0
+                },
+                p_value,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,117 @@
+//! The issuer table (cube version 3): transactions per local hour and card BIN (the first six
+//! digits of the card), and the failing ones per hour, BIN, code and terminal. It answers
+//! "did one issuer's cards fail across many terminals at once?" (`analyze/incidents.rs`)
+//! without a BIN dimension on every cell: the totals are a few thousand rows per hour, the
+//! failures a few percent of the rows.
+//!
+//! Which codes approve is the catalog's business; the table keeps every code but `00` (and,
+//! when the builder has a retry rule, every code the catalog approves) with its terminal, so
+//! any profile can still class them at analysis time.
+
+use std::collections::HashMap;
+
+use super::{fast_state, FastState};
+
+/// "Any": a total row's code and terminal.
+pub const ANY: u32 = u32::MAX;
+
+/// One row of the table: (hour, bin, code, terminal) and a count. `code` and `terminal` are
+/// dictionary ids of the cube (or the builder, while building), [`ANY`] on total rows.
+pub type Key = (i64, u32, u32, u32);
+
+/// The first six digits of a card number, masked or not; None without six leading digits.
+pub fn bin_of(pan: &str) -> Option<u32> {
+    let b = pan.trim().as_bytes();
+    if b.len() < 10 || !b[..6].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(b[..6].iter().fold(0u32, |v, &d| v * 10 + (d - b'0') as u32))
+}
+
+/// A BIN as text, six digits.
+pub fn bin_text(bin: u32) -> String {
+    format!("{bin:06}")
+}
+
+/// What one builder gathers. Rows come roughly in time order, so the current hour's totals
+/// sit in a small map (a few hundred BINs) and move to a list when the hour changes.
+pub(crate) struct IssuerBuilder {
+    hour: i64,
+    current: HashMap<u32, u64, FastState>,
+    pub(crate) totals: Vec<(Key, u64)>,
+    pub(crate) failures: HashMap<Key, u64, FastState>,
+}
+
+impl Default for IssuerBuilder {
+    fn default() -> Self {
+        IssuerBuilder {
+            hour: i64::MIN,
+            current: HashMap::with_hasher(fast_state()),
+            totals: Vec::new(),
+            failures: HashMap::with_hasher(fast_state()),
+        }
+    }
+}
+
+impl IssuerBuilder {
+    /// One transaction of card `bin` in `hour`.
+    #[inline]
+    pub(crate) fn count(&mut self, hour: i64, bin: u32) {
+        if hour != self.hour {
+            self.flush();
+            self.hour = hour;
+        }
+        *self.current.entry(bin).or_default() += 1;
+    }
+
+    /// One failing transaction (code and terminal numbers of the builder).
+    pub(crate) fn fail(&mut self, hour: i64, bin: u32, code: u32, terminal: u32, n: u64) {
+        *self
+            .failures
+            .entry((hour, bin, code, terminal))
+            .or_default() += n;
+    }
+
+    /// Move the current hour's totals to the list.
+    pub(crate) fn flush(&mut self) {
+        let hour = self.hour;
+        self.totals.extend(
+            self.current
+                .drain()
+                .map(|(bin, n)| ((hour, bin, ANY, ANY), n)),
+        );
+    }
+
+    /// Totals added from a cube file.
+    pub(crate) fn add_total(&mut self, hour: i64, bin: u32, n: u64) {
+        self.totals.push(((hour, bin, ANY, ANY), n));
+    }
+}
+
+/// Sort a table and add up equal keys.
+pub(crate) fn sort_and_fold(mut rows: Vec<(Key, u64)>) -> Vec<(Key, u64)> {
+    rows.sort_unstable_by_key(|r| r.0);
+    let mut out: Vec<(Key, u64)> = Vec::with_capacity(rows.len());
+    for (k, n) in rows {
+        match out.last_mut() {
+            Some(last) if last.0 == k => last.1 += n,
+            _ => out.push((k, n)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bins_from_masked_and_full_card_numbers() {
+        assert_eq!(bin_of("622848******1234"), Some(622_848));
+        assert_eq!(bin_of("4111111111111111"), Some(411_111));
+        assert_eq!(bin_of("012345xxxxxx9999"), Some(12_345));
+        assert_eq!(bin_text(12_345), "012345");
+        assert_eq!(bin_of("****1234"), None);
+        assert_eq!(bin_of(""), None);
+    }
+}
