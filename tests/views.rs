@@ -572,3 +572,320 @@ fn chinese_charts_and_the_worst_terminals_chart_leave_out_unjudged_terminals() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 24: verdicts on a fleet shaped like a real one (`poslens sample --fleet`), checked
+// against the generator's injected.toml, counted while it wrote the rows.
+
+/// A date `YYYY-MM-DD` (the start of an RFC 3339 value) as days since 1970-01-01.
+fn day_number(s: &str) -> i64 {
+    let (y, m, d): (i64, i64, i64) = (
+        s[0..4].parse().unwrap(),
+        s[5..7].parse().unwrap(),
+        s[8..10].parse().unwrap(),
+    );
+    // Days from civil (H. Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn fleet_truth(dir: &Path) -> toml::Value {
+    toml::from_str(&std::fs::read_to_string(dir.join("injected.toml")).unwrap()).unwrap()
+}
+
+fn ids(v: &toml::Value, table: &str) -> BTreeSet<String> {
+    v[table]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["terminal_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn issue24_a_heterogeneous_fleet_is_judged_against_its_cohorts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("fleet");
+    // The default fleet: 1,500 terminals of three models, 28 days.
+    run_ok(
+        bin()
+            .args(["sample", "--fleet", "--seed", "42", "--out"])
+            .arg(&data),
+    );
+    let truth = fleet_truth(&data);
+    let out = dir.path().join("out");
+    let printed = common::analyze(&[data.join("fleet.csv")], &out, &["--profile", "cup"]);
+    let summary = String::from_utf8(printed.stdout).unwrap();
+    let healthy = truth["healthy"].as_integer().unwrap() as usize;
+    assert!(healthy >= 1_000);
+
+    // Flags: every plain break, its first bad day within one day, the readers named, false
+    // flags at most 0.5% of the healthy terminals.
+    let (_, flagged) = read_csv(&out.join("csv/flagged_terminals.csv"));
+    let by_id: std::collections::BTreeMap<&str, &std::collections::BTreeMap<String, String>> =
+        flagged
+            .iter()
+            .map(|r| (r["terminal_id"].as_str(), r))
+            .collect();
+    let broken = truth["broken"].as_array().unwrap();
+    let injected: BTreeSet<String> = ids(&truth, "broken")
+        .union(&ids(&truth, "reader"))
+        .cloned()
+        .collect();
+    let false_flags: Vec<&&str> = by_id.keys().filter(|t| !injected.contains(**t)).collect();
+    assert!(
+        false_flags.len() * 200 <= healthy,
+        "false flags {false_flags:?} of {healthy} healthy terminals"
+    );
+    for b in broken
+        .iter()
+        .filter(|b| b["kind"].as_str() == Some("plain"))
+    {
+        let id = b["terminal_id"].as_str().unwrap();
+        let f = by_id
+            .get(id)
+            .unwrap_or_else(|| panic!("plain broken {id} not flagged"));
+        let from = day_number(b["from"].as_str().unwrap());
+        let got = day_number(&f["first_bad_period"]);
+        assert!((got - from).abs() <= 1, "{id}: first bad {got} vs {from}");
+        match b.get("until").and_then(|u| u.as_str()) {
+            Some(until) => {
+                let rec = &f["recovered_period"];
+                assert!(!rec.is_empty(), "{id} recovered on {until}: {f:?}");
+                assert!(
+                    (day_number(rec) - day_number(until)).abs() <= 1,
+                    "{id}: {rec} vs {until}"
+                );
+            }
+            None => assert_eq!(f["recovered_period"], "", "{id}"),
+        }
+        assert!(
+            !f["cohort"].is_empty() && f["cohort"] != "fleet",
+            "{id}: {f:?}"
+        );
+    }
+    for r in truth["reader"].as_array().unwrap() {
+        let id = r["terminal_id"].as_str().unwrap();
+        let f = by_id
+            .get(id)
+            .unwrap_or_else(|| panic!("reader fault {id} not flagged"));
+        assert_eq!(f["entry_mode"], "contactless", "{id}: {f:?}");
+        assert!(
+            f["reason"].starts_with("contactless reader:"),
+            "{}",
+            f["reason"]
+        );
+    }
+
+    // The hot model is named in cohorts.csv and in the summary.
+    let (_, cohorts) = read_csv(&out.join("csv/cohorts.csv"));
+    let hot = cohorts
+        .iter()
+        .find(|c| c["cohort_field"] == "model" && c["cohort"] == "Ingenico Move5000")
+        .expect("the Move5000 cohort");
+    let ratio: f64 = hot["ratio_to_fleet"].parse().unwrap();
+    let p: f64 = hot["p_value"].parse().unwrap();
+    assert!(ratio > 1.4 && p < 1e-6, "{hot:?}");
+    for c in cohorts
+        .iter()
+        .filter(|c| c["cohort_field"] == "model" && c["cohort"] != "Ingenico Move5000")
+    {
+        let ratio: f64 = c["ratio_to_fleet"].parse().unwrap();
+        assert!(ratio < 1.0, "{c:?}");
+    }
+    assert!(
+        summary.contains("model Ingenico Move5000 runs hot"),
+        "{summary}"
+    );
+
+    // Silent terminals and volume drops, exactly.
+    let (_, silent) = read_csv(&out.join("csv/silent_terminals.csv"));
+    let got: BTreeSet<(String, String, String)> = silent
+        .iter()
+        .map(|s| {
+            let day = if s["status"] == "silent" {
+                &s["last_seen"]
+            } else {
+                &s["since"]
+            };
+            (
+                s["terminal_id"].clone(),
+                s["status"].clone(),
+                day[..10].to_string(),
+            )
+        })
+        .collect();
+    let mut want = BTreeSet::new();
+    for s in truth["silent"].as_array().unwrap() {
+        want.insert((
+            s["terminal_id"].as_str().unwrap().to_string(),
+            "silent".to_string(),
+            s["last_seen"].as_str().unwrap().to_string(),
+        ));
+    }
+    for s in truth["volume_drop"].as_array().unwrap() {
+        want.insert((
+            s["terminal_id"].as_str().unwrap().to_string(),
+            "volume_drop".to_string(),
+            s["since"].as_str().unwrap().to_string(),
+        ));
+    }
+    assert_eq!(got, want);
+    // The weekend-only shops trade on their own days: not silent.
+    for w in truth["weekend_only"]["terminal_ids"].as_array().unwrap() {
+        assert!(!got.iter().any(|g| g.0 == w.as_str().unwrap()));
+    }
+
+    // Both incidents, with the generator's counts; no terminal flagged for them.
+    let (_, incidents) = read_csv(&out.join("csv/incidents.csv"));
+    for i in truth["incident"].as_array().unwrap() {
+        let scope = i["scope"].as_str().unwrap();
+        let start = i["start"].as_str().unwrap();
+        let code = i["code"].as_str().unwrap();
+        let found = incidents
+            .iter()
+            .find(|r| r["scope"] == scope && r["start"][..13] == start[..13])
+            .unwrap_or_else(|| panic!("{scope} incident at {start} not found: {incidents:?}"));
+        assert_eq!(found["class"], i["class"].as_str().unwrap());
+        assert!(found["end"][..16] >= i["end"].as_str().unwrap()[..16]);
+        let top = found["top_codes"].split(';').next().unwrap();
+        assert_eq!(
+            top,
+            format!("{code}:{}", i["failures"].as_integer().unwrap()),
+            "{found:?}"
+        );
+        let hit: i64 = found["terminals_hit"].parse().unwrap();
+        let want_hit = i["terminals_hit"].as_integer().unwrap();
+        // The fleet incident's hours also hold a few ordinary terminal faults elsewhere.
+        assert!(
+            hit >= want_hit && hit <= want_hit + want_hit / 100,
+            "{found:?}"
+        );
+        if scope == "issuer" {
+            assert_eq!(found["issuer_bin"], i["issuer_bin"].as_str().unwrap());
+            assert_eq!(hit, want_hit);
+        }
+        for f in &flagged {
+            assert!(!f["top_codes"].contains(&format!("{code}:")), "{f:?}");
+        }
+    }
+
+    // Evidence: each flag's terminal-class rows, each pointing at its line of the input.
+    let (_, evidence) = read_csv(&out.join("csv/evidence.csv"));
+    let lines: Vec<String> = std::fs::read_to_string(data.join("fleet.csv"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    for f in &flagged {
+        let rows: Vec<_> = evidence
+            .iter()
+            .filter(|e| e["terminal_id"] == f["terminal_id"])
+            .collect();
+        assert_eq!(
+            rows.len().to_string(),
+            f["terminal_faults"],
+            "{}",
+            f["terminal_id"]
+        );
+        for e in rows.iter().take(20) {
+            let line: usize = e["line"].parse().unwrap();
+            let cells: Vec<&str> = lines[line - 1].split(',').collect();
+            assert_eq!(cells[1], e["terminal_id"]);
+            assert_eq!(cells[9], e["response_code"]);
+            assert_eq!(cells[0], &e["timestamp"][..19].replace('T', " "));
+        }
+    }
+}
+
+#[test]
+fn issue24_daily_cubes_give_the_verdicts_of_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("fleet");
+    run_ok(
+        bin()
+            .args([
+                "sample",
+                "--fleet",
+                "--terminals",
+                "160",
+                "--days",
+                "14",
+                "--seed",
+                "3",
+            ])
+            .arg("--out")
+            .arg(&data),
+    );
+    let input = data.join("fleet.csv");
+    let cubes = dir.path().join("cubes");
+    std::fs::create_dir(&cubes).unwrap();
+    let mut args: Vec<std::ffi::OsString> = vec!["analyze".into()];
+    for d in 0..14 {
+        let (from, to) = (
+            day_number("2026-10-19") + d,
+            day_number("2026-10-19") + d + 1,
+        );
+        let date = |n: i64| {
+            // Back from a day number to YYYY-MM-DD for the 14 days of the sample (October and
+            // November 2026).
+            let oct1 = day_number("2026-10-01");
+            if n - oct1 < 31 {
+                format!("2026-10-{:02}", n - oct1 + 1)
+            } else {
+                format!("2026-11-{:02}", n - oct1 - 30)
+            }
+        };
+        let cube = cubes.join(format!("d{d:02}.parquet"));
+        common::analyze(
+            &[&input],
+            &dir.path().join(format!("day{d}")),
+            &[
+                "--profile",
+                "cup",
+                "--since",
+                &date(from),
+                "--until",
+                &date(to),
+                "--save-cube",
+                cube.to_str().unwrap(),
+            ],
+        );
+        args.push("--cube".into());
+        args.push(cube.into());
+    }
+    let whole = dir.path().join("whole");
+    common::analyze(&[&input], &whole, &["--profile", "cup"]);
+    let merged = dir.path().join("merged");
+    run_ok(
+        bin()
+            .args(&args)
+            .args(["--profile", "cup", "--out"])
+            .arg(&merged),
+    );
+    let (_, flagged) = read_csv(&whole.join("csv/flagged_terminals.csv"));
+    assert!(!flagged.is_empty());
+    let (_, cohorts) = read_csv(&whole.join("csv/cohorts.csv"));
+    assert!(cohorts.len() >= 3);
+    for f in [
+        "by_terminal.csv",
+        "flagged_terminals.csv",
+        "cohorts.csv",
+        "silent_terminals.csv",
+        "incidents.csv",
+    ] {
+        let a = std::fs::read(whole.join("csv").join(f)).unwrap();
+        let b = std::fs::read(merged.join("csv").join(f)).unwrap();
+        assert!(
+            a == b,
+            "{f} differs between the logs and the merged daily cubes"
+        );
+    }
+    // A cube keeps counts, not rows: no evidence from cubes, said in EXPORT.md.
+    let (_, evidence) = read_csv(&merged.join("csv/evidence.csv"));
+    assert!(evidence.is_empty());
+}

@@ -63,7 +63,8 @@ pub struct Incident {
 struct Hour<'a> {
     counts: ClassCounts,
     active: u64,
-    hit: [u64; 6],
+    /// Per class, the terminals with such a failure in the hour.
+    hit: [Vec<&'a str>; 6],
     codes: BTreeMap<(usize, &'a str), u64>,
 }
 
@@ -76,21 +77,24 @@ pub fn fleet<'a>(
     let mut hours: BTreeMap<i64, Hour<'a>> = BTreeMap::new();
     // Cells come sorted by (terminal, hour): one terminal-hour is one run.
     let mut run: Option<(&str, i64, [bool; 6])> = None;
-    let close = |hours: &mut BTreeMap<i64, Hour<'a>>, h: i64, classes_hit: [bool; 6]| {
-        let e = hours.entry(h).or_default();
-        e.active += 1;
-        for (a, b) in e.hit.iter_mut().zip(classes_hit) {
-            *a += b as u64;
-        }
-    };
+    let close =
+        |hours: &mut BTreeMap<i64, Hour<'a>>, t: &'a str, h: i64, classes_hit: [bool; 6]| {
+            let e = hours.entry(h).or_default();
+            e.active += 1;
+            for (a, b) in e.hit.iter_mut().zip(classes_hit) {
+                if b {
+                    a.push(t);
+                }
+            }
+        };
     for c in term_hour_code {
         let (t, h) = (c.terminal(), c.hour());
         if t == super::NO_TERMINAL {
             continue;
         }
         if run.is_none_or(|r| (r.0, r.1) != (t, h)) {
-            if let Some((_, rh, hit)) = run {
-                close(&mut hours, rh, hit);
+            if let Some((rt, rh, hit)) = run {
+                close(&mut hours, rt, rh, hit);
             }
             run = Some((t, h, [false; 6]));
         }
@@ -104,8 +108,8 @@ pub fn fleet<'a>(
             }
         }
     }
-    if let Some((_, rh, hit)) = run {
-        close(&mut hours, rh, hit);
+    if let Some((rt, rh, hit)) = run {
+        close(&mut hours, rt, rh, hit);
     }
     let mut out = Vec::new();
     for class in [
@@ -122,17 +126,19 @@ pub fn fleet<'a>(
         let (Some(med), Some(mad)) = (stats::median(&rates), stats::mad(&rates)) else {
             continue;
         };
-        let mut cur: Option<Incident> = None;
+        let mut cur: Option<(Incident, BTreeSet<&str>)> = None;
         for (&h, e) in &hours {
             let k = e.counts.get(class);
-            let hit = e.hit[class.index()];
+            let terms = &e.hit[class.index()];
+            let hit = terms.len() as u64;
             let bad = k >= MIN_FAILURES
                 && hit >= MIN_TERMINALS
                 && hit as f64 >= MIN_SHARE * e.active as f64
                 && stats::robust_z(ratio(k, e.counts.transactions), med, mad, SPREAD_FLOOR)
                     >= Z_THRESHOLD;
             if !bad {
-                if let Some(i) = cur.take() {
+                if let Some((mut i, t)) = cur.take() {
+                    i.terminals_hit = t.len() as u64;
                     out.push(i);
                 }
                 continue;
@@ -143,38 +149,45 @@ pub fn fleet<'a>(
                 .filter(|((ci, _), _)| *ci == class.index())
                 .map(|((_, code), n)| (code.to_string(), *n));
             match cur.as_mut() {
-                Some(i) if i.end == h => {
+                Some((i, t)) if i.end == h => {
                     i.end = h + 3600;
                     i.transactions += e.counts.transactions;
                     i.failures += k;
-                    i.terminals_hit = i.terminals_hit.max(hit);
+                    t.extend(terms.iter().copied());
                     for (code, n) in codes {
                         add_code(&mut i.top_codes, code, n);
                     }
                 }
                 _ => {
-                    if let Some(i) = cur.take() {
+                    if let Some((mut i, t)) = cur.take() {
+                        i.terminals_hit = t.len() as u64;
                         out.push(i);
                     }
                     let mut top = Vec::new();
                     for (code, n) in codes {
                         add_code(&mut top, code, n);
                     }
-                    cur = Some(Incident {
-                        start: h,
-                        end: h + 3600,
-                        scope: Scope::Fleet,
-                        issuer_bin: String::new(),
-                        class,
-                        top_codes: top,
-                        terminals_hit: hit,
-                        transactions: e.counts.transactions,
-                        failures: k,
-                    });
+                    cur = Some((
+                        Incident {
+                            start: h,
+                            end: h + 3600,
+                            scope: Scope::Fleet,
+                            issuer_bin: String::new(),
+                            class,
+                            top_codes: top,
+                            terminals_hit: 0,
+                            transactions: e.counts.transactions,
+                            failures: k,
+                        },
+                        terms.iter().copied().collect(),
+                    ));
                 }
             }
         }
-        out.extend(cur);
+        if let Some((mut i, t)) = cur.take() {
+            i.terminals_hit = t.len() as u64;
+            out.push(i);
+        }
     }
     for i in &mut out {
         i.top_codes

@@ -928,6 +928,16 @@ pub fn history(series: &[(i64, u64, u64)], null: &BetaBinomial) -> History {
         let x = |c: f64| if c > 0.0 { c * (c / n).ln() } else { 0.0 };
         x(k) + x(f)
     };
+    // A healthy stretch is scored at its rate shrunk towards the cohort's (the cohort's Beta
+    // updated by the stretch): two unlucky early days with three faults between them stay
+    // in the bad stretch instead of pushing its start later.
+    let ll_healthy = |(k, n): (u64, u64)| -> f64 {
+        if n == 0 {
+            return 0.0;
+        }
+        let q = null.updated(k, n).mean.clamp(1e-12, 1.0 - 1e-12);
+        k as f64 * q.ln() + (n - k) as f64 * (1.0 - q).ln()
+    };
     let rate = |(k, n): (u64, u64)| ratio(k, n);
     // Healthy stretches are prefixes or suffixes: their test against the null, once each.
     let plausible = |h: (u64, u64)| h.1 > 0 && null.sf(h.0, h.1) >= HEALTHY_P;
@@ -968,7 +978,7 @@ pub fn history(series: &[(i64, u64, u64)], null: &BetaBinomial) -> History {
             // are easily a broken terminal's luck.
             let penalty =
                 CHANGE_PENALTY * (a > 0) as u32 as f64 + RECOVERY_PENALTY * (b < len) as u32 as f64;
-            let score = ll(before) + ll(bad) + ll(after) - penalty;
+            let score = ll_healthy(before) + ll(bad) + ll_healthy(after) - penalty;
             offer(
                 score,
                 History {

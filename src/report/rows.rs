@@ -367,7 +367,7 @@ pub fn docs() -> Vec<FileDoc> {
                 ("issuer_bin", "first six digits of the cards, scope `issuer`; empty otherwise"),
                 ("class", "the failure class that spiked"),
                 ("top_codes", "its codes with counts in the incident, most frequent first"),
-                ("terminals_hit", "terminals with such a failure (the largest hour's count for fleet incidents)"),
+                ("terminals_hit", "distinct terminals with a failure of the class in the incident's scope and hours"),
                 ("transactions", "transactions in the incident's scope and hours"),
                 ("failures", "failures of the class in it"),
             ],

@@ -11,8 +11,8 @@
 //!
 //! Hidden in it, each on terminals with enough volume to judge (at least 15 transactions a
 //! day on average, most far more), and no terminal in two of the first six kinds:
-//! 1. plain broken terminals (terminal-class rate 5-10% from a given day, at least 30
-//!    transactions a day; one recovers);
+//! 1. plain broken terminals (terminal-class rate 5-10% from a given day, at least 40
+//!    transactions a day, at least the last ten days; one recovers);
 //! 2. subtle broken terminals (4x their model's rate, on terminals with 80+ a day);
 //! 3. silent terminals (nothing at all from a day in the middle of the month);
 //! 4. volume drops (a fifth of the usual volume from a given day);
@@ -718,16 +718,16 @@ fn inject(rng: &mut Rng, terms: &mut [Terminal], days: u32, c: &Counts) {
     let drop = choose(rng, terms, c.drop, 40.0);
     let silent = choose(rng, terms, c.silent, 40.0);
     let reader = choose(rng, terms, c.reader, 40.0);
-    // "Plain" means a fault an acquirer must not miss: at least 30 transactions a day, 5–10%
-    // of them failing, for at least the last eight days of the month.
-    let plain = choose(rng, terms, c.plain, 30.0);
+    // "Plain" means a fault an acquirer must not miss, plain on a daily chart: at least 40
+    // transactions a day, 5–10% of them failing, for at least the last ten days of the month.
+    let plain = choose(rng, terms, c.plain, 40.0);
 
     for (k, &i) in plain.iter().enumerate() {
-        // Two broken from the first day, the rest spread over days 3..20.
+        // Two broken from the first day, the rest spread over days 3..18.
         let from = if k < 2 || days < 4 {
             0
         } else {
-            scaled(3 + rng.below(18) as u32, days).max(1)
+            scaled(3 + rng.below(16) as u32, days).max(1)
         };
         let rate = (50.0 + rng.below(51) as f64) / 1000.0;
         terms[i].fault = Fault::Broken {
