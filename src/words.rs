@@ -57,7 +57,7 @@ impl Words {
                 failure_rate: "failed (all reasons)",
                 terminal_fault_rate: "failed at the terminal",
                 flagged_terminals: "faulty terminals",
-                outages: "network outages",
+                outages: "incidents (outages and others)",
                 rows_rejected: "rows rejected",
                 flagged_heading: "Terminals that look faulty",
                 no_flags: "No terminal has significantly more terminal-side errors than the fleet.",
@@ -128,7 +128,7 @@ impl Words {
                 failure_rate: "失败率（全部原因）",
                 terminal_fault_rate: "终端原因失败率",
                 flagged_terminals: "疑似故障终端",
-                outages: "网络中断",
+                outages: "事件（含网络中断）",
                 rows_rejected: "被拒绝的行",
                 flagged_heading: "疑似故障的终端",
                 no_flags: "没有终端的终端类错误显著高于整体水平。",
@@ -217,22 +217,156 @@ impl Words {
     }
 
     pub fn flag_method(&self, r: &Report) -> String {
+        let cohorts = r.cohort_models.len();
+        let by_model = r.cohort_models.iter().any(|m| m.field != "fleet");
+        let spread = r
+            .baseline_dispersion
+            .filter(|d| *d > 1.5)
+            .map(|d| {
+                if self.zh {
+                    format!("若每组只用一个二项比率，正常终端的离散度将是该模型允许的 {d:.1} 倍——因此按终端间的真实差异建模。")
+                } else {
+                    format!(" With one binomial rate per cohort the healthy terminals would scatter {d:.1} times as widely as that model allows, which is why the spread is modelled.")
+                }
+            })
+            .unwrap_or_default();
         if self.zh {
             format!(
-                "判定方法：只看终端类应答码（读卡、格式、MAC/密钥、设置错误），与整体基线 {} 比较（单侧精确二项检验，Benjamini–Hochberg 校正），并要求至少为基线的两倍。拒付、欺诈和网络中断不会让终端被判为故障。{}",
-                pct(r.baseline_rate),
-                r.baseline_dispersion
-                    .map(|d| format!("正常终端相对基线的离散度为 {d:.2}（约为 1 说明二项模型适用）。"))
-                    .unwrap_or_default()
+                "判定方法：只看终端类应答码（读卡、格式、MAC/密钥、设置错误）。每台终端与{}的正常终端比较；正常终端彼此的错误率本就不同，所以模型是按组拟合的 beta-二项分布（稳健拟合，故障终端无法把它撑宽），共 {} 组，参数见下表。终端的整体错误、自身变化点之后的错误或某一种读卡方式的错误，超出同组正常终端的范围（Benjamini–Hochberg 校正，q = 1%）且至少为同组均值两倍时被标记。拒付、欺诈、网络中断和全网事件不会让终端被判为故障。{}",
+                if by_model { "同型号（及固件）" } else { "全部" },
+                cohorts,
+                spread
             )
         } else {
             format!(
-                "How: only terminal-side codes (card read, format, MAC/key, set-up errors) count, tested against the fleet baseline of {} (one-sided exact binomial test, Benjamini–Hochberg across terminals) and at least twice the baseline. Declines, fraud codes and network outages never flag a terminal.{}",
-                pct(r.baseline_rate),
-                r.baseline_dispersion
-                    .map(|d| format!(" Dispersion of the healthy terminals around the baseline: {d:.2} (about 1 means the binomial model fits)."))
-                    .unwrap_or_default()
+                "How: only terminal-side codes (card read, format, MAC/key, set-up errors) count. Each terminal is judged against the healthy terminals of {}, whose own error rates differ from one terminal to the next: the model is a beta-binomial fitted on each cohort's healthy terminals, robustly, so broken terminals cannot widen it ({} cohort(s), fitted parameters below). A terminal is flagged when its terminal-side errors — over the whole period, since its own change point, or on one card reader — are beyond what a healthy terminal of its cohort shows (Benjamini–Hochberg across terminals, q = 1%) and at least twice the cohort's rate. Declines, fraud codes, network outages and fleet incidents never flag a terminal.{}",
+                if by_model { "its own model (and firmware, where enough terminals share it)" } else { "the fleet (the logs name no terminal model: give --inventory to judge by model)" },
+                cohorts,
+                spread
             )
+        }
+    }
+
+    /// Columns of the fitted-model table.
+    pub fn model_columns(&self) -> [&'static str; 6] {
+        if self.zh {
+            [
+                "组",
+                "参与判定的终端",
+                "正常终端平均错误率",
+                "九成正常终端介于",
+                "beta 参数 α / β",
+                "被标记",
+            ]
+        } else {
+            [
+                "cohort",
+                "terminals judged",
+                "healthy mean",
+                "9 in 10 healthy terminals between",
+                "beta α / β",
+                "flagged",
+            ]
+        }
+    }
+
+    /// A cohort that runs hot, in a sentence.
+    pub fn hot_cohort(&self, c: &crate::analyze::CohortRow) -> String {
+        let what = match (c.cohort_field.as_str(), self.zh) {
+            ("firmware", false) => "firmware",
+            (_, false) => "model",
+            ("firmware", true) => "固件",
+            (_, true) => "型号",
+        };
+        if self.zh {
+            format!(
+                "{what} {}：终端类错误率为全网的 {:.1} 倍（{} 台终端，{}）——这是{what}的问题，不是 {} 台终端各自故障。",
+                c.cohort, c.ratio_to_fleet, c.terminals, pct(c.terminal_fault_rate), c.terminals
+            )
+        } else {
+            format!(
+                "{what} {}: {:.1}× the fleet's terminal-error rate across its {} terminals ({}) — a {what} matter, not {} faulty terminals.",
+                c.cohort, c.ratio_to_fleet, c.terminals, pct(c.terminal_fault_rate), c.terminals
+            )
+        }
+    }
+
+    pub fn cohorts_heading(&self) -> &'static str {
+        if self.zh {
+            "终端分组（型号、固件）与判定模型"
+        } else {
+            "Cohorts (models, firmware) and the model terminals are judged by"
+        }
+    }
+
+    pub fn silent_heading(&self) -> &'static str {
+        if self.zh {
+            "停止交易或交易量骤降的终端"
+        } else {
+            "Terminals that went quiet"
+        }
+    }
+
+    pub fn silent_note(&self) -> &'static str {
+        if self.zh {
+            "按每台终端自己的营业日判断（只在周末营业的店周一没有交易不算停止）；数据末尾不算停止。"
+        } else {
+            "Judged on each terminal's own trading days (a weekend-only shop is not silent on a Monday); the end of the data is not read as silence."
+        }
+    }
+
+    pub fn silent_columns(&self) -> [&'static str; 6] {
+        if self.zh {
+            ["终端", "商户", "状态", "自", "平时每营业日", "此后每营业日"]
+        } else {
+            [
+                "terminal",
+                "merchant",
+                "status",
+                "since",
+                "usual a trading day",
+                "since then",
+            ]
+        }
+    }
+
+    pub fn silent_status(&self, status: &str) -> &'static str {
+        match (status, self.zh) {
+            ("silent", false) => "silent",
+            ("silent", true) => "停止交易",
+            (_, false) => "volume drop",
+            (_, true) => "交易量骤降",
+        }
+    }
+
+    pub fn incidents_heading(&self) -> &'static str {
+        if self.zh {
+            "事件：许多终端或某发卡行的卡同时失败"
+        } else {
+            "Incidents: many terminals, or one issuer's cards, failing at once"
+        }
+    }
+
+    /// One incident in a sentence.
+    pub fn incident(&self, i: &crate::report::IncidentLine) -> String {
+        let codes = i.top_codes.replace(';', ", ");
+        match (i.scope.as_str(), self.zh) {
+            ("issuer", false) => format!(
+                "{}: cards from BIN {} failed ({} errors, codes {}) on {} terminals — the issuer's side; your terminals are fine.",
+                i.label, i.issuer_bin, i.class, codes, fmt_int(i.terminals_hit)
+            ),
+            ("issuer", true) => format!(
+                "{}：BIN {} 的卡在 {} 台终端上失败（{} 类错误，应答码 {}）——问题在发卡行，终端正常。",
+                i.label, i.issuer_bin, fmt_int(i.terminals_hit), i.class, codes
+            ),
+            (_, false) => format!(
+                "{}: {} errors on {} terminals at once (codes {}) — the acquirer's or network's side (a key roll-over, a host change), counted against no terminal.",
+                i.label, i.class, fmt_int(i.terminals_hit), codes
+            ),
+            (_, true) => format!(
+                "{}：{} 台终端同时出现 {} 类错误（应答码 {}）——收单或网络侧的问题（如密钥更换、主机变更），不计入任何终端。",
+                i.label, fmt_int(i.terminals_hit), i.class, codes
+            ),
         }
     }
 

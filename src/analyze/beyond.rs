@@ -198,8 +198,10 @@ pub fn analyze(
     b
 }
 
-/// Terminals whose fallback rate is significantly above the fleet's: one-sided binomial test
-/// of each terminal's fallbacks among its chip-card reads against the pooled fleet rate,
+/// Terminals whose fallback rate is significantly above the fleet's: each terminal's
+/// fallbacks among its chip-card reads against the healthy fleet's own spread (a robustly
+/// fitted beta-binomial, as for the terminal flags: terminals' fallback rates differ with their
+/// customers' cards, so one binomial rate would warn about dozens of healthy terminals),
 /// Benjamini–Hochberg across the terminals with enough reads (`--min-volume`), as for flags.
 fn fallback_warnings(
     b: &Beyond,
@@ -210,22 +212,23 @@ fn fallback_warnings(
     if n_all == 0 || b.fallbacks == 0 {
         return Vec::new();
     }
-    let baseline = ratio(b.fallbacks, n_all);
     let judged: Vec<(&String, &TerminalExtra)> = b
         .by_terminal
         .iter()
         .filter(|(t, e)| !t.is_empty() && e.chip_reads + e.fallbacks >= cfg.min_volume)
         .collect();
-    let p: Vec<f64> = judged
+    let units: Vec<(u64, u64)> = judged
         .iter()
-        .map(|(_, e)| {
-            let n = e.chip_reads + e.fallbacks;
-            if e.fallbacks == 0 {
-                1.0
-            } else {
-                stats::binom_sf(e.fallbacks - 1, n, baseline)
-            }
-        })
+        .map(|(_, e)| (e.fallbacks, e.chip_reads + e.fallbacks))
+        .collect();
+    let null = stats::BetaBinomial::fit_robust(&units).unwrap_or(stats::BetaBinomial {
+        mean: ratio(b.fallbacks, n_all),
+        rho: 0.0,
+    });
+    let baseline = null.mean;
+    let p: Vec<f64> = units
+        .iter()
+        .map(|&(k, n)| if k == 0 { 1.0 } else { null.sf(k, n) })
         .collect();
     let q = stats::benjamini_hochberg(&p);
     let mut out: Vec<FallbackWarning> = judged

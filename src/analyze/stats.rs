@@ -711,6 +711,25 @@ impl BetaBinomial {
         }
     }
 
+    /// The `q` quantile of the healthy terminals' own rates (the Beta's), by bisection on the
+    /// regularized incomplete beta; the mean when ρ = 0 (every terminal has the same rate).
+    pub fn rate_quantile(&self, q: f64) -> f64 {
+        if self.rho < RHO_FLOOR {
+            return self.mean;
+        }
+        let (a, b) = (self.alpha(), self.beta());
+        let (mut lo, mut hi) = (0.0f64, 1.0f64);
+        for _ in 0..100 {
+            let mid = 0.5 * (lo + hi);
+            if reg_inc_beta(a, b, mid) < q {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        0.5 * (lo + hi)
+    }
+
     /// Standard deviation of the healthy terminals' own rates: sqrt(μ(1−μ)ρ).
     pub fn rate_sd(&self) -> f64 {
         (self.mean * (1.0 - self.mean) * self.rho).sqrt()

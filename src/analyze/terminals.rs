@@ -178,6 +178,9 @@ pub struct CohortModel {
     pub beta: f64,
     /// Standard deviation of the healthy terminals' own rates.
     pub rate_sd: f64,
+    /// 5% and 95% quantiles of the healthy terminals' own rates: nine in ten lie between.
+    pub rate_p05: f64,
+    pub rate_p95: f64,
     pub flagged: u64,
 }
 
@@ -306,6 +309,8 @@ pub fn analyze<'a>(
                 },
                 beta: if c.null.rho > 0.0 { c.null.beta() } else { 0.0 },
                 rate_sd: c.null.rate_sd(),
+                rate_p05: c.null.rate_quantile(0.05),
+                rate_p95: c.null.rate_quantile(0.95),
                 flagged: members.iter().filter(|&&i| j.flagged[i]).count() as u64,
             }
         })

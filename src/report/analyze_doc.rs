@@ -40,6 +40,9 @@ pub fn document(r: &Report) -> Document {
                 "charts/failure_rate_over_time.svg",
                 w.chart().over_time,
             ),
+            cohorts(r, &w),
+            silent(r, &w),
+            incidents(r, &w),
             classes(r, &w),
             codes(r, &w),
             outages(r, &w),
@@ -68,8 +71,8 @@ fn cards(r: &Report, w: &Words) -> Vec<Card> {
         ),
         (
             w.outages,
-            fmt_int(r.outages.len() as u64),
-            !r.outages.is_empty(),
+            fmt_int(r.incidents.len() as u64),
+            !r.incidents.is_empty(),
         ),
         (
             w.rows_rejected,
@@ -84,6 +87,88 @@ fn cards(r: &Report, w: &Words) -> Vec<Card> {
         alert,
     })
     .collect()
+}
+
+/// The fitted null of each cohort, and the cohorts that run hot.
+fn cohorts(r: &Report, w: &Words) -> Section {
+    let mut s = Section::new("cohorts", w.cohorts_heading());
+    if r.cohort_models.is_empty() {
+        return s;
+    }
+    // Models first; a firmware only when its model as a whole does not run hot (else the
+    // model sentence says it).
+    let hot_model = |name: &str| {
+        r.cohorts.iter().any(|c| {
+            c.cohort_field == "model"
+                && c.runs_hot()
+                && name.starts_with(&format!("{} / ", c.cohort))
+        })
+    };
+    for c in r
+        .cohorts
+        .iter()
+        .filter(|c| c.runs_hot() && c.cohort_field == "model")
+    {
+        s = s.paragraph(w.hot_cohort(c));
+    }
+    for c in r
+        .cohorts
+        .iter()
+        .filter(|c| c.runs_hot() && c.cohort_field == "firmware" && !hot_model(&c.cohort))
+    {
+        s = s.paragraph(w.hot_cohort(c));
+    }
+    let cols = w.model_columns();
+    let mut t = Table::aligned(&cols, "lrrrrr");
+    for m in &r.cohort_models {
+        t.rows.push(vec![
+            strong(&m.cohort),
+            num(fmt_int(m.judged)),
+            num(pct(m.mean)),
+            num(format!("{} – {}", pct(m.rate_p05), pct(m.rate_p95))),
+            num(if m.rho > 0.0 {
+                format!("{:.1} / {}", m.alpha, fmt_int(m.beta.round() as u64))
+            } else {
+                "binomial".to_string()
+            }),
+            num(fmt_int(m.flagged)),
+        ]);
+    }
+    s.table(t)
+}
+
+fn silent(r: &Report, w: &Words) -> Section {
+    let mut s = Section::new("silent", w.silent_heading());
+    if r.silent.is_empty() {
+        return s;
+    }
+    s = s.note(w.silent_note());
+    let cols = w.silent_columns();
+    let mut t = Table::aligned(&cols, "lllrrr");
+    for x in &r.silent {
+        t.rows.push(vec![
+            strong(&x.terminal_id),
+            text(&x.merchant_id),
+            text(w.silent_status(&x.status)),
+            text(&x.since_label),
+            num(format!("{:.1}", x.expected_per_day)),
+            num(format!("{:.1}", x.seen_per_day)),
+        ]);
+    }
+    s.table(t)
+}
+
+/// Incidents besides the network outages of the fleet (which have their own section).
+fn incidents(r: &Report, w: &Words) -> Section {
+    let mut s = Section::new("incidents", w.incidents_heading());
+    for i in r
+        .incidents
+        .iter()
+        .filter(|i| !(i.scope == "fleet" && i.class == "network"))
+    {
+        s = s.paragraph(w.incident(i));
+    }
+    s
 }
 
 /// Flagged terminals first: it is what an acquirer opens the report for.
