@@ -11,6 +11,13 @@
 #
 # Usage: bench/perf.sh [SIZE...]   sizes: 1m 10m 30m (default: all three)
 #        BENCH_DIR=... (default ~/.cache/poslens-bench; 30m needs about 5 GB), RUNS=3
+#        POSLENS_BIN=path  measure this binary instead of building the work tree (no cargo build)
+#        BASELINE_BIN=path also measure an older binary, "poslens (baseline)", in the same
+#                          alternation (poslens, baseline, DuckDB each run), for "no more than x%
+#                          slower than before": a side-by-side run on a shared machine is fairer
+#                          than comparing with a table from another day. Adds a
+#                          poslens/baseline wall column, and wall and peak-RSS ratios after the
+#                          table.
 # On a shared machine, run it as `chrt -f 10 bench/perf.sh` (root): real-time scheduling gives
 # both tools the cores whatever else runs, so the table means the same as on a quiet machine.
 # Speed is measured here, never in a test. Results: bench/RESULTS.md.
@@ -23,8 +30,18 @@ sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1m 10m 30m)
 mkdir -p "$work"
 
-cargo build --release --locked -q
-bin="${CARGO_TARGET_DIR:-target}/release/poslens"
+# A given binary is measured as it is: building would be pointless, and in a tree someone else
+# is editing it would build their half-done work.
+if [ -n "${POSLENS_BIN:-}" ]; then
+  bin="$POSLENS_BIN"
+else
+  cargo build --release --locked -q
+  bin="${CARGO_TARGET_DIR:-target}/release/poslens"
+fi
+baseline="${BASELINE_BIN:-}"
+for b in "$bin" ${baseline:+"$baseline"}; do
+  [ -x "$b" ] || { echo "not an executable: $b" >&2; exit 2; }
+done
 if [ ! -x "$work/venv/bin/python" ]; then
   python3 -m venv "$work/venv"
   "$work/venv/bin/pip" install -q duckdb==2.0.0
@@ -50,11 +67,19 @@ duckdb_sql() {
     bench/duckdb_cube.sql > "$work/q.sql"
 }
 
-echo "| input | rows | MB | tool | wall s (median of $runs) | rows/s | MB/s | peak RSS MB | poslens/DuckDB wall |"
-echo "|---|---:|---:|---|---:|---:|---:|---:|---:|"
+if [ -n "$baseline" ]; then
+  echo "| input | rows | MB | tool | wall s (median of $runs) | rows/s | MB/s | peak RSS MB | poslens/DuckDB wall | poslens/baseline wall |"
+  echo "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"
+else
+  echo "| input | rows | MB | tool | wall s (median of $runs) | rows/s | MB/s | peak RSS MB | poslens/DuckDB wall |"
+  echo "|---|---:|---:|---|---:|---:|---:|---:|---:|"
+fi
+ratios=()  # new/baseline lines, printed after the table so it stays one table
 for size in "${sizes[@]}"; do
   rows=$(rows_of "$size")
   data="$work/data-$size"
+  # Only $bin writes the data, so with a baseline both binaries read the same bytes (the sample
+  # generator may change between commits).
   if [ ! -s "$data/transactions.csv" ]; then
     "$bin" sample --out "$data" --one-file --tz "$tz" --rows "$rows" --terminals $((rows / 1560)) \
       --days 30 --seed 7 > /dev/null
@@ -65,10 +90,15 @@ for size in "${sizes[@]}"; do
     inputs+=("$data/transactions.csv.gz")
   fi
   for input in "${inputs[@]}"; do
-    rm -f "$work/p.times" "$work/d.times"
+    rm -f "$work/p.times" "$work/b.times" "$work/d.times"
     duckdb_sql "$input"
+    # Alternating (rather than all runs of one tool, then the next) spreads whatever else the
+    # machine does over all tools alike.
     for _ in $(seq "$runs"); do
       measure "$work/p.times" "$bin" analyze "$input" --tz "$tz" --out "$work/out-poslens"
+      if [ -n "$baseline" ]; then
+        measure "$work/b.times" "$baseline" analyze "$input" --tz "$tz" --out "$work/out-baseline"
+      fi
       measure "$work/d.times" "$work/venv/bin/python" -c \
         'import duckdb,sys; duckdb.connect().execute(open(sys.argv[1]).read())' "$work/q.sql"
     done
@@ -77,9 +107,29 @@ for size in "${sizes[@]}"; do
     pw=$(cut -d' ' -f1 "$work/p.times" | median); pm=$(cut -d' ' -f2 "$work/p.times" | median)
     dw=$(cut -d' ' -f1 "$work/d.times" | median); dm=$(cut -d' ' -f2 "$work/d.times" | median)
     name="$size $(basename "$input" | sed 's/transactions//')"
-    awk -v name="$name" -v n="$n" -v mb="$mb" -v pw="$pw" -v pm="$pm" -v dw="$dw" -v dm="$dm" 'BEGIN {
-      printf "| %s | %d | %d | poslens | %.2f | %.0f | %.0f | %.0f | %.2f |\n", name, n, mb, pw, n/pw, mb/pw, pm/1024, pw/dw
-      printf "| %s | %d | %d | DuckDB | %.2f | %.0f | %.0f | %.0f | |\n", name, n, mb, dw, n/dw, mb/dw, dm/1024
+    if [ -z "$baseline" ]; then
+      awk -v name="$name" -v n="$n" -v mb="$mb" -v pw="$pw" -v pm="$pm" -v dw="$dw" -v dm="$dm" 'BEGIN {
+        printf "| %s | %d | %d | poslens | %.2f | %.0f | %.0f | %.0f | %.2f |\n", name, n, mb, pw, n/pw, mb/pw, pm/1024, pw/dw
+        printf "| %s | %d | %d | DuckDB | %.2f | %.0f | %.0f | %.0f | |\n", name, n, mb, dw, n/dw, mb/dw, dm/1024
+      }'
+      continue
+    fi
+    bw=$(cut -d' ' -f1 "$work/b.times" | median); bm=$(cut -d' ' -f2 "$work/b.times" | median)
+    awk -v name="$name" -v n="$n" -v mb="$mb" -v pw="$pw" -v pm="$pm" -v bw="$bw" -v bm="$bm" \
+        -v dw="$dw" -v dm="$dm" 'BEGIN {
+      printf "| %s | %d | %d | poslens | %.2f | %.0f | %.0f | %.0f | %.2f | %.3f |\n", name, n, mb, pw, n/pw, mb/pw, pm/1024, pw/dw, pw/bw
+      printf "| %s | %d | %d | poslens (baseline) | %.2f | %.0f | %.0f | %.0f | %.2f | |\n", name, n, mb, bw, n/bw, mb/bw, bm/1024, bw/dw
+      printf "| %s | %d | %d | DuckDB | %.2f | %.0f | %.0f | %.0f | | |\n", name, n, mb, dw, n/dw, mb/dw, dm/1024
     }'
+    # The per-run walls too: with few runs a median can hide how far apart the runs were.
+    ratios+=("$(awk -v name="$name" -v pw="$pw" -v pm="$pm" -v bw="$bw" -v bm="$bm" \
+      -v pr="$(cut -d' ' -f1 "$work/p.times" | paste -sd' ')" \
+      -v br="$(cut -d' ' -f1 "$work/b.times" | paste -sd' ')" 'BEGIN {
+      printf "- %s: poslens/baseline wall %.3f, peak RSS %.3f (runs: poslens %s; baseline %s)", name, pw/bw, pm/bm, pr, br
+    }')")
   done
 done
+if [ ${#ratios[@]} -gt 0 ]; then
+  echo
+  printf '%s\n' "${ratios[@]}"
+fi
