@@ -889,3 +889,106 @@ fn issue24_daily_cubes_give_the_verdicts_of_the_logs() {
     let (_, evidence) = read_csv(&merged.join("csv/evidence.csv"));
     assert!(evidence.is_empty());
 }
+
+#[test]
+fn issue24_an_inventory_gives_the_cohorts_the_logs_do_not_and_cron_fails_on_silence() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("fleet");
+    run_ok(
+        bin()
+            .args([
+                "sample",
+                "--fleet",
+                "--terminals",
+                "300",
+                "--days",
+                "21",
+                "--seed",
+                "5",
+            ])
+            .arg("--out")
+            .arg(&data),
+    );
+    // The same rows without the model and firmware columns (an export that does not carry
+    // them), and the inventory beside it.
+    let text = std::fs::read_to_string(data.join("fleet.csv")).unwrap();
+    let bare: String = text
+        .lines()
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            format!("{}\n", cells[..cells.len() - 2].join(","))
+        })
+        .collect();
+    assert!(bare.starts_with("timestamp,") && bare.lines().next().unwrap().ends_with(",pan"));
+    let bare_path = dir.path().join("bare.csv");
+    std::fs::write(&bare_path, bare).unwrap();
+
+    let with_columns = dir.path().join("with");
+    common::analyze(
+        &[data.join("fleet.csv")],
+        &with_columns,
+        &["--profile", "cup"],
+    );
+    let with_inventory = dir.path().join("inv");
+    common::analyze(
+        &[&bare_path],
+        &with_inventory,
+        &[
+            "--profile",
+            "cup",
+            "--inventory",
+            data.join("inventory.csv").to_str().unwrap(),
+        ],
+    );
+    let without = dir.path().join("without");
+    common::analyze(&[&bare_path], &without, &["--profile", "cup"]);
+    for f in ["cohorts.csv", "flagged_terminals.csv"] {
+        let a = std::fs::read(with_columns.join("csv").join(f)).unwrap();
+        let b = std::fs::read(with_inventory.join("csv").join(f)).unwrap();
+        assert!(a == b, "{f}: the inventory must give what the columns gave");
+    }
+    let (_, cohorts) = read_csv(&with_inventory.join("csv/cohorts.csv"));
+    assert_eq!(
+        cohorts
+            .iter()
+            .filter(|c| c["cohort_field"] == "model")
+            .count(),
+        3,
+        "{cohorts:?}"
+    );
+    // Nothing says what the terminals are: one cohort, the fleet, and no cohort table.
+    let (_, none) = read_csv(&without.join("csv/cohorts.csv"));
+    assert!(none.is_empty());
+    let (_, flagged) = read_csv(&without.join("csv/flagged_terminals.csv"));
+    assert!(flagged.iter().all(|f| f["cohort"] == "fleet"));
+
+    // Cron: silent terminals fail the check with --fail-on-silent (exit 3), not without it.
+    let truth = fleet_truth(&data);
+    assert!(!truth["silent"].as_array().unwrap().is_empty());
+    let mut cmd = bin();
+    cmd.args([
+        "terminals",
+        "--profile",
+        "cup",
+        "--fail-on-silent",
+        "--format",
+        "json",
+    ])
+    .arg(data.join("fleet.csv"));
+    let stderr = fails(&mut cmd, 3);
+    assert!(stderr.contains("--fail-on-silent"), "{stderr}");
+    let out = run_ok(
+        bin()
+            .args(["terminals", "--profile", "cup", "--format", "json"])
+            .arg(data.join("fleet.csv")),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let silent: BTreeSet<String> = v["silent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "silent")
+        .map(|s| s["terminal_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(silent, ids(&truth, "silent"));
+}

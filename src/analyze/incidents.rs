@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::{ratio, stats, ClassCounts, CodeClasses, Outage};
 use crate::classify::Class;
-use crate::cube::{issuers, Cell, Cube};
+use crate::cube::{issuers, Cube};
 
 pub const Z_THRESHOLD: f64 = 6.0;
 pub const MIN_TERMINALS: u64 = 5;
@@ -57,112 +57,107 @@ pub struct Incident {
     pub failures: u64,
 }
 
-/// Per hour, what the fleet test needs: terminals trading, and per failure class the
-/// terminals hit and the codes.
-#[derive(Default)]
-struct Hour<'a> {
-    counts: ClassCounts,
-    active: u64,
-    /// Per class, the terminals with such a failure in the hour.
-    hit: [Vec<&'a str>; 6],
-    codes: BTreeMap<(usize, &'a str), u64>,
-}
-
 /// Fleet incidents of every failure class but network (those are `outages`, converted by
-/// [`from_outages`]).
+/// [`from_outages`]). The hourly rates come from `hourly`; only when some hour's rate of a
+/// class stands out are the cells walked (once) to see how many terminals those hours hit.
 pub fn fleet<'a>(
-    term_hour_code: impl Iterator<Item = Cell<'a>>,
+    cube: &'a Cube,
+    hourly: &BTreeMap<i64, ClassCounts>,
     classes: &CodeClasses,
 ) -> Vec<Incident> {
-    let mut hours: BTreeMap<i64, Hour<'a>> = BTreeMap::new();
-    // Cells come sorted by (terminal, hour): one terminal-hour is one run.
-    let mut run: Option<(&str, i64, [bool; 6])> = None;
-    let close =
-        |hours: &mut BTreeMap<i64, Hour<'a>>, t: &'a str, h: i64, classes_hit: [bool; 6]| {
-            let e = hours.entry(h).or_default();
-            e.active += 1;
-            for (a, b) in e.hit.iter_mut().zip(classes_hit) {
-                if b {
-                    a.push(t);
-                }
-            }
-        };
-    for c in term_hour_code {
-        let (t, h) = (c.terminal(), c.hour());
-        if t == super::NO_TERMINAL {
-            continue;
-        }
-        if run.is_none_or(|r| (r.0, r.1) != (t, h)) {
-            if let Some((rt, rh, hit)) = run {
-                close(&mut hours, rt, rh, hit);
-            }
-            run = Some((t, h, [false; 6]));
-        }
-        let class = classes.of(&c);
-        let e = hours.entry(h).or_default();
-        e.counts.add(class, c.transactions);
-        if class != Class::Approved {
-            *e.codes.entry((class.index(), c.code())).or_default() += c.transactions;
-            if let Some(r) = run.as_mut() {
-                r.2[class.index()] = true;
-            }
-        }
-    }
-    if let Some((rt, rh, hit)) = run {
-        close(&mut hours, rt, rh, hit);
-    }
-    let mut out = Vec::new();
-    for class in [
+    const CLASSES: [Class; 4] = [
         Class::Terminal,
         Class::Declined,
         Class::Fraud,
         Class::Unknown,
-    ] {
-        let rates: Vec<f64> = hours
+    ];
+    // Hours whose rate of a class spikes, per class.
+    let mut spikes: BTreeMap<i64, Vec<Class>> = BTreeMap::new();
+    for class in CLASSES {
+        let rates: Vec<f64> = hourly
             .values()
-            .filter(|h| h.counts.transactions >= MIN_FAILURES)
-            .map(|h| ratio(h.counts.get(class), h.counts.transactions))
+            .filter(|h| h.transactions >= MIN_FAILURES)
+            .map(|h| ratio(h.get(class), h.transactions))
             .collect();
         let (Some(med), Some(mad)) = (stats::median(&rates), stats::mad(&rates)) else {
             continue;
         };
+        for (&h, c) in hourly {
+            let k = c.get(class);
+            if k >= MIN_FAILURES
+                && stats::robust_z(ratio(k, c.transactions), med, mad, SPREAD_FLOOR) >= Z_THRESHOLD
+            {
+                spikes.entry(h).or_default().push(class);
+            }
+        }
+    }
+    if spikes.is_empty() {
+        return Vec::new();
+    }
+    // Breadth of the spiking hours: terminals trading, terminals hit and codes per class.
+    #[derive(Default)]
+    struct Breadth<'a> {
+        active: BTreeSet<&'a str>,
+        hit: BTreeMap<usize, BTreeSet<&'a str>>,
+        codes: BTreeMap<(usize, &'a str), u64>,
+    }
+    let mut breadth: BTreeMap<i64, Breadth<'a>> = BTreeMap::new();
+    let hours: Vec<i64> = spikes.keys().copied().collect();
+    for (t, h, code, code_id, n) in cube.cells_in_hours(&hours) {
+        if t == super::NO_TERMINAL {
+            continue;
+        }
+        let b = breadth.entry(h).or_default();
+        b.active.insert(t);
+        let class = classes.of_code_id(code_id);
+        if spikes[&h].contains(&class) {
+            b.hit.entry(class.index()).or_default().insert(t);
+            *b.codes.entry((class.index(), code)).or_default() += n;
+        }
+    }
+    let mut out = Vec::new();
+    let none = BTreeSet::new();
+    for class in CLASSES {
+        let ci = class.index();
         let mut cur: Option<(Incident, BTreeSet<&str>)> = None;
-        for (&h, e) in &hours {
-            let k = e.counts.get(class);
-            let terms = &e.hit[class.index()];
-            let hit = terms.len() as u64;
-            let bad = k >= MIN_FAILURES
-                && hit >= MIN_TERMINALS
-                && hit as f64 >= MIN_SHARE * e.active as f64
-                && stats::robust_z(ratio(k, e.counts.transactions), med, mad, SPREAD_FLOOR)
-                    >= Z_THRESHOLD;
-            if !bad {
+        for (&h, wanted) in &spikes {
+            let b = breadth.get(&h);
+            let hit = b.and_then(|b| b.hit.get(&ci)).unwrap_or(&none);
+            let active = b.map_or(0, |b| b.active.len());
+            let bad = wanted.contains(&class)
+                && hit.len() as u64 >= MIN_TERMINALS
+                && hit.len() as f64 >= MIN_SHARE * active as f64;
+            let adjacent = cur.as_ref().is_some_and(|(i, _)| i.end == h);
+            if !bad || !adjacent {
                 if let Some((mut i, t)) = cur.take() {
                     i.terminals_hit = t.len() as u64;
                     out.push(i);
                 }
+            }
+            if !bad {
                 continue;
             }
-            let codes = e
-                .codes
-                .iter()
-                .filter(|((ci, _), _)| *ci == class.index())
-                .map(|((_, code), n)| (code.to_string(), *n));
+            let c = hourly[&h];
+            let codes = b
+                .map(|b| {
+                    b.codes
+                        .iter()
+                        .filter(|((x, _), _)| *x == ci)
+                        .map(|((_, code), n)| (code.to_string(), *n))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
             match cur.as_mut() {
-                Some((i, t)) if i.end == h => {
+                Some((i, t)) => {
                     i.end = h + 3600;
-                    i.transactions += e.counts.transactions;
-                    i.failures += k;
-                    t.extend(terms.iter().copied());
+                    i.transactions += c.transactions;
+                    i.failures += c.get(class);
+                    t.extend(hit.iter().copied());
                     for (code, n) in codes {
                         add_code(&mut i.top_codes, code, n);
                     }
                 }
-                _ => {
-                    if let Some((mut i, t)) = cur.take() {
-                        i.terminals_hit = t.len() as u64;
-                        out.push(i);
-                    }
+                None => {
                     let mut top = Vec::new();
                     for (code, n) in codes {
                         add_code(&mut top, code, n);
@@ -176,10 +171,10 @@ pub fn fleet<'a>(
                             class,
                             top_codes: top,
                             terminals_hit: 0,
-                            transactions: e.counts.transactions,
-                            failures: k,
+                            transactions: c.transactions,
+                            failures: c.get(class),
                         },
-                        terms.iter().copied().collect(),
+                        hit.clone(),
                     ));
                 }
             }
@@ -204,11 +199,7 @@ fn add_code(top: &mut Vec<(String, u64)>, code: String, n: u64) {
 }
 
 /// The network-class fleet incidents: the outages, with their codes.
-pub fn from_outages<'a>(
-    outages: &[Outage],
-    term_hour_code: impl Iterator<Item = Cell<'a>>,
-    classes: &CodeClasses,
-) -> Vec<Incident> {
+pub fn from_outages(outages: &[Outage], cube: &Cube, classes: &CodeClasses) -> Vec<Incident> {
     let mut out: Vec<Incident> = outages
         .iter()
         .map(|o| Incident {
@@ -226,11 +217,14 @@ pub fn from_outages<'a>(
     if out.is_empty() {
         return out;
     }
-    for c in term_hour_code {
-        let h = c.hour();
+    let hours: Vec<i64> = outages
+        .iter()
+        .flat_map(|o| (o.start..o.end).step_by(3600))
+        .collect();
+    for (_, h, code, code_id, n) in cube.cells_in_hours(&hours) {
         let i = out.partition_point(|o| o.end <= h);
-        if i < out.len() && out[i].start <= h && classes.of(&c) == Class::Network {
-            add_code(&mut out[i].top_codes, c.code().to_string(), c.transactions);
+        if i < out.len() && out[i].start <= h && classes.of_code_id(code_id) == Class::Network {
+            add_code(&mut out[i].top_codes, code.to_string(), n);
         }
     }
     for i in &mut out {
@@ -248,123 +242,143 @@ const MIN_ISSUER_TERMINALS: usize = 3;
 /// BIN's: the spike is confined to the issuer's cards.
 const CONFINED: f64 = 0.2;
 
-#[derive(Default)]
-struct BinHour<'a> {
-    transactions: u64,
-    failures: [u64; 6],
-    terminals: [BTreeSet<&'a str>; 6],
-    codes: BTreeMap<(usize, &'a str), u64>,
-}
-
 /// Issuer incidents: hours in which one BIN's cards failed in one class far above that BIN's
-/// usual hour, across terminals, while the rest of the fleet was normal.
+/// usual hour, across terminals, while the rest of the fleet was normal. Two passes over the
+/// issuer table: counts per BIN and hour first; terminals and codes then only for the hours
+/// that stand out.
 pub fn issuers(
     cube: &Cube,
     classes: &CodeClasses,
     hourly: &BTreeMap<i64, ClassCounts>,
 ) -> Vec<Incident> {
-    let mut bins: BTreeMap<u32, BTreeMap<i64, BinHour<'_>>> = BTreeMap::new();
-    for (h, bin, code, term, n) in cube.issuer_rows() {
-        let e = bins.entry(bin).or_default().entry(h).or_default();
-        match (code, term) {
-            (Some(code), Some(term)) => {
-                let class = classes.class_of(code);
-                if class == Class::Approved {
-                    continue;
-                }
-                e.failures[class.index()] += n;
-                e.terminals[class.index()].insert(term);
-                *e.codes.entry((class.index(), code)).or_default() += n;
+    const CLASSES: [Class; 4] = [
+        Class::Network,
+        Class::Declined,
+        Class::Terminal,
+        Class::Fraud,
+    ];
+    // (bin, hour) -> transactions, failures per class.
+    let mut counts: BTreeMap<(u32, i64), (u64, [u64; 6])> = BTreeMap::new();
+    let mut e: Option<((u32, i64), (u64, [u64; 6]))> = None;
+    // Rows come sorted by (hour, bin, code, terminal): runs of one (bin, hour) are summed
+    // locally and stored once.
+    for (h, bin, code, _, n) in cube.issuer_rows_by_id() {
+        let key = (bin, h);
+        if e.as_ref().is_none_or(|x| x.0 != key) {
+            if let Some((k, v)) = e.take() {
+                counts.insert(k, v);
             }
-            _ => e.transactions += n,
+            e = Some((key, (0, [0; 6])));
+        }
+        if let Some((_, v)) = e.as_mut() {
+            match code {
+                None => v.0 += n,
+                Some(c) => v.1[classes.of_code_id(c).index()] += n,
+            }
         }
     }
-    let mut out = Vec::new();
-    for (bin, hours) in &bins {
-        let volume: u64 = hours.values().map(|h| h.transactions).sum();
-        if volume < MIN_BIN_VOLUME {
+    if let Some((k, v)) = e {
+        counts.insert(k, v);
+    }
+    // Candidate hours per (bin, class), in that order, so an incident's hours are adjacent.
+    let mut candidates: BTreeMap<(u32, usize, i64), (u64, u64)> = BTreeMap::new();
+    let mut start = 0;
+    let keys: Vec<&(u32, i64)> = counts.keys().collect();
+    while start < keys.len() {
+        let bin = keys[start].0;
+        let end = start + keys[start..].iter().take_while(|k| k.0 == bin).count();
+        let hours: Vec<(i64, &(u64, [u64; 6]))> = keys[start..end]
+            .iter()
+            .map(|k| (k.1, &counts[*k]))
+            .collect();
+        start = end;
+        if hours.iter().map(|h| h.1 .0).sum::<u64>() < MIN_BIN_VOLUME {
             continue;
         }
-        for class in [
-            Class::Network,
-            Class::Declined,
-            Class::Terminal,
-            Class::Fraud,
-        ] {
+        for class in CLASSES {
             let ci = class.index();
             let rates: Vec<f64> = hours
-                .values()
-                .filter(|h| h.transactions >= 5)
-                .map(|h| ratio(h.failures[ci], h.transactions))
+                .iter()
+                .filter(|h| h.1 .0 >= 5)
+                .map(|h| ratio(h.1 .1[ci], h.1 .0))
                 .collect();
             let (Some(med), Some(mad)) = (stats::median(&rates), stats::mad(&rates)) else {
                 continue;
             };
-            let mut cur: Option<(Incident, BTreeSet<&str>)> = None;
-            for (&h, e) in hours {
-                let k = e.failures[ci];
-                let rate = ratio(k, e.transactions);
+            for &(h, &(n, f)) in &hours {
+                let k = f[ci];
+                let rate = ratio(k, n);
                 let fleet = hourly.get(&h).copied().unwrap_or_default();
                 let rest = ratio(
                     fleet.get(class).saturating_sub(k),
-                    fleet.transactions.saturating_sub(e.transactions),
+                    fleet.transactions.saturating_sub(n),
                 );
-                let bad = k >= MIN_FAILURES
-                    && e.terminals[ci].len() >= MIN_ISSUER_TERMINALS
+                if k >= MIN_FAILURES
                     && stats::robust_z(rate, med, mad, SPREAD_FLOOR) >= Z_THRESHOLD
-                    && rest <= rate * CONFINED;
-                if !bad {
-                    if let Some((mut i, t)) = cur.take() {
-                        i.terminals_hit = t.len() as u64;
-                        out.push(i);
-                    }
-                    continue;
-                }
-                let codes: Vec<(String, u64)> = e
-                    .codes
-                    .iter()
-                    .filter(|((c, _), _)| *c == ci)
-                    .map(|((_, code), n)| (code.to_string(), *n))
-                    .collect();
-                match cur.as_mut() {
-                    Some((i, t)) if i.end == h => {
-                        i.end = h + 3600;
-                        i.transactions += e.transactions;
-                        i.failures += k;
-                        t.extend(e.terminals[ci].iter().copied());
-                        for (code, n) in codes {
-                            add_code(&mut i.top_codes, code, n);
-                        }
-                    }
-                    _ => {
-                        if let Some((mut i, t)) = cur.take() {
-                            i.terminals_hit = t.len() as u64;
-                            out.push(i);
-                        }
-                        let mut top = Vec::new();
-                        for (code, n) in codes {
-                            add_code(&mut top, code, n);
-                        }
-                        cur = Some((
-                            Incident {
-                                start: h,
-                                end: h + 3600,
-                                scope: Scope::Issuer,
-                                issuer_bin: issuers::bin_text(*bin),
-                                class,
-                                top_codes: top,
-                                terminals_hit: 0,
-                                transactions: e.transactions,
-                                failures: k,
-                            },
-                            e.terminals[ci].clone(),
-                        ));
-                    }
+                    && rest <= rate * CONFINED
+                {
+                    candidates.insert((bin, ci, h), (n, k));
                 }
             }
-            if let Some((mut i, t)) = cur.take() {
-                i.terminals_hit = t.len() as u64;
-                out.push(i);
+        }
+    }
+    if candidates.is_empty() {
+        return Vec::new();
+    }
+    // Terminals and codes of the candidate hours.
+    let mut detail: BTreeMap<(u32, usize, i64), (BTreeSet<&str>, BTreeMap<&str, u64>)> =
+        BTreeMap::new();
+    for (h, bin, code, term, n) in cube.issuer_rows() {
+        let (Some(code), Some(term)) = (code, term) else {
+            continue;
+        };
+        let ci = classes.class_of(code).index();
+        if !candidates.contains_key(&(bin, ci, h)) {
+            continue;
+        }
+        let d = detail.entry((bin, ci, h)).or_default();
+        d.0.insert(term);
+        *d.1.entry(code).or_default() += n;
+    }
+    let mut out: Vec<Incident> = Vec::new();
+    let mut terms: BTreeSet<&str> = BTreeSet::new();
+    for (&(bin, ci, h), &(n, k)) in &candidates {
+        let Some((t, codes)) = detail.get(&(bin, ci, h)) else {
+            continue;
+        };
+        if t.len() < MIN_ISSUER_TERMINALS {
+            continue;
+        }
+        let class = Class::ALL[ci];
+        let bin_text = issuers::bin_text(bin);
+        match out.last_mut() {
+            Some(i) if i.end == h && i.issuer_bin == bin_text && i.class == class => {
+                i.end = h + 3600;
+                i.transactions += n;
+                i.failures += k;
+                terms.extend(t.iter().copied());
+                i.terminals_hit = terms.len() as u64;
+                for (code, n) in codes {
+                    add_code(&mut i.top_codes, code.to_string(), *n);
+                }
+            }
+            _ => {
+                terms = t.clone();
+                let mut top = Vec::new();
+                for (code, n) in codes {
+                    add_code(&mut top, code.to_string(), *n);
+                }
+                out.push(Incident {
+                    start: h,
+                    end: h + 3600,
+                    scope: Scope::Issuer,
+                    issuer_bin: bin_text,
+                    class,
+                    top_codes: top,
+                    terminals_hit: terms.len() as u64,
+                    transactions: n,
+                    failures: k,
+                });
             }
         }
     }

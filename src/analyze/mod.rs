@@ -95,6 +95,11 @@ impl CodeClasses {
         self.classes.get(code).copied().unwrap_or(Class::Unknown)
     }
 
+    /// The class of the cube's code number `id` (as [`crate::cube::Cell::code_id`]).
+    pub fn of_code_id(&self, id: usize) -> Class {
+        self.by_id.get(id).copied().unwrap_or(Class::Unknown)
+    }
+
     /// The class of a rollup row's code, for rows of the cube the classes were made from.
     pub fn of(&self, c: &crate::cube::Cell<'_>) -> Class {
         self.by_id
@@ -241,8 +246,19 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
         },
     );
     let (hour_code, term_hour_code, term_merchant) = (hour_code?, term_hour_code?, term_merchant?);
+
+    let mut hourly: BTreeMap<i64, ClassCounts> = BTreeMap::new();
+    for c in &hour_code {
+        hourly
+            .entry(c.hour())
+            .or_default()
+            .add(catalog.class_of(c.code()), c.transactions);
+    }
+    let first_hour = hourly.keys().next().copied();
+    let last_hour = hourly.keys().next_back().copied();
+    let by_period = periods::bucketize(&hourly, cfg.bucket, tz);
     // Fleet incidents first: their hours count against no terminal.
-    let fleet_incidents = incidents::fleet(term_hour_code.iter(), &classes);
+    let fleet_incidents = incidents::fleet(cube, &hourly, &classes);
     let excluded: Vec<(i64, i64)> = fleet_incidents
         .iter()
         .filter(|i| i.class == Class::Terminal)
@@ -257,17 +273,6 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
         excluded: &excluded,
     };
 
-    let mut hourly: BTreeMap<i64, ClassCounts> = BTreeMap::new();
-    for c in &hour_code {
-        hourly
-            .entry(c.hour())
-            .or_default()
-            .add(catalog.class_of(c.code()), c.transactions);
-    }
-    let first_hour = hourly.keys().next().copied();
-    let last_hour = hourly.keys().next_back().copied();
-    let by_period = periods::bucketize(&hourly, cfg.bucket, tz);
-
     // The terminal verdicts and the fleet-wide questions only read the cube: five tasks,
     // shared by the cores as they come free (the terminal verdicts are the longest).
     let regressions = || match first_hour
@@ -277,31 +282,33 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
         Some(weeks) => week_over_week(cube, &classes, weeks, cfg.fdr, tz),
         None => Ok(Vec::new()),
     };
-    let ((tt, by_merchant), ((outages, fraud_bursts), regressions)) = rayon::join(
+    // The terminal verdicts are the longest task: alone on one core, the rest on the other
+    // (and back to the first when it is done).
+    let (tt, (by_merchant, ((outages, fraud_bursts), regressions))) = rayon::join(
         || {
-            rayon::join(
-                || {
-                    terminals::analyze(
-                        term_hour_code.iter(),
-                        &term_merchant,
-                        &classes,
-                        cfg,
-                        tz,
-                        &ctx,
-                    )
-                },
-                || by_merchant(cube, &classes),
+            terminals::analyze(
+                term_hour_code.iter(),
+                &term_merchant,
+                &classes,
+                cfg,
+                tz,
+                &ctx,
             )
         },
         || {
             rayon::join(
+                || by_merchant(cube, &classes),
                 || {
                     rayon::join(
-                        || outages(&hourly, term_hour_code.iter(), &classes),
-                        || fraud_bursts(term_hour_code.iter(), &classes, &totals),
+                        || {
+                            rayon::join(
+                                || outages(&hourly, term_hour_code.iter(), &classes),
+                                || fraud_bursts(term_hour_code.iter(), &classes, &totals),
+                            )
+                        },
+                        regressions,
                     )
                 },
-                regressions,
             )
         },
     );
@@ -319,7 +326,7 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
     let issuer_incidents = incidents::issuers(cube, &classes, &hourly);
     let mut outages = outages;
     outages.retain(|o| !incidents::explained_by_issuer(o, &issuer_incidents));
-    let mut all_incidents = incidents::from_outages(&outages, term_hour_code.iter(), &classes);
+    let mut all_incidents = incidents::from_outages(&outages, cube, &classes);
     all_incidents.extend(fleet_incidents);
     all_incidents.extend(issuer_incidents);
     incidents::sort(&mut all_incidents);

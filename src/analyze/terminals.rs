@@ -33,6 +33,7 @@
 use std::collections::BTreeMap;
 
 use chrono_tz::Tz;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::periods::{day_start, next_period};
@@ -392,11 +393,17 @@ fn fold<'a>(
     let mut day_volume = 0u64;
     // (hour, day) of the last lookup: a local day spans 24 consecutive hours.
     let mut day_of: (i64, i64, i64) = (i64::MIN, i64::MIN, 0);
-    let close_day = |f: &mut Folded<'a>, t: &'a str, d: i64, c: &ClassCounts, v: u64| {
+    // The current terminal's days, moved into `volume` when the terminal changes.
+    let mut run_volume: Vec<(i64, u64)> = Vec::new();
+    let close_day = |f: &mut Folded<'a>,
+                     days: &mut Vec<(i64, u64)>,
+                     t: &'a str,
+                     d: i64,
+                     c: &ClassCounts,
+                     v: u64| {
         if c.transactions > 0 {
-            f.daily.entry((t, d)).or_default().merge(c);
+            f.daily.insert((t, d), *c);
         }
-        let days = f.volume.entry(t).or_default();
         match days.last_mut() {
             Some(last) if last.0 == d => last.1 += v,
             _ => days.push((d, v)),
@@ -420,8 +427,9 @@ fn fold<'a>(
                     a.1 += b.1;
                 }
                 if let Some(d) = run_day {
-                    close_day(&mut f, t, d, &day_counts, day_volume);
+                    close_day(&mut f, &mut run_volume, t, d, &day_counts, day_volume);
                 }
+                f.volume.insert(t, std::mem::take(&mut run_volume));
             }
             run_term = Some(term);
             run_counts = ClassCounts::default();
@@ -436,7 +444,7 @@ fn fold<'a>(
         let day = day_of.2;
         if run_day != Some(day) {
             if let Some(d) = run_day {
-                close_day(&mut f, term, d, &day_counts, day_volume);
+                close_day(&mut f, &mut run_volume, term, d, &day_counts, day_volume);
             }
             run_day = Some(day);
             day_counts = ClassCounts::default();
@@ -481,8 +489,9 @@ fn fold<'a>(
             a.1 += b.1;
         }
         if let Some(d) = run_day {
-            close_day(&mut f, t, d, &day_counts, day_volume);
+            close_day(&mut f, &mut run_volume, t, d, &day_counts, day_volume);
         }
+        f.volume.insert(t, run_volume);
     }
     f
 }
@@ -607,6 +616,10 @@ fn judge<'a>(folded: &Folded<'a>, cfg: &AnalyzeConfig, attrs: &AttrMap) -> Judge
         series,
         judged,
     };
+    let stretches: Vec<Stretches> = (0..j.judged.len())
+        .into_par_iter()
+        .map(|i| Stretches::of(kn[i], &j.series[i]))
+        .collect();
     // Terminals left out of the next fit: flagged or extreme under the current one.
     let mut trimmed = vec![false; j.judged.len()];
     for _ in 0..20 {
@@ -650,8 +663,10 @@ fn judge<'a>(folded: &Folded<'a>, cfg: &AnalyzeConfig, attrs: &AttrMap) -> Judge
                 }
             })
             .collect();
+        // Independent per terminal: on both cores (the other analyses finish first).
         j.tests = (0..j.judged.len())
-            .map(|i| test(kn[i], &j.series[i], readers[i], &j.cohorts[j.cohort_of[i]]))
+            .into_par_iter()
+            .map(|i| test(kn[i], &stretches[i], readers[i], &j.cohorts[j.cohort_of[i]]))
             .collect();
         let p: Vec<f64> = j.tests.iter().map(|t| t.p).collect();
         j.q_values = stats::benjamini_hochberg(&p);
@@ -681,7 +696,45 @@ fn strong(rate: f64, mean: f64) -> bool {
 }
 
 /// A terminal's tests against its cohort: overall, since its own change point, per reader.
-fn test(kn: (u64, u64), series: &[(i64, u64, u64)], readers: &ByReader, c: &CohortFit) -> Test {
+/// The stretches of a terminal's daily series its history tests use: they depend on its
+/// counts only, so they are found once, not at every refit of the cohorts' nulls.
+#[derive(Debug, Clone, Copy, Default)]
+struct Stretches {
+    /// Faults and transactions before and after its change point, and the days it could
+    /// have started on; None without a rise.
+    change: Option<(u64, u64, u64, u64, u64)>,
+    /// Faults and transactions of its worst stretch and of the rest, and the stretches
+    /// searched.
+    stretch: Option<(u64, u64, u64, u64, u64)>,
+}
+
+impl Stretches {
+    fn of(kn: (u64, u64), series: &[(i64, u64, u64)]) -> Stretches {
+        let (k, n) = kn;
+        let ks: Vec<u64> = series.iter().map(|s| s.1).collect();
+        let ns: Vec<u64> = series.iter().map(|s| s.2).collect();
+        let change = stats::change_point(&ks, &ns).and_then(|cp| {
+            let (k1, n1) = (
+                ks[..cp.index].iter().sum::<u64>(),
+                ns[..cp.index].iter().sum::<u64>(),
+            );
+            let (k2, n2) = (k - k1.min(k), n - n1.min(n));
+            (cp.rate_after > cp.rate_before && n2 >= MIN_SLICE && cp.index > 0).then_some((
+                k1,
+                n1,
+                k2,
+                n2,
+                (series.len() - 1) as u64,
+            ))
+        });
+        Stretches {
+            change,
+            stretch: bad_stretch(&ks, &ns),
+        }
+    }
+}
+
+fn test(kn: (u64, u64), st: &Stretches, readers: &ByReader, c: &CohortFit) -> Test {
     let (k, n) = kn;
     let p_overall = c.null.sf(k, n);
     let rate = ratio(k, n);
@@ -709,33 +762,23 @@ fn test(kn: (u64, u64), series: &[(i64, u64, u64)], readers: &ByReader, c: &Coho
     // updated by what the terminal showed before the change (a terminal that ran at 0.2% for
     // two weeks is not a healthy terminal with a high rate of its own when it jumps to 3%).
     // The p-value is multiplied by the days the change could have started on.
-    let ks: Vec<u64> = series.iter().map(|s| s.1).collect();
-    let ns: Vec<u64> = series.iter().map(|s| s.2).collect();
-    if let Some(cp) = stats::change_point(&ks, &ns) {
-        let (k1, n1) = (
-            ks[..cp.index].iter().sum::<u64>(),
-            ns[..cp.index].iter().sum::<u64>(),
-        );
-        let (k2, n2) = (k - k1.min(k), n - n1.min(n));
-        if cp.rate_after > cp.rate_before && n2 >= MIN_SLICE && cp.index > 0 {
+    if let Some((k1, n1, k2, n2, days)) = st.change {
+        // The floor: well above the cohort's mean and above its own rate before.
+        let after = ratio(k2, n2);
+        if strong(after, c.null.mean) && after >= MIN_RATIO * ratio(k1, n1) {
             let own = c.null.updated(k1, n1);
-            let p = (own.sf(k2, n2) * (series.len() - 1) as f64).min(1.0);
-            // The floor: well above the cohort's mean and above its own rate before.
-            let after = ratio(k2, n2);
-            let s = strong(after, c.null.mean) && after >= MIN_RATIO * ratio(k1, n1);
-            if s {
-                consider(p, Basis::SinceChange, after, c.null.mean);
-            }
+            let p = (own.sf(k2, n2) * days as f64).min(1.0);
+            consider(p, Basis::SinceChange, after, c.null.mean);
         }
     }
     // A bad stretch that ended (a terminal broken for a week, then repaired): the most
     // likely stretch against the rest of its days, the p-value multiplied by the number of
     // stretches it could have been.
-    if let Some((kb, nb, kr, nr, choices)) = bad_stretch(&ks, &ns) {
-        let own = c.null.updated(kr, nr);
-        let p = (own.sf(kb, nb) * choices as f64).min(1.0);
+    if let Some((kb, nb, kr, nr, choices)) = st.stretch {
         let bad = ratio(kb, nb);
         if nb >= MIN_SLICE && strong(bad, c.null.mean) && bad >= MIN_RATIO * ratio(kr, nr) {
+            let own = c.null.updated(kr, nr);
+            let p = (own.sf(kb, nb) * choices as f64).min(1.0);
             consider(p, Basis::SinceChange, bad, c.null.mean);
         }
     }

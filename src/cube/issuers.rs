@@ -21,7 +21,7 @@ pub type Key = (i64, u32, u32, u32);
 
 /// The first six digits of a card number, masked or not; None without six leading digits.
 pub fn bin_of(pan: &str) -> Option<u32> {
-    let b = pan.trim().as_bytes();
+    let b = crate::ingest::normalize::trim_fast(pan).as_bytes();
     if b.len() < 10 || !b[..6].iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -34,12 +34,14 @@ pub fn bin_text(bin: u32) -> String {
 }
 
 /// What one builder gathers. Rows come roughly in time order, so the current hour's totals
-/// sit in a small map (a few hundred BINs) and move to a list when the hour changes.
+/// and failures sit in small maps (a few hundred BINs, a few thousand failing keys), which stay
+/// in the CPU cache, and move to lists when the hour changes.
 pub(crate) struct IssuerBuilder {
     hour: i64,
     current: HashMap<u32, u64, FastState>,
-    pub(crate) totals: Vec<(Key, u64)>,
-    pub(crate) failures: HashMap<Key, u64, FastState>,
+    /// The current hour's failures by `bin << 40 | code << 24 | terminal`.
+    current_failures: HashMap<u64, u64, FastState>,
+    pub(crate) rows: Vec<(Key, u64)>,
 }
 
 impl Default for IssuerBuilder {
@@ -47,44 +49,61 @@ impl Default for IssuerBuilder {
         IssuerBuilder {
             hour: i64::MIN,
             current: HashMap::with_hasher(fast_state()),
-            totals: Vec::new(),
-            failures: HashMap::with_hasher(fast_state()),
+            current_failures: HashMap::with_hasher(fast_state()),
+            rows: Vec::new(),
         }
     }
 }
 
+/// Builder numbers that fit the packed failure key (a cube holds at most 2^24 terminals and
+/// 2^16 codes, [`super::Dim::limit`]).
+const TERM_BITS: u32 = 24;
+const CODE_BITS: u32 = 16;
+
 impl IssuerBuilder {
-    /// One transaction of card `bin` in `hour`.
-    #[inline]
-    pub(crate) fn count(&mut self, hour: i64, bin: u32) {
+    fn at_hour(&mut self, hour: i64) {
         if hour != self.hour {
             self.flush();
             self.hour = hour;
         }
+    }
+
+    /// One transaction of card `bin` in `hour`.
+    #[inline]
+    pub(crate) fn count(&mut self, hour: i64, bin: u32) {
+        self.at_hour(hour);
         *self.current.entry(bin).or_default() += 1;
     }
 
-    /// One failing transaction (code and terminal numbers of the builder).
+    /// `n` failing transactions (code and terminal numbers of the builder).
     pub(crate) fn fail(&mut self, hour: i64, bin: u32, code: u32, terminal: u32, n: u64) {
-        *self
-            .failures
-            .entry((hour, bin, code, terminal))
-            .or_default() += n;
+        self.at_hour(hour);
+        let key =
+            (bin as u64) << (CODE_BITS + TERM_BITS) | (code as u64) << TERM_BITS | terminal as u64;
+        *self.current_failures.entry(key).or_default() += n;
     }
 
-    /// Move the current hour's totals to the list.
+    /// Move the current hour's maps to the list.
     pub(crate) fn flush(&mut self) {
         let hour = self.hour;
-        self.totals.extend(
+        self.rows.extend(
             self.current
                 .drain()
                 .map(|(bin, n)| ((hour, bin, ANY, ANY), n)),
         );
+        let mask = |bits: u32| (1u64 << bits) - 1;
+        self.rows
+            .extend(self.current_failures.drain().map(|(k, n)| {
+                let bin = (k >> (CODE_BITS + TERM_BITS)) as u32;
+                let code = ((k >> TERM_BITS) & mask(CODE_BITS)) as u32;
+                let term = (k & mask(TERM_BITS)) as u32;
+                ((hour, bin, code, term), n)
+            }));
     }
 
     /// Totals added from a cube file.
     pub(crate) fn add_total(&mut self, hour: i64, bin: u32, n: u64) {
-        self.totals.push(((hour, bin, ANY, ANY), n));
+        self.rows.push(((hour, bin, ANY, ANY), n));
     }
 }
 

@@ -1576,12 +1576,7 @@ impl Cube {
                 (h, bin, c, t)
             };
             issuer_rows.extend(
-                std::mem::take(&mut b.issuers.totals)
-                    .into_iter()
-                    .map(|(k, n)| (remap(k), n)),
-            );
-            issuer_rows.extend(
-                std::mem::take(&mut b.issuers.failures)
+                std::mem::take(&mut b.issuers.rows)
                     .into_iter()
                     .map(|(k, n)| (remap(k), n)),
             );
@@ -1707,6 +1702,40 @@ impl Cube {
             lat_hours: sort_and_fold(lat_hours),
             attrs: seen_attrs,
             issuers: issuers::sort_and_fold(issuer_rows),
+        })
+    }
+
+    /// The cells of the given hours (sorted) as (terminal, hour, code, code number,
+    /// transactions), straight from the cells in one scan, no rollup: for the few hours an
+    /// incident is judged on. A terminal seen with two merchants has two rows an hour.
+    pub fn cells_in_hours(&self, hours: &[i64]) -> Vec<(&str, i64, &str, usize, u64)> {
+        if hours.is_empty() {
+            return Vec::new();
+        }
+        self.cells
+            .iter()
+            .filter(|(k, _)| hours.binary_search(&hour_of(*k)).is_ok())
+            .map(|(k, s)| {
+                let code = Dim::Code.get(*k) as usize;
+                (
+                    &*self.terminals[Dim::Terminal.get(*k) as usize],
+                    hour_of(*k),
+                    &*self.codes[code],
+                    code,
+                    s.transactions,
+                )
+            })
+            .collect()
+    }
+
+    /// The issuer table with codes as this cube's code numbers (as [`Cell::code_id`]).
+    pub fn issuer_rows_by_id(
+        &self,
+    ) -> impl Iterator<Item = (i64, u32, Option<usize>, Option<u32>, u64)> + '_ {
+        self.issuers.iter().map(|&((h, bin, c, t), n)| {
+            let code = (c != issuers::ANY).then_some(c as usize);
+            let term = (t != issuers::ANY).then_some(t);
+            (h, bin, code, term, n)
         })
     }
 

@@ -357,6 +357,9 @@ struct Counts {
     currency: Currency,
     /// Terminal-class rows: (terminal, line, instant, code); the file is the input's.
     evidence: Vec<(String, u64, i64, String)>,
+    /// The catalog's answer per code seen (a chunk has a handful of codes, a catalog look-up
+    /// costs more than a hash of two bytes).
+    evidence_codes: std::collections::HashMap<String, bool, crate::cube::FastState>,
 }
 
 impl Counts {
@@ -559,12 +562,25 @@ impl Accept<'_> {
         if !in_window {
             counts.outside_window += 1;
         }
+        // Most rows approve (`00`): no look-up for them.
+        let is_fault = |counts: &mut Counts, rule: &crate::config::CodeRule| {
+            let code: &str = &v.response_code;
+            match counts.evidence_codes.get(code) {
+                Some(&f) => f,
+                None => {
+                    let f = (rule.0)(code);
+                    counts.evidence_codes.insert(code.to_string(), f);
+                    f
+                }
+            }
+        };
         if in_window
+            && v.response_code != "00"
             && self
                 .cfg
                 .evidence
                 .as_ref()
-                .is_some_and(|e| (e.0)(&v.response_code))
+                .is_some_and(|rule| is_fault(counts, rule))
         {
             counts.evidence.push((
                 v.terminal_id.to_string(),
