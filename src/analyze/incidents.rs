@@ -242,6 +242,13 @@ const MIN_ISSUER_TERMINALS: usize = 3;
 /// BIN's: the spike is confined to the issuer's cards.
 const CONFINED: f64 = 0.2;
 
+/// (BIN, local hour).
+type BinHour = (u32, i64);
+/// Transactions, and failures per class.
+type HourCounts = (u64, [u64; 6]);
+/// Terminals hit and codes of a candidate hour.
+type Detail<'a> = (BTreeSet<&'a str>, BTreeMap<&'a str, u64>);
+
 /// Issuer incidents: hours in which one BIN's cards failed in one class far above that BIN's
 /// usual hour, across terminals, while the rest of the fleet was normal. Two passes over the
 /// issuer table: counts per BIN and hour first; terminals and codes then only for the hours
@@ -258,8 +265,8 @@ pub fn issuers(
         Class::Fraud,
     ];
     // (bin, hour) -> transactions, failures per class.
-    let mut counts: BTreeMap<(u32, i64), (u64, [u64; 6])> = BTreeMap::new();
-    let mut e: Option<((u32, i64), (u64, [u64; 6]))> = None;
+    let mut counts: BTreeMap<BinHour, HourCounts> = BTreeMap::new();
+    let mut e: Option<(BinHour, HourCounts)> = None;
     // Rows come sorted by (hour, bin, code, terminal): runs of one (bin, hour) are summed
     // locally and stored once.
     for (h, bin, code, _, n) in cube.issuer_rows_by_id() {
@@ -326,8 +333,7 @@ pub fn issuers(
         return Vec::new();
     }
     // Terminals and codes of the candidate hours.
-    let mut detail: BTreeMap<(u32, usize, i64), (BTreeSet<&str>, BTreeMap<&str, u64>)> =
-        BTreeMap::new();
+    let mut detail: BTreeMap<(u32, usize, i64), Detail<'_>> = BTreeMap::new();
     for (h, bin, code, term, n) in cube.issuer_rows() {
         let (Some(code), Some(term)) = (code, term) else {
             continue;
