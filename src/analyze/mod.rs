@@ -257,20 +257,48 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
     let first_hour = hourly.keys().next().copied();
     let last_hour = hourly.keys().next_back().copied();
     let by_period = periods::bucketize(&hourly, cfg.bucket, tz);
-    // Fleet incidents first: their hours count against no terminal.
-    let fleet_incidents = incidents::fleet(cube, &hourly, &classes);
-    let excluded: Vec<(i64, i64)> = fleet_incidents
-        .iter()
-        .filter(|i| i.class == Class::Terminal)
-        .map(|i| (i.start, i.end))
-        .collect();
     let mut attrs = cube.attrs();
     for (t, a) in &cfg.inventory {
         attrs.entry(t.clone()).or_default().fill_from(a);
     }
-    let ctx = terminals::Context {
-        attrs: &attrs,
-        excluded: &excluded,
+    // The terminal verdicts and what follows from them, in order: fleet incidents first
+    // (their hours count against no terminal), then the verdicts, the silent terminals, the
+    // cohort table and the issuer incidents. One task: the other core takes the rest.
+    let verdicts = || -> Result<_> {
+        let fleet_incidents = incidents::fleet(cube, &hourly, &classes);
+        let excluded: Vec<(i64, i64)> = fleet_incidents
+            .iter()
+            .filter(|i| i.class == Class::Terminal)
+            .map(|i| (i.start, i.end))
+            .collect();
+        let ctx = terminals::Context {
+            attrs: &attrs,
+            excluded: &excluded,
+        };
+        let tt = terminals::analyze(
+            term_hour_code.iter(),
+            &term_merchant,
+            &classes,
+            cfg,
+            tz,
+            &ctx,
+        )?;
+        let merchant_of: BTreeMap<String, String> = tt
+            .rows
+            .iter()
+            .map(|r| (r.terminal_id.clone(), r.merchant_id.clone()))
+            .collect();
+        let silent = silent::find(&tt.volume, &merchant_of, tz);
+        let cohorts = cohorts::table(&tt.rows, &attrs);
+        let issuer_incidents = incidents::issuers(cube, &classes, &hourly);
+        Ok((
+            tt,
+            merchant_of,
+            silent,
+            cohorts,
+            fleet_incidents,
+            issuer_incidents,
+        ))
     };
 
     // The terminal verdicts and the fleet-wide questions only read the cube: five tasks,
@@ -284,18 +312,8 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
     };
     // The terminal verdicts are the longest task: alone on one core, the rest on the other
     // (and back to the first when it is done).
-    let (tt, (by_merchant, ((outages, fraud_bursts), regressions))) = rayon::join(
-        || {
-            terminals::analyze(
-                term_hour_code.iter(),
-                &term_merchant,
-                &classes,
-                cfg,
-                tz,
-                &ctx,
-            )
-        },
-        || {
+    let (verdicts, (by_merchant, ((outages, fraud_bursts), regressions))) =
+        rayon::join(verdicts, || {
             rayon::join(
                 || by_merchant(cube, &classes),
                 || {
@@ -310,20 +328,11 @@ pub fn analyze(cube: &Cube, catalog: &Catalog, cfg: &AnalyzeConfig, tz: Tz) -> R
                     )
                 },
             )
-        },
-    );
-    let (tt, by_merchant, regressions) = (tt?, by_merchant?, regressions?);
-
-    let merchant_of: BTreeMap<String, String> = tt
-        .rows
-        .iter()
-        .map(|r| (r.terminal_id.clone(), r.merchant_id.clone()))
-        .collect();
-    let silent = silent::find(&tt.volume, &merchant_of, tz);
-    let cohorts = cohorts::table(&tt.rows, &attrs);
+        });
+    let (by_merchant, regressions) = (by_merchant?, regressions?);
+    let (tt, merchant_of, silent, cohorts, fleet_incidents, issuer_incidents) = verdicts?;
     // An outage that is one issuer's cards is reported as that issuer's incident, not as the
     // fleet's outage.
-    let issuer_incidents = incidents::issuers(cube, &classes, &hourly);
     let mut outages = outages;
     outages.retain(|o| !incidents::explained_by_issuer(o, &issuer_incidents));
     let mut all_incidents = incidents::from_outages(&outages, cube, &classes);

@@ -345,7 +345,7 @@ pub fn analyze<'a>(
         daily: folded
             .daily
             .into_iter()
-            .map(|((t, d), c)| (t.to_string(), d, c))
+            .map(|(t, d, c)| (t.to_string(), d, c))
             .collect(),
     })
 }
@@ -357,7 +357,10 @@ struct Folded<'a> {
     all: BTreeMap<&'a str, ClassCounts>,
     /// What it is judged on: incident hours left out.
     counts: BTreeMap<&'a str, ClassCounts>,
-    daily: BTreeMap<(&'a str, i64), ClassCounts>,
+    /// (terminal, local day, counts) in terminal and day order (the cells' order), and where
+    /// each terminal's days are in it.
+    daily: Vec<(&'a str, i64, ClassCounts)>,
+    daily_of: BTreeMap<&'a str, (usize, usize)>,
     readers: BTreeMap<&'a str, ByReader>,
     fault_codes: BTreeMap<&'a str, BTreeMap<&'a str, u64>>,
     /// Transactions per local day, incident hours included (a terminal that traded through
@@ -378,7 +381,8 @@ fn fold<'a>(
     let mut f = Folded {
         all: BTreeMap::new(),
         counts: BTreeMap::new(),
-        daily: BTreeMap::new(),
+        daily: Vec::new(),
+        daily_of: BTreeMap::new(),
         readers: BTreeMap::new(),
         fault_codes: BTreeMap::new(),
         volume: BTreeMap::new(),
@@ -393,8 +397,10 @@ fn fold<'a>(
     let mut day_volume = 0u64;
     // (hour, day) of the last lookup: a local day spans 24 consecutive hours.
     let mut day_of: (i64, i64, i64) = (i64::MIN, i64::MIN, 0);
-    // The current terminal's days, moved into `volume` when the terminal changes.
+    // The current terminal's days, moved into `volume` when the terminal changes, and where
+    // its days start in `daily`.
     let mut run_volume: Vec<(i64, u64)> = Vec::new();
+    let mut run_daily_start = 0usize;
     let close_day = |f: &mut Folded<'a>,
                      days: &mut Vec<(i64, u64)>,
                      t: &'a str,
@@ -402,7 +408,7 @@ fn fold<'a>(
                      c: &ClassCounts,
                      v: u64| {
         if c.transactions > 0 {
-            f.daily.insert((t, d), *c);
+            f.daily.push((t, d, *c));
         }
         match days.last_mut() {
             Some(last) if last.0 == d => last.1 += v,
@@ -430,8 +436,10 @@ fn fold<'a>(
                     close_day(&mut f, &mut run_volume, t, d, &day_counts, day_volume);
                 }
                 f.volume.insert(t, std::mem::take(&mut run_volume));
+                f.daily_of.insert(t, (run_daily_start, f.daily.len()));
             }
             run_term = Some(term);
+            run_daily_start = f.daily.len();
             run_counts = ClassCounts::default();
             run_all = ClassCounts::default();
             run_readers = [(0, 0); 4];
@@ -492,6 +500,7 @@ fn fold<'a>(
             close_day(&mut f, &mut run_volume, t, d, &day_counts, day_volume);
         }
         f.volume.insert(t, run_volume);
+        f.daily_of.insert(t, (run_daily_start, f.daily.len()));
     }
     f
 }
@@ -591,10 +600,10 @@ fn judge<'a>(folded: &Folded<'a>, cfg: &AnalyzeConfig, attrs: &AttrMap) -> Judge
     let series: Vec<Vec<(i64, u64, u64)>> = judged
         .iter()
         .map(|t| {
-            folded
-                .daily
-                .range((*t, i64::MIN)..=(*t, i64::MAX))
-                .map(|((_, d), c)| (*d, c.get(Class::Terminal), c.transactions))
+            let (a, b) = folded.daily_of.get(t).copied().unwrap_or((0, 0));
+            folded.daily[a..b]
+                .iter()
+                .map(|(_, d, c)| (*d, c.get(Class::Terminal), c.transactions))
                 .collect()
         })
         .collect();

@@ -204,16 +204,19 @@ impl Sums {
 
 /// What one row adds to its cell while rows are read: 24 bytes, so that the hour being read
 /// stays in the CPU cache; lost purchases are settled when the builders are added up.
+/// The counts are `u16`: none exceeds `transactions`, and a cell whose `transactions` reaches
+/// `u16::MAX` (one terminal, code and hour of a builder: 18 a second) is moved to the flat
+/// list whole and starts again ([`CubeBuilder::add_row`]), so none can wrap.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct RowSums {
     amount_minor: i64,
-    transactions: u32,
-    purchases: u32,
-    chip_reads: u32,
-    fallbacks: u32,
-    contactless: u32,
-    swipes: u32,
-    keyed: u32,
+    transactions: u16,
+    purchases: u16,
+    chip_reads: u16,
+    fallbacks: u16,
+    contactless: u16,
+    swipes: u16,
+    keyed: u16,
 }
 
 impl RowSums {
@@ -221,12 +224,12 @@ impl RowSums {
         Sums {
             transactions: self.transactions as u64,
             amount_minor: self.amount_minor,
-            purchases: self.purchases,
-            chip_reads: self.chip_reads,
-            fallbacks: self.fallbacks,
-            contactless: self.contactless,
-            swipes: self.swipes,
-            keyed: self.keyed,
+            purchases: self.purchases as u32,
+            chip_reads: self.chip_reads as u32,
+            fallbacks: self.fallbacks as u32,
+            contactless: self.contactless as u32,
+            swipes: self.swipes as u32,
+            keyed: self.keyed as u32,
             ..Sums::default()
         }
     }
@@ -445,6 +448,7 @@ struct HourCells {
 }
 
 impl HourCells {
+    #[inline]
     fn of_hour(&mut self, hour: i64) -> &mut HashMap<u64, RowSums, FastState> {
         let i = match self.last {
             Some((h, i)) if h == hour => i,
@@ -756,6 +760,14 @@ impl CubeBuilder {
         }
         if row.in_window {
             let s = self.cells.of_hour(hour).entry(key).or_default();
+            if s.transactions == u16::MAX {
+                // Full: the cell goes to the flat list as it is (added up with the rest at
+                // the end) and starts again.
+                let full = std::mem::take(s).widen();
+                let (ti, mi, ni) = self.combo_ids[combo as usize];
+                self.flat.push((pack(ti, mi, ni, hour, code), full));
+            }
+            let s = self.cells.of_hour(hour).entry(key).or_default();
             s.transactions += 1;
             s.amount_minor += row.amount_minor;
             match row.entry {
@@ -770,7 +782,7 @@ impl CubeBuilder {
                 Some(EntryMode::Other) | None => {}
             }
             // Every approved attempt ends one purchase; lost ones are settled at the end.
-            s.purchases += approved as u32;
+            s.purchases += approved as u16;
             if let Some(ms) = row.latency_ms {
                 let b = latency::bucket(ms);
                 let day = row.ts - (row.ts + self.offset(row.ts)).rem_euclid(86_400);
@@ -1712,9 +1724,14 @@ impl Cube {
         if hours.is_empty() {
             return Vec::new();
         }
+        use rayon::prelude::*;
+        let (lo, hi) = (hours[0], hours[hours.len() - 1]);
         self.cells
-            .iter()
-            .filter(|(k, _)| hours.binary_search(&hour_of(*k)).is_ok())
+            .par_iter()
+            .filter(|(k, _)| {
+                let h = hour_of(*k);
+                h >= lo && h <= hi && hours.binary_search(&h).is_ok()
+            })
             .map(|(k, s)| {
                 let code = Dim::Code.get(*k) as usize;
                 (

@@ -169,12 +169,14 @@ pub fn split_point(bytes: &[u8], delimiter: u8) -> Option<usize> {
 }
 
 /// One row of a chunk, as the pipeline needs it.
-// The fields are borrowed slices, built on the stack per row and handed on by reference:
-// boxing the large variant would allocate once per row on the hottest path.
-#[allow(clippy::large_enum_variant)]
-pub enum Row<'r> {
-    /// A candidate transaction (validation happens downstream).
-    Fields { line: u64, fields: RefFields<'r> },
+pub enum Row<'f, 'r> {
+    /// A candidate transaction (validation happens downstream). The fields (slices of the
+    /// chunk, one per canonical field: a few hundred bytes) stay on the parser's stack and are
+    /// lent, not moved, once per row.
+    Fields {
+        line: u64,
+        fields: &'f RefFields<'r>,
+    },
     /// A row that cannot be used at all: wrong number of fields, NUL or undecodable bytes.
     /// The excerpt is already masked and cut.
     Reject {
@@ -192,7 +194,7 @@ pub fn parse_chunk(
     first_line: u64,
     layout: &Layout,
     path: &Path,
-    on_row: &mut dyn FnMut(Row<'_>) -> Result<()>,
+    on_row: &mut dyn FnMut(Row<'_, '_>) -> Result<()>,
 ) -> Result<u64> {
     if matches!(layout.decoding, Decoding::Utf8) && memchr::memchr2(b'"', b'\r', chunk).is_none() {
         return parse_plain_chunk(chunk, first_line, layout, on_row);
@@ -234,7 +236,10 @@ pub fn parse_chunk(
             continue;
         }
         match row_fields(record.iter(), &layout.columns, layout.decoding) {
-            Ok(fields) => on_row(Row::Fields { line, fields })?,
+            Ok(fields) => on_row(Row::Fields {
+                line,
+                fields: &fields,
+            })?,
             Err(reason) => on_row(Row::Reject {
                 line,
                 reason,
@@ -253,7 +258,7 @@ fn parse_plain_chunk(
     chunk: &[u8],
     first_line: u64,
     layout: &Layout,
-    on_row: &mut dyn FnMut(Row<'_>) -> Result<()>,
+    on_row: &mut dyn FnMut(Row<'_, '_>) -> Result<()>,
 ) -> Result<u64> {
     let d = layout.delimiter;
     let mut line = first_line;
@@ -295,7 +300,7 @@ fn parse_plain_chunk(
         match fields {
             Ok(f) => on_row(Row::Fields {
                 line: this_line,
-                fields: f,
+                fields: &f,
             })?,
             Err(reason) => on_row(Row::Reject {
                 line: this_line,

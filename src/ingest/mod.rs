@@ -1152,12 +1152,12 @@ fn parse_chunk(
         match row {
             csv::Row::Fields { line, fields } => {
                 counts.last_line = counts.last_line.max(line);
-                if let Some(reason) = ctx.row(&fields, line, &mut counts, cube)? {
+                if let Some(reason) = ctx.row(fields, line, &mut counts, cube)? {
                     rejects.push(Reject {
                         file: display.to_string(),
                         line,
                         reason: scrub_pans(&reason),
-                        excerpt: fields_excerpt(&fields),
+                        excerpt: fields_excerpt(fields),
                     });
                 }
             }
