@@ -43,6 +43,24 @@ impl CohortRow {
     }
 }
 
+/// The cohorts worth a sentence: the models that run hot, then the firmwares that run hot
+/// within a model that as a whole does not (else the model's sentence says it).
+pub fn hot(cohorts: &[CohortRow]) -> Vec<&CohortRow> {
+    let hot_model = |name: &str| {
+        cohorts.iter().any(|c| {
+            c.cohort_field == "model"
+                && c.runs_hot()
+                && name.starts_with(&format!("{} / ", c.cohort))
+        })
+    };
+    let mut out: Vec<&CohortRow> = cohorts
+        .iter()
+        .filter(|c| c.runs_hot() && (c.cohort_field == "model" || !hot_model(&c.cohort)))
+        .collect();
+    out.sort_by_key(|c| c.cohort_field != "model");
+    out
+}
+
 /// The cohort table: models, then firmwares, by name. Empty when no terminal has a model.
 pub fn table(rows: &[TerminalRow], attrs: &AttrMap) -> Vec<CohortRow> {
     let kn = |r: &TerminalRow| (r.counts.get(Class::Terminal), r.counts.transactions);

@@ -2232,6 +2232,43 @@ mod tests {
     }
 
     #[test]
+    fn a_cell_past_u16_rows_in_one_builder_keeps_every_count() {
+        // 150,000 rows of one terminal, hour and code in one builder: its in-hour counts
+        // are u16, so the cell moves whole to the flat list twice and starts again.
+        let mut b = CubeBuilder::new(Tz::UTC);
+        for i in 0..150_000i64 {
+            b.add_row(&Row {
+                ts: 3600 * 5 + i % 3600,
+                terminal: "T1",
+                merchant: "M1",
+                name: "",
+                code: "00",
+                amount_minor: 2,
+                purchase: None,
+                entry: Some(if i % 3 == 0 {
+                    EntryMode::Contactless
+                } else {
+                    EntryMode::Keyed
+                }),
+                attrs: None,
+                bin: None,
+                latency_ms: None,
+                in_window: true,
+            })
+            .unwrap();
+        }
+        let c = b.finish().unwrap();
+        assert_eq!(c.cells(), 1);
+        let cell = c.rollup(&[TERMINAL, HOUR, CODE]).unwrap()[0];
+        assert_eq!(cell.transactions, 150_000);
+        assert_eq!(cell.amount_minor, 300_000);
+        assert_eq!(
+            (cell.contactless, cell.chip_reads, cell.keyed),
+            (50_000, 50_000, 100_000)
+        );
+    }
+
+    #[test]
     fn a_terminal_moving_between_merchants_keeps_each_cell_apart() {
         // Ids of every packed length (tiny, short, long), and a terminal that goes back and
         // forth between two merchants and names within one hour.

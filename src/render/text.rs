@@ -133,7 +133,7 @@ pub fn terminal_summary(r: &Report, out: &std::path::Path, cells: usize) -> Stri
             }
         }
     }
-    for c in r.cohorts.iter().filter(|c| c.runs_hot()) {
+    for c in crate::analyze::cohorts::hot(&r.cohorts) {
         let _ = writeln!(
             s,
             "  {} {} runs hot: {:.1}x the fleet's terminal-error rate across its {} terminals (a {} matter, not {} faulty terminals)",

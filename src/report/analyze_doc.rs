@@ -95,27 +95,7 @@ fn cohorts(r: &Report, w: &Words) -> Section {
     if r.cohort_models.is_empty() {
         return s;
     }
-    // Models first; a firmware only when its model as a whole does not run hot (else the
-    // model sentence says it).
-    let hot_model = |name: &str| {
-        r.cohorts.iter().any(|c| {
-            c.cohort_field == "model"
-                && c.runs_hot()
-                && name.starts_with(&format!("{} / ", c.cohort))
-        })
-    };
-    for c in r
-        .cohorts
-        .iter()
-        .filter(|c| c.runs_hot() && c.cohort_field == "model")
-    {
-        s = s.paragraph(w.hot_cohort(c));
-    }
-    for c in r
-        .cohorts
-        .iter()
-        .filter(|c| c.runs_hot() && c.cohort_field == "firmware" && !hot_model(&c.cohort))
-    {
+    for c in crate::analyze::cohorts::hot(&r.cohorts) {
         s = s.paragraph(w.hot_cohort(c));
     }
     let cols = w.model_columns();
