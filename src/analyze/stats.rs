@@ -124,6 +124,12 @@ impl BetaBinomial {
     /// terminal with 30 times its expected faults counts as a 3-sigma terminal, not as proof
     /// that healthy terminals spread widely (which would hide it and every other one).
     pub fn fit_robust(units: &[(u64, u64)]) -> Option<BetaBinomial> {
+        BetaBinomial::fit_winsorized(units, WINSOR)
+    }
+
+    /// The moment fit with squared residuals capped at `winsor`² times their variance under
+    /// the current fit (infinite: the plain moment fit, reached in one step).
+    fn fit_winsorized(units: &[(u64, u64)], winsor: f64) -> Option<BetaBinomial> {
         let units: Vec<(f64, f64)> = units
             .iter()
             .filter(|u| u.1 > 0)
@@ -146,7 +152,7 @@ impl BetaBinomial {
             mean: k_sum / n_sum,
             rho: 0.0,
         };
-        let cap = WINSOR * WINSOR;
+        let cap = winsor * winsor;
         for _ in 0..100 {
             let mu = fit.mean;
             let v = mu * (1.0 - mu);
@@ -745,35 +751,10 @@ impl BetaBinomial {
 
     /// Method-of-moments fit (Kleinman 1973) on (faults, transactions) pairs: the pooled mean,
     /// and ρ from the spread of the rates weighted by volume, Var(kᵢ) = nᵢμ(1−μ)(1 + (nᵢ−1)ρ).
-    /// None without at least two units with transactions.
+    /// None without at least two units with transactions. Every unit counts in full: see
+    /// [`BetaBinomial::fit_robust`] for the fit that faulty units cannot inflate.
     pub fn fit(units: &[(u64, u64)]) -> Option<BetaBinomial> {
-        let units: Vec<(f64, f64)> = units
-            .iter()
-            .filter(|u| u.1 > 0)
-            .map(|&(k, n)| (k.min(n) as f64, n as f64))
-            .collect();
-        let m = units.len() as f64;
-        if m < 2.0 {
-            return None;
-        }
-        let n_sum: f64 = units.iter().map(|u| u.1).sum();
-        let k_sum: f64 = units.iter().map(|u| u.0).sum();
-        // With no fault at all the mean is half a fault over the volume (a positive rate to
-        // test against) and there is no spread to measure.
-        let mean = if k_sum == 0.0 {
-            0.5 / n_sum
-        } else {
-            k_sum / n_sum
-        };
-        let s: f64 = units.iter().map(|&(k, n)| n * (k / n - mean).powi(2)).sum();
-        let n2: f64 = units.iter().map(|u| u.1 * u.1).sum();
-        let denom = n_sum - n2 / n_sum - (m - 1.0);
-        let rho = if denom > 0.0 && k_sum > 0.0 {
-            ((s / (mean * (1.0 - mean)) - (m - 1.0)) / denom).clamp(0.0, 0.5)
-        } else {
-            0.0
-        };
-        Some(BetaBinomial { mean, rho })
+        BetaBinomial::fit_winsorized(units, f64::INFINITY)
     }
 }
 

@@ -162,16 +162,7 @@ pub fn terminal_summary(r: &Report, out: &std::path::Path, cells: usize) -> Stri
         .iter()
         .filter(|i| i.class != "network" || i.scope != "fleet")
     {
-        let who = if i.scope == "issuer" {
-            format!("cards of BIN {}", i.issuer_bin)
-        } else {
-            "fleet".to_string()
-        };
-        let _ = writeln!(
-            s,
-            "  incident: {} {} {} errors, codes {} ({} terminals hit)",
-            i.label, who, i.class, i.top_codes, i.terminals_hit
-        );
+        let _ = writeln!(s, "  incident: {}", incident(i));
     }
     for o in &r.outages {
         let _ = writeln!(
@@ -279,16 +270,7 @@ pub fn terminals_table(list: &crate::report::terminals::TerminalList) -> String 
     if !list.incidents.is_empty() {
         let _ = writeln!(s, "\nincidents (counted against no terminal)");
         for i in &list.incidents {
-            let who = if i.scope == "issuer" {
-                format!("cards of BIN {}", i.issuer_bin)
-            } else {
-                "fleet".to_string()
-            };
-            let _ = writeln!(
-                s,
-                "  {}  {} {} errors, codes {} ({} terminals hit)",
-                i.label, who, i.class, i.top_codes, i.terminals_hit
-            );
+            let _ = writeln!(s, "  {}", incident(i));
         }
     }
     s
@@ -334,6 +316,19 @@ fn flagged_rows(s: &mut String, list: &crate::report::terminals::TerminalList) {
             let _ = writeln!(s, "{:>6}healthy again from {day}", "");
         }
     }
+}
+
+/// An incident on one line: `2026-11-05 10:00 – 12:00 cards of BIN 622848 network errors, …`.
+fn incident(i: &crate::report::IncidentLine) -> String {
+    let who = if i.scope == "issuer" {
+        format!("cards of BIN {}", i.issuer_bin)
+    } else {
+        "fleet".to_string()
+    };
+    format!(
+        "{} {} {} errors, codes {} ({} terminals hit)",
+        i.label, who, i.class, i.top_codes, i.terminals_hit
+    )
 }
 
 /// What `validate` prints: reconciliation per input, reject reasons, first examples.
