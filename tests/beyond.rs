@@ -17,7 +17,7 @@
 //! Entry modes: T1 has 9 chip reads (`chip`, `051`, `contactless`, `07`) and 2 fallbacks
 //! (`fallback`, `80`), T2 6 chip reads, T3 none. Response times: T1 380–950 ms, T2 4800–5200.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -6,7 +6,7 @@
 //! Without Chromium the test skips with a message; under CI (`CI` set, as `.ci/run` runs) it
 //! must run, and `.ci/run` installs Debian's `chromium` and a CJK font first.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

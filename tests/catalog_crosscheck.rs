@@ -14,7 +14,7 @@
 //! - [`issue_15_account_verifications_and_offline_declines_flag_no_terminal`] runs the real
 //!   binary on a fleet where three hotel terminals answer many `85` and one shop gets many `Z1`.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

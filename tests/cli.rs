@@ -1,6 +1,6 @@
 //! Integration tests: run the built `poslens` binary on fixtures and compare parsed values.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

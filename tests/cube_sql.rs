@@ -6,7 +6,7 @@
 //! DuckDB and sqlglot come from the Python named by `POSLENS_TEST_PYTHON` (`.ci/run` makes a
 //! venv with both). Without it those two tests say so and pass locally; under CI they fail.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

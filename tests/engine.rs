@@ -3,7 +3,7 @@
 //! drops a transaction because its trace number came back; the outputs on `sample_logs` are
 //! those of the engine before it (golden files written by the previous, single-threaded one).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! split date and time columns, response codes with their text, amounts as people write
 //! them. (Every shape is also in the equivalence test of tests/ingest.rs.)
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::Write;

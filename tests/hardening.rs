@@ -4,7 +4,7 @@
 //! 1 GiB line, gzip of gzip, a billion-row Parquet footer) end with a clear message within a
 //! memory bound measured by the kernel. The fuzzing findings are replayed by fuzz_regressions.rs.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! Ingest tests (issue 3): every format, every malformed kind, reconciliation as a property,
 //! the same transactions in four shapes giving the same figures, and no PAN in any output.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -2,7 +2,7 @@
 //! that carry no terminal id, one JVM logging every message twice, ISO 8583:1993 switches.
 //! Each fixture runs through the real binary; the counts are the manifest's `inputs[]`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Issue 10: the merchant weekly report, the acquirer's terminal list and the auditor's
 //! bundle, run through the real binary on `sample_logs` and on small hostile fixtures.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io::Write;
