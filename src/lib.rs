@@ -13,7 +13,8 @@
 //!   (`rows_read = rows_accepted + rows_rejected + rows_duplicate`).
 //! - [`classify`] holds the response-code catalog; classes are applied at query time, so a saved
 //!   cube can be re-read under another profile.
-//! - [`cube`] aggregates with polars in chunks; it is the only thing analysis sees.
+//! - [`cube`] adds rows up into cells of integer keys and sums (polars only reads and writes
+//!   Parquet), chunk by chunk on every core; it is the only thing analysis sees.
 //! - [`analyze`] answers each question as a query over the cube.
 //! - [`report`] is the one model every renderer in [`render`] reads; renderers return bytes.
 //!
