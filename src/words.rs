@@ -291,11 +291,21 @@ impl Words {
         }
     }
 
-    pub fn cohorts_heading(&self) -> &'static str {
+    pub fn cohorts_heading(&self, by_model: bool) -> &'static str {
+        match (by_model, self.zh) {
+            (true, false) => "Cohorts (models, firmware) and the model terminals are judged by",
+            (false, false) => "The model terminals are judged by",
+            (true, true) => "终端分组（型号、固件）与判定模型",
+            (false, true) => "终端判定模型",
+        }
+    }
+
+    /// The range column of a cohort whose healthy terminals spread no more than chance.
+    pub fn no_spread(&self) -> &'static str {
         if self.zh {
-            "终端分组（型号、固件）与判定模型"
+            "同一比率（差异不超出随机波动）"
         } else {
-            "Cohorts (models, firmware) and the model terminals are judged by"
+            "one rate (no spread beyond chance)"
         }
     }
 

@@ -593,6 +593,17 @@ fn day_number(s: &str) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// `poslens sample --fleet ARGS --out DIR`.
+fn make_fleet(dir: &Path, args: &[&str]) {
+    run_ok(
+        bin()
+            .args(["sample", "--fleet"])
+            .args(args)
+            .arg("--out")
+            .arg(dir),
+    );
+}
+
 fn fleet_truth(dir: &Path) -> toml::Value {
     toml::from_str(&std::fs::read_to_string(dir.join("injected.toml")).unwrap()).unwrap()
 }
@@ -611,11 +622,7 @@ fn issue24_a_heterogeneous_fleet_is_judged_against_its_cohorts() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("fleet");
     // The default fleet: 1,500 terminals of three models, 28 days.
-    run_ok(
-        bin()
-            .args(["sample", "--fleet", "--seed", "42", "--out"])
-            .arg(&data),
-    );
+    make_fleet(&data, &["--seed", "42"]);
     let truth = fleet_truth(&data);
     let out = dir.path().join("out");
     let printed = common::analyze(&[data.join("fleet.csv")], &out, &["--profile", "cup"]);
@@ -806,20 +813,9 @@ fn issue24_a_heterogeneous_fleet_is_judged_against_its_cohorts() {
 fn issue24_daily_cubes_give_the_verdicts_of_the_logs() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("fleet");
-    run_ok(
-        bin()
-            .args([
-                "sample",
-                "--fleet",
-                "--terminals",
-                "160",
-                "--days",
-                "14",
-                "--seed",
-                "3",
-            ])
-            .arg("--out")
-            .arg(&data),
+    make_fleet(
+        &data,
+        &["--terminals", "160", "--days", "14", "--seed", "3"],
     );
     let input = data.join("fleet.csv");
     let cubes = dir.path().join("cubes");
@@ -894,20 +890,9 @@ fn issue24_daily_cubes_give_the_verdicts_of_the_logs() {
 fn issue24_an_inventory_gives_the_cohorts_the_logs_do_not_and_cron_fails_on_silence() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("fleet");
-    run_ok(
-        bin()
-            .args([
-                "sample",
-                "--fleet",
-                "--terminals",
-                "300",
-                "--days",
-                "21",
-                "--seed",
-                "5",
-            ])
-            .arg("--out")
-            .arg(&data),
+    make_fleet(
+        &data,
+        &["--terminals", "300", "--days", "21", "--seed", "5"],
     );
     // The same rows without the model and firmware columns (an export that does not carry
     // them), and the inventory beside it.

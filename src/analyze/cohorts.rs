@@ -6,7 +6,8 @@
 //! The p-value is two-sided for "this cohort's pooled terminal-fault rate differs from the rest
 //! of the fleet's", with the variance of a pooled rate under the fleet's beta-binomial spread
 //! (μ(1−μ)/N · (1 + (n̄−1)ρ), n̄ the volume-weighted mean volume): terminals differ by site and
-//! card mix, so 300 terminals are not 300 × their volume of independent coin flips.
+//! card mix, so 300 terminals are not 300 × their volume of independent coin flips. A cohort
+//! of one terminal, or with fewer than ten expected faults, gets the exact beta-binomial tail.
 
 use std::collections::BTreeMap;
 
@@ -36,6 +37,8 @@ pub const HOT_RATIO: f64 = 1.5;
 /// ...with this p-value at most, over at least [`HOT_TERMINALS`] terminals.
 pub const HOT_P: f64 = 1e-3;
 pub const HOT_TERMINALS: u64 = 10;
+/// Below this many expected faults the p-value is exact, not the normal approximation.
+const MIN_EXPECTED: f64 = 10.0;
 
 impl CohortRow {
     pub fn runs_hot(&self) -> bool {
@@ -105,7 +108,19 @@ pub fn table(rows: &[TerminalRow], attrs: &AttrMap) -> Vec<CohortRow> {
             let n2: f64 = units.iter().map(|u| (u.1 as f64).powi(2)).sum();
             let nbar = if n > 0 { n2 / n as f64 } else { 0.0 };
             let var = rest * (1.0 - rest) / (n.max(1) as f64) * (1.0 + (nbar - 1.0).max(0.0) * rho);
-            let p_value = if var > 0.0 {
+            let p_value = if (n as f64) * rest < MIN_EXPECTED || units.len() < 2 {
+                // Too few expected faults for the normal approximation (one terminal of three
+                // transactions with one fault would read as p = 1e-19): the exact two-sided
+                // tail, the cohort taken as one terminal of the fleet's spread (wider than the
+                // pooled count of several terminals, so on the safe side).
+                let null = BetaBinomial {
+                    mean: rest.max(0.5 / fn_.max(1) as f64),
+                    rho,
+                };
+                let upper = null.sf(k, n);
+                let lower = 1.0 - null.sf(k + 1, n);
+                (2.0 * upper.min(lower)).min(1.0)
+            } else if var > 0.0 {
                 (2.0 * stats::normal_sf(((rate - rest) / var.sqrt()).abs())).min(1.0)
             } else {
                 1.0

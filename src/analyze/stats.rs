@@ -830,7 +830,7 @@ pub struct ChangePoint {
 /// Binomial log-likelihood at the MLE, k·ln(k/n) + (n−k)·ln((n−k)/n), with
 /// 0·ln 0 = 0. The binomial coefficients are omitted: they cancel in the
 /// likelihood ratio.
-fn binomial_max_log_likelihood(k: u128, n: u128) -> f64 {
+pub(crate) fn binomial_max_log_likelihood(k: u128, n: u128) -> f64 {
     let (k, f, n) = (k as f64, (n - k) as f64, n as f64);
     let xlogx = |c: f64| if c > 0.0 { c * (c / n).ln() } else { 0.0 };
     xlogx(k) + xlogx(f)

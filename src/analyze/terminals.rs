@@ -828,15 +828,7 @@ fn bad_stretch(ks: &[u64], ns: &[u64]) -> Option<(u64, u64, u64, u64, u64)> {
         pn[i + 1] = pn[i] + nb[i];
     }
     let (tk, tn) = (pk[len], pn[len]);
-    let xlx = |c: f64, n: f64| if c > 0.0 { c * (c / n).ln() } else { 0.0 };
-    let ll = |k: u64, n: u64| {
-        let (k, n) = (k as f64, n as f64);
-        if n == 0.0 {
-            0.0
-        } else {
-            xlx(k, n) + xlx(n - k, n)
-        }
-    };
+    let ll = |k: u64, n: u64| stats::binomial_max_log_likelihood(k.into(), n.into());
     let whole = ll(tk, tn);
     let mut best: Option<(f64, usize, usize)> = None;
     for a in 0..len {
@@ -977,14 +969,7 @@ pub fn history(series: &[(i64, u64, u64)], null: &BetaBinomial) -> History {
         pn[i + 1] = pn[i] + s.2;
     }
     let seg = |a: usize, b: usize| (pk[b] - pk[a], pn[b] - pn[a]);
-    let ll = |(k, n): (u64, u64)| -> f64 {
-        if n == 0 {
-            return 0.0;
-        }
-        let (k, f, n) = (k as f64, (n - k) as f64, n as f64);
-        let x = |c: f64| if c > 0.0 { c * (c / n).ln() } else { 0.0 };
-        x(k) + x(f)
-    };
+    let ll = |(k, n): (u64, u64)| stats::binomial_max_log_likelihood(k.into(), n.into());
     // A healthy stretch is scored at its rate shrunk towards the cohort's (the cohort's Beta
     // updated by the stretch): two unlucky early days with three faults between them stay
     // in the bad stretch instead of pushing its start later.

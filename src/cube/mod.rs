@@ -1759,9 +1759,9 @@ impl Cube {
     /// The issuer table: (local hour, BIN, code, terminal, count); code and terminal are None
     /// on the rows that count every transaction of the hour and BIN.
     pub fn issuer_rows(&self) -> impl Iterator<Item = (i64, u32, Option<&str>, Option<&str>, u64)> {
-        self.issuers.iter().map(|&((h, bin, c, t), n)| {
-            let code = (c != issuers::ANY).then(|| &*self.codes[c as usize]);
-            let term = (t != issuers::ANY).then(|| &*self.terminals[t as usize]);
+        self.issuer_rows_by_id().map(|(h, bin, c, t, n)| {
+            let code = c.map(|c| &*self.codes[c]);
+            let term = t.map(|t| &*self.terminals[t as usize]);
             (h, bin, code, term, n)
         })
     }

@@ -125,12 +125,7 @@ pub fn terminal_summary(r: &Report, out: &std::path::Path, cells: usize) -> Stri
                 f.first_bad_label,
                 f.top_codes
             );
-            if !f.entry_mode.is_empty() {
-                let _ = writeln!(s, "               {} reader at fault", f.entry_mode);
-            }
-            if let Some(day) = f.recovered_period.get(..10) {
-                let _ = writeln!(s, "               healthy again from {day}");
-            }
+            flag_notes(&mut s, f, 15);
         }
     }
     for c in crate::analyze::cohorts::hot(&r.cohorts) {
@@ -309,12 +304,18 @@ fn flagged_rows(s: &mut String, list: &crate::report::terminals::TerminalList) {
             f.first_bad_label,
             f.top_codes
         );
-        if !f.entry_mode.is_empty() {
-            let _ = writeln!(s, "{:>6}{} reader at fault", "", f.entry_mode);
-        }
-        if let Some(day) = f.recovered_period.get(..10) {
-            let _ = writeln!(s, "{:>6}healthy again from {day}", "");
-        }
+        flag_notes(s, &t.flag, 6);
+    }
+}
+
+/// A flag's notes under its line, indented by `indent`: the reader at fault, the recovery.
+fn flag_notes(s: &mut String, f: &crate::report::FlagLine, indent: usize) {
+    use std::fmt::Write;
+    if !f.entry_mode.is_empty() {
+        let _ = writeln!(s, "{:indent$}{} reader at fault", "", f.entry_mode);
+    }
+    if let Some(day) = f.recovered_period.get(..10) {
+        let _ = writeln!(s, "{:indent$}healthy again from {day}", "");
     }
 }
 

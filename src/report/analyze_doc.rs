@@ -91,7 +91,8 @@ fn cards(r: &Report, w: &Words) -> Vec<Card> {
 
 /// The fitted null of each cohort, and the cohorts that run hot.
 fn cohorts(r: &Report, w: &Words) -> Section {
-    let mut s = Section::new("cohorts", w.cohorts_heading());
+    let by_model = r.cohort_models.iter().any(|m| m.field != "fleet");
+    let mut s = Section::new("cohorts", w.cohorts_heading(by_model));
     if r.cohort_models.is_empty() {
         return s;
     }
@@ -105,11 +106,17 @@ fn cohorts(r: &Report, w: &Words) -> Section {
             strong(&m.cohort),
             num(fmt_int(m.judged)),
             num(pct(m.mean)),
-            num(format!("{} – {}", pct(m.rate_p05), pct(m.rate_p95))),
+            // Without spread beyond chance every healthy terminal has the mean: one binomial
+            // rate, no Beta to quote.
+            num(if m.rho > 0.0 {
+                format!("{} – {}", pct(m.rate_p05), pct(m.rate_p95))
+            } else {
+                w.no_spread().to_string()
+            }),
             num(if m.rho > 0.0 {
                 format!("{:.1} / {}", m.alpha, fmt_int(m.beta.round() as u64))
             } else {
-                "binomial".to_string()
+                "—".to_string()
             }),
             num(fmt_int(m.flagged)),
         ]);
